@@ -1,0 +1,124 @@
+package dev.tina.export;
+
+import dev.tina.export.checkpoint.DType;
+import dev.tina.export.checkpoint.HfCheckpoint;
+import dev.tina.export.checkpoint.ModelConfig;
+import dev.tina.export.checkpoint.Projection;
+import dev.tina.export.onnx.DecoderGraph;
+import dev.tina.export.onnx.ExternalDataWriter;
+import dev.tina.export.onnx.GraphBuilder;
+import dev.tina.export.onnx.proto.Onnx.ModelProto;
+import dev.tina.export.onnx.proto.Onnx.OperatorSetIdProto;
+import dev.tina.export.onnx.proto.Onnx.StringStringEntryProto;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.MessageDigest;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * {@code tina export}: a Hugging Face checkpoint folder to an exported folder holding
+ * {@code model.onnx} (graph), {@code model.onnx.data} (weights, external data),
+ * {@code tina-model.json} (descriptor), the source {@code config.json} and the tokenizer files.
+ * Weights stream from the memory-mapped safetensors to the data file; the whole folder is written
+ * atomically.
+ */
+public final class DecoderExporter {
+    public static final String ONNX_FILE = "model.onnx";
+    public static final String DATA_FILE = "model.onnx.data";
+    public static final int OPSET = 17;
+    public static final int IR_VERSION = 8;
+    /** Files copied verbatim from the source folder when present. */
+    public static final List<String> SIDE_FILES = List.of("config.json", "generation_config.json", "tokenizer.json",
+            "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt", "tokenizer.model",
+            "chat_template.jinja", "added_tokens.json");
+
+    public record Options(DType dtype, List<Projection> loraTargets, boolean overwrite) {
+        public Options {
+            if (!dtype.isFloating() || dtype == DType.F64) throw new IllegalArgumentException("export dtype must be fp32, fp16 or bf16, got " + dtype);
+            loraTargets = List.copyOf(loraTargets);
+        }
+
+        public static Options defaults() { return new Options(DType.F32, List.of(Projection.values()), false); }
+    }
+
+    private DecoderExporter() {}
+
+    public static ModelDescriptor export(Path hfDir, Path outDir, Options options) throws Exception {
+        try (HfCheckpoint ckpt = HfCheckpoint.open(hfDir);
+             AtomicOutputDirectory out = new AtomicOutputDirectory(outDir, options.overwrite())) {
+            ModelConfig c = ckpt.config();
+            String fingerprint = fingerprint(hfDir);
+            GraphBuilder g;
+            try (ExternalDataWriter data = new ExternalDataWriter(out.path().resolve(DATA_FILE))) {
+                g = new GraphBuilder("tina_decoder", data);
+                DecoderGraph.build(g, ckpt, options.dtype(), options.loraTargets());
+            }
+            Map<String, String> meta = new LinkedHashMap<>();
+            meta.put("tina.tool_version", ToolVersion.VERSION);
+            meta.put("tina.architecture", c.architecture().hfName());
+            meta.put("tina.weights_dtype", options.dtype().torchName());
+            meta.put("tina.lora_targets", String.join(",", options.loraTargets().stream().map(Projection::moduleName).toList()));
+            meta.put("tina.source_fingerprint", fingerprint);
+            meta.put("tina.source_config", Files.readString(hfDir.resolve("config.json")));
+            var model = ModelProto.newBuilder()
+                    .setIrVersion(IR_VERSION)
+                    .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(OPSET))
+                    .setProducerName("tina-java")
+                    .setProducerVersion(ToolVersion.VERSION)
+                    .setGraph(g.build());
+            meta.forEach((k, v) -> model.addMetadataProps(StringStringEntryProto.newBuilder().setKey(k).setValue(v)));
+            try (OutputStream os = Files.newOutputStream(out.path().resolve(ONNX_FILE))) {
+                model.build().writeTo(os);
+            }
+            for (String f : SIDE_FILES) {
+                Path src = hfDir.resolve(f);
+                if (Files.isRegularFile(src)) Files.copy(src, out.path().resolve(f), StandardCopyOption.COPY_ATTRIBUTES);
+            }
+            Map<String, int[]> loraDims = new LinkedHashMap<>();
+            for (Projection p : options.loraTargets()) loraDims.put(p.moduleName(), new int[]{p.inFeatures(c), p.outFeatures(c)});
+            ModelDescriptor d = new ModelDescriptor(ModelDescriptor.FORMAT_VERSION, ToolVersion.VERSION, c.architecture().hfName(),
+                    ONNX_FILE, options.dtype().torchName(), "float32", c.numHiddenLayers(), c.numAttentionHeads(),
+                    c.numKeyValueHeads(), c.headDim(), c.hiddenSize(), c.vocabSize(), c.bosTokenIds(), c.eosTokenIds(),
+                    options.loraTargets().stream().map(Projection::moduleName).toList(), loraDims,
+                    Map.of("path", hfDir.toAbsolutePath().normalize().toString(), "fingerprint", fingerprint));
+            d.write(out.path());
+            out.commit();
+            return d;
+        }
+    }
+
+    /**
+     * A cheap content fingerprint of a checkpoint folder: SHA-256 over config.json and, for each
+     * weight file, its size and safetensors header (names, dtypes, shapes, offsets). It does not
+     * read the tensor bytes, so two checkpoints that differ only inside equal-shaped tensors with
+     * equal file sizes collide; it identifies an export's source, it is not an integrity check.
+     */
+    public static String fingerprint(Path hfDir) throws IOException {
+        try {
+            MessageDigest md = MessageDigest.getInstance("SHA-256");
+            md.update(Files.readAllBytes(hfDir.resolve("config.json")));
+            for (Path f : HfCheckpoint.weightFiles(hfDir)) {
+                md.update(f.getFileName().toString().getBytes());
+                md.update(Long.toString(Files.size(f)).getBytes());
+                try (var ch = Files.newByteChannel(f)) {
+                    var len = java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+                    ch.read(len);
+                    long n = len.flip().remaining() == 8 ? len.getLong() : 0;
+                    var head = java.nio.ByteBuffer.allocate((int) Math.max(0, Math.min(n, Math.min(100L << 20, Files.size(f) - 8))));
+                    ch.read(head);
+                    md.update(head.flip());
+                }
+            }
+            return HexFormat.of().formatHex(md.digest());
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

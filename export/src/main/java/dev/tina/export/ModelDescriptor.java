@@ -1,0 +1,62 @@
+package dev.tina.export;
+
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tina.export.checkpoint.CheckpointFormatException;
+import dev.tina.export.checkpoint.SafetensorsWriter;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * {@code tina-model.json}: what the runtime needs to know about an exported decoder without
+ * parsing the ONNX file: tensor names and shapes of the KV cache, the LoRA inputs, special tokens
+ * and where the export came from.
+ */
+@JsonIgnoreProperties(ignoreUnknown = true)
+public record ModelDescriptor(
+        @JsonProperty("format_version") int formatVersion,
+        @JsonProperty("tool_version") String toolVersion,
+        @JsonProperty("architecture") String architecture,
+        @JsonProperty("onnx_file") String onnxFile,
+        @JsonProperty("weights_dtype") String weightsDtype,
+        @JsonProperty("compute_dtype") String computeDtype,
+        @JsonProperty("num_layers") int numLayers,
+        @JsonProperty("num_attention_heads") int numAttentionHeads,
+        @JsonProperty("num_key_value_heads") int numKeyValueHeads,
+        @JsonProperty("head_dim") int headDim,
+        @JsonProperty("hidden_size") int hiddenSize,
+        @JsonProperty("vocab_size") int vocabSize,
+        @JsonProperty("bos_token_ids") List<Long> bosTokenIds,
+        @JsonProperty("eos_token_ids") List<Long> eosTokenIds,
+        @JsonProperty("lora_targets") List<String> loraTargets,
+        @JsonProperty("lora_dims") Map<String, int[]> loraDims,
+        @JsonProperty("source") Map<String, String> source) {
+
+    public static final String FILE = "tina-model.json";
+    public static final int FORMAT_VERSION = 1;
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    public static ModelDescriptor read(Path exportDir) throws IOException {
+        Path f = exportDir.resolve(FILE);
+        if (!Files.isRegularFile(f)) throw new CheckpointFormatException(f + ": not found; is " + exportDir + " an exported model (tina export)?");
+        ModelDescriptor d;
+        try {
+            d = JSON.readValue(f.toFile(), ModelDescriptor.class);
+        } catch (com.fasterxml.jackson.core.JacksonException e) {
+            throw new CheckpointFormatException(f + ": " + e.getOriginalMessage(), e);
+        }
+        if (d.formatVersion != FORMAT_VERSION) {
+            throw new CheckpointFormatException(f + ": format_version " + d.formatVersion + ", this tool reads " + FORMAT_VERSION + "; re-export the model");
+        }
+        return d;
+    }
+
+    public void write(Path exportDir) throws IOException {
+        SafetensorsWriter.writeJsonAtomically(exportDir.resolve(FILE), this);
+    }
+}

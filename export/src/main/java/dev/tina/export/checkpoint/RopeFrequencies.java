@@ -1,0 +1,65 @@
+package dev.tina.export.checkpoint;
+
+import com.fasterxml.jackson.databind.JsonNode;
+
+/**
+ * RoPE inverse frequencies for the {@code rope_scaling} kinds the exporter implements: none
+ * ("default"), "linear" and "llama3" (transformers' {@code _compute_llama3_parameters}). The
+ * others (dynamic, yarn, longrope, mrope, ...) change attention beyond a constant table and are
+ * refused.
+ */
+public final class RopeFrequencies {
+    public static final String SUPPORTED = "default, linear, llama3";
+
+    private RopeFrequencies() {}
+
+    static String kind(JsonNode scaling) {
+        if (scaling == null || scaling.isNull()) return "default";
+        JsonNode t = scaling.has("rope_type") ? scaling.get("rope_type") : scaling.get("type");
+        return t == null ? "default" : t.asText();
+    }
+
+    static void validate(JsonNode scaling) {
+        String kind = kind(scaling);
+        switch (kind) {
+            case "default" -> { }
+            case "linear", "llama3" -> {
+                if (!scaling.has("factor")) throw new CheckpointFormatException("config.json: rope_scaling '" + kind + "' lacks 'factor'");
+            }
+            default -> throw new CheckpointFormatException("config.json: rope_scaling type '" + kind
+                    + "' is not implemented, supported: " + SUPPORTED);
+        }
+    }
+
+    /** inv_freq[i] = theta^(-2i/d), adjusted for the scaling kind; length headDim/2. */
+    public static double[] inverseFrequencies(ModelConfig c) {
+        int half = c.headDim() / 2;
+        double[] inv = new double[half];
+        for (int i = 0; i < half; i++) inv[i] = 1.0 / Math.pow(c.ropeTheta(), (2.0 * i) / c.headDim());
+        JsonNode s = c.ropeScaling();
+        switch (kind(s)) {
+            case "linear" -> {
+                double factor = s.get("factor").asDouble();
+                for (int i = 0; i < half; i++) inv[i] /= factor;
+            }
+            case "llama3" -> {
+                double factor = s.get("factor").asDouble();
+                double low = s.path("low_freq_factor").asDouble(1.0);
+                double high = s.path("high_freq_factor").asDouble(4.0);
+                double oldCtx = s.path("original_max_position_embeddings").asDouble(8192);
+                double lowWavelen = oldCtx / low, highWavelen = oldCtx / high;
+                for (int i = 0; i < half; i++) {
+                    double wavelen = 2 * Math.PI / inv[i];
+                    if (wavelen > lowWavelen) {
+                        inv[i] = inv[i] / factor;
+                    } else if (wavelen >= highWavelen) {
+                        double smooth = (oldCtx / wavelen - low) / (high - low);
+                        inv[i] = (1 - smooth) * inv[i] / factor + smooth * inv[i];
+                    }
+                }
+            }
+            default -> { }
+        }
+        return inv;
+    }
+}

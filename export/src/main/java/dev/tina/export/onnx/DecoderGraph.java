@@ -1,0 +1,240 @@
+package dev.tina.export.onnx;
+
+import dev.tina.export.checkpoint.DType;
+import dev.tina.export.checkpoint.HfCheckpoint;
+import dev.tina.export.checkpoint.ModelConfig;
+import dev.tina.export.checkpoint.Projection;
+import dev.tina.export.checkpoint.RopeFrequencies;
+import dev.tina.export.checkpoint.TensorView;
+import dev.tina.export.peft.PeftAdapter;
+
+import java.io.IOException;
+import java.util.List;
+
+import static dev.tina.export.onnx.GraphBuilder.BOOL;
+import static dev.tina.export.onnx.GraphBuilder.FLOAT;
+import static dev.tina.export.onnx.GraphBuilder.INT64;
+import static dev.tina.export.onnx.GraphBuilder.attr;
+import static dev.tina.export.onnx.GraphBuilder.attrInts;
+
+/**
+ * Builds the decoder graph of a Llama-family checkpoint (Qwen2 differs only by q/k/v biases, which
+ * {@link ModelConfig#qkvBias()} switches on) with a KV cache and LoRA inputs.
+ *
+ * <p>The residual stream is kept 2-D, [N = batch × sequence, hidden], so that every projection
+ * is one {@code Gemm} with {@code transB=1} on the checkpoint's own [out, in] layout: weights are
+ * copied, never transposed, and tied embeddings share one initializer. Attention runs in 5-D,
+ * [batch, kv_heads, group, sequence, head_dim], so grouped-query attention needs no copy of K/V.
+ * Computation is float32; {@code --dtype fp16|bf16} stores the weights in that type and casts them
+ * (ONNX Runtime folds the casts when it loads the model).
+ */
+public final class DecoderGraph {
+    public static final String LORA_SCALE = "lora_scale";
+    public static final String LORA_RANK = "lora_rank";
+
+    private final GraphBuilder g;
+    private final ModelConfig c;
+    private final HfCheckpoint ckpt;
+    private final DType storage;
+    private final List<Projection> loraTargets;
+
+    private String batchDim, seqDim, qShape, kvShape, cos4, sin4, cos5, sin5, allowed;
+
+    private DecoderGraph(GraphBuilder g, HfCheckpoint ckpt, DType storage, List<Projection> loraTargets) {
+        this.g = g;
+        this.c = ckpt.config();
+        this.ckpt = ckpt;
+        this.storage = storage;
+        this.loraTargets = loraTargets;
+    }
+
+    public static void build(GraphBuilder g, HfCheckpoint ckpt, DType storage, List<Projection> loraTargets) throws Exception {
+        new DecoderGraph(g, ckpt, storage, loraTargets).build();
+    }
+
+    public static String pastKey(int layer) { return "past_key_values." + layer + ".key"; }
+    public static String pastValue(int layer) { return "past_key_values." + layer + ".value"; }
+    public static String presentKey(int layer) { return "present." + layer + ".key"; }
+    public static String presentValue(int layer) { return "present." + layer + ".value"; }
+
+    private void build() throws Exception {
+        int kvh = c.numKeyValueHeads(), d = c.headDim();
+        g.input("input_ids", INT64, "batch_size", "sequence_length");
+        g.input("attention_mask", INT64, "batch_size", "total_sequence_length");
+        g.input("position_ids", INT64, "batch_size", "sequence_length");
+        for (int i = 0; i < c.numHiddenLayers(); i++) {
+            g.input(pastKey(i), FLOAT, "batch_size", kvh, "past_sequence_length", d);
+            g.input(pastValue(i), FLOAT, "batch_size", kvh, "past_sequence_length", d);
+        }
+        if (!loraTargets.isEmpty()) {
+            g.input(LORA_SCALE, FLOAT, 1);
+            for (int i = 0; i < c.numHiddenLayers(); i++) {
+                for (Projection p : loraTargets) {
+                    g.input(PeftAdapter.tensorName(i, p, 'A'), FLOAT, LORA_RANK, p.inFeatures(c));
+                    g.input(PeftAdapter.tensorName(i, p, 'B'), FLOAT, p.outFeatures(c), LORA_RANK);
+                }
+            }
+        }
+
+        String h;
+        try (var s = g.scope("model")) {
+            prelude();
+            try (var e = g.scope("embed_tokens")) {
+                String ids = g.op("Reshape", List.of("input_ids", g.constInt64(-1)));
+                h = g.op("Gather", List.of(weight("model.embed_tokens.weight", c.vocabSize(), c.hiddenSize()), ids), attr("axis", 0L));
+            }
+            for (int i = 0; i < c.numHiddenLayers(); i++) {
+                try (var l = g.scope("layers." + i)) {
+                    h = layer(i, h);
+                }
+            }
+            try (var n = g.scope("norm")) {
+                h = rmsNorm(h, "model.norm.weight");
+            }
+        }
+        try (var s = g.scope("lm_head")) {
+            String w = c.tieWordEmbeddings() ? castedName("model.embed_tokens.weight") : weight("lm_head.weight", c.vocabSize(), c.hiddenSize());
+            String logits2d = g.op("Gemm", List.of(h, w), attr("transB", 1L));
+            String shape = g.op("Concat", List.of(batchDim, seqDim, g.constInt64(c.vocabSize())), attr("axis", 0L));
+            g.opNamed("Reshape", "logits", List.of(logits2d, shape));
+        }
+        g.output("logits", FLOAT, "batch_size", "sequence_length", c.vocabSize());
+        for (int i = 0; i < c.numHiddenLayers(); i++) {
+            g.output(presentKey(i), FLOAT, "batch_size", kvh, "total_sequence_length", d);
+            g.output(presentValue(i), FLOAT, "batch_size", kvh, "total_sequence_length", d);
+        }
+    }
+
+    /** Shapes, RoPE tables and the attention mask, computed once and shared by all layers. */
+    private void prelude() throws Exception {
+        int kvh = c.numKeyValueHeads(), d = c.headDim(), group = c.numAttentionHeads() / kvh;
+        try (var s = g.scope("shapes")) {
+            String idsShape = g.op("Shape", List.of("input_ids"));
+            batchDim = g.op("Slice", List.of(idsShape, g.constInt64(0), g.constInt64(1)));
+            seqDim = g.op("Slice", List.of(idsShape, g.constInt64(1), g.constInt64(2)));
+            qShape = g.op("Concat", List.of(batchDim, seqDim, g.constInt64(kvh, group, d)), attr("axis", 0L));
+            kvShape = g.op("Concat", List.of(batchDim, seqDim, g.constInt64(kvh, d)), attr("axis", 0L));
+        }
+        try (var s = g.scope("rotary")) {
+            double[] inv = RopeFrequencies.inverseFrequencies(c);
+            float[] invF = new float[inv.length];
+            for (int i = 0; i < inv.length; i++) invF[i] = (float) inv[i];
+            String invFreq = g.constFloats("/model/rotary/inv_freq", invF);
+            String pos = g.op("Cast", List.of("position_ids"), attr("to", (long) FLOAT));
+            String pos3 = g.op("Unsqueeze", List.of(pos, g.constInt64(2)));
+            String freqs = g.op("Mul", List.of(pos3, invFreq));                       // [B, S, D/2]
+            String emb = g.op("Concat", List.of(freqs, freqs), attr("axis", -1L));      // [B, S, D]
+            String cos = g.op("Cos", List.of(emb)), sin = g.op("Sin", List.of(emb));
+            cos4 = g.op("Unsqueeze", List.of(cos, g.constInt64(1)));                    // [B, 1, S, D]
+            sin4 = g.op("Unsqueeze", List.of(sin, g.constInt64(1)));
+            cos5 = g.op("Unsqueeze", List.of(cos4, g.constInt64(1)));                   // [B, 1, 1, S, D]
+            sin5 = g.op("Unsqueeze", List.of(sin4, g.constInt64(1)));
+        }
+        try (var s = g.scope("mask")) {
+            // Key j is visible to query i (absolute position past + i) when j <= past + i and
+            // attention_mask[b, j] = 1: causal and padding masks in one boolean [B, 1, 1, S, T].
+            String total = g.op("Squeeze", List.of(g.op("Slice", List.of(g.op("Shape", List.of("attention_mask")),
+                    g.constInt64(1), g.constInt64(2))), g.constInt64(0)));
+            String past = g.op("Sub", List.of(total, g.op("Squeeze", List.of(seqDim, g.constInt64(0)))));
+            String one = g.constInt64Scalar(1);
+            String keyPos = g.op("Range", List.of(g.constInt64Scalar(0), total, one));           // [T]
+            String queryPos = g.op("Unsqueeze", List.of(g.op("Range", List.of(past, total, one)), g.constInt64(1))); // [S, 1]
+            String causal = g.op("LessOrEqual", List.of(keyPos, queryPos));                      // [S, T]
+            String pad = g.op("Unsqueeze", List.of(g.op("Cast", List.of("attention_mask"), attr("to", (long) BOOL)),
+                    g.constInt64(1, 2, 3)));                                                      // [B, 1, 1, 1, T]
+            allowed = g.op("And", List.of(pad, causal));                                          // [B, 1, 1, S, T]
+        }
+    }
+
+    private String layer(int i, String h) throws Exception {
+        int kvh = c.numKeyValueHeads(), d = c.headDim();
+        String prefix = "model.layers." + i + ".";
+        String attnOut;
+        try (var s = g.scope("attn")) {
+            String x = rmsNorm(h, prefix + "input_layernorm.weight");
+            String q = linear(x, i, Projection.Q_PROJ);
+            String k = linear(x, i, Projection.K_PROJ);
+            String v = linear(x, i, Projection.V_PROJ);
+            String q5 = g.op("Transpose", List.of(g.op("Reshape", List.of(q, qShape))), attrInts("perm", 0, 2, 3, 1, 4)); // [B,KVH,G,S,D]
+            String k4 = g.op("Transpose", List.of(g.op("Reshape", List.of(k, kvShape))), attrInts("perm", 0, 2, 1, 3));    // [B,KVH,S,D]
+            String v4 = g.op("Transpose", List.of(g.op("Reshape", List.of(v, kvShape))), attrInts("perm", 0, 2, 1, 3));
+            String qRot = rope(q5, cos5, sin5, d);
+            String kRot = rope(k4, cos4, sin4, d);
+            String presentK = g.opNamed("Concat", presentKey(i), List.of(pastKey(i), kRot), attr("axis", 2L));  // [B,KVH,T,D]
+            String presentV = g.opNamed("Concat", presentValue(i), List.of(pastValue(i), v4), attr("axis", 2L));
+            String qScaled = g.op("Mul", List.of(qRot, g.constFloat((float) (1.0 / Math.sqrt(d)))));
+            String kT = g.op("Unsqueeze", List.of(g.op("Transpose", List.of(presentK), attrInts("perm", 0, 1, 3, 2)), g.constInt64(2)));
+            String scores = g.op("MatMul", List.of(qScaled, kT));                                  // [B,KVH,G,S,T]
+            String masked = g.op("Where", List.of(allowed, scores, g.constFloat(-Float.MAX_VALUE)));
+            String probs = g.op("Softmax", List.of(masked), attr("axis", -1L));
+            String ctx = g.op("MatMul", List.of(probs, g.op("Unsqueeze", List.of(presentV, g.constInt64(2))))); // [B,KVH,G,S,D]
+            String ctx2 = g.op("Reshape", List.of(g.op("Transpose", List.of(ctx), attrInts("perm", 0, 3, 1, 2, 4)),
+                    g.constInt64(-1, (long) c.numAttentionHeads() * d)));
+            attnOut = linear(ctx2, i, Projection.O_PROJ);
+        }
+        h = g.op("Add", List.of(h, attnOut));
+        String mlpOut;
+        try (var s = g.scope("mlp")) {
+            String x = rmsNorm(h, prefix + "post_attention_layernorm.weight");
+            String gate = linear(x, i, Projection.GATE_PROJ);
+            String up = linear(x, i, Projection.UP_PROJ);
+            String act = g.op("Mul", List.of(g.op("Mul", List.of(gate, g.op("Sigmoid", List.of(gate)))), up));
+            mlpOut = linear(act, i, Projection.DOWN_PROJ);
+        }
+        return g.op("Add", List.of(h, mlpOut));
+    }
+
+    /** x · rsqrt(mean(x²) + eps) · w, in the op pattern ONNX Runtime fuses into SimplifiedLayerNormalization. */
+    private String rmsNorm(String x, String weightName) throws Exception {
+        String w = weight(weightName, c.hiddenSize());
+        String sq = g.op("Pow", List.of(x, g.constFloat(2f)));
+        String mean = g.op("ReduceMean", List.of(sq), attrInts("axes", -1), attr("keepdims", 1L));
+        String denom = g.op("Sqrt", List.of(g.op("Add", List.of(mean, g.constFloat((float) c.rmsNormEps())))));
+        return g.op("Mul", List.of(g.op("Div", List.of(x, denom)), w));
+    }
+
+    /** rotate_half RoPE: x·cos + concat(−x₂, x₁)·sin over the last axis. */
+    private String rope(String x, String cos, String sin, int d) {
+        String axis = g.constInt64(-1);
+        String x1 = g.op("Slice", List.of(x, g.constInt64(0), g.constInt64(d / 2), axis));
+        String x2 = g.op("Slice", List.of(x, g.constInt64(d / 2), g.constInt64(d), axis));
+        String rotated = g.op("Concat", List.of(g.op("Neg", List.of(x2)), x1), attr("axis", -1L));
+        return g.op("Add", List.of(g.op("Mul", List.of(x, cos)), g.op("Mul", List.of(rotated, sin))));
+    }
+
+    /**
+     * One projection with optional LoRA, on the 2-D stream x [N, in]:
+     * <pre>
+     *   x ──Gemm(W, b, transB)───────────────────────────┐ C
+     *   │                                                 ▼
+     *   └──Gemm(A, transB)──Mul(lora_scale)──▶ Gemm(B, transB, C) ──▶ y [N, out]
+     * </pre>
+     * A [r, in] and B [out, r] are graph inputs named as in PEFT, with a symbolic rank, so one
+     * graph serves any adapter; rank 0 (empty A and B) is the base model.
+     */
+    private String linear(String x, int layer, Projection p) throws Exception {
+        try (var s = g.scope(p.moduleName())) {
+            String path = p.modulePath(layer);
+            String w = weight(path + ".weight", p.outFeatures(c), p.inFeatures(c));
+            List<String> in = p.hasBias(c) ? List.of(x, w, weight(path + ".bias", p.outFeatures(c))) : List.of(x, w);
+            String base = g.op("Gemm", in, attr("transB", 1L));
+            if (!loraTargets.contains(p)) return base;
+            String xa = g.op("Gemm", List.of(x, PeftAdapter.tensorName(layer, p, 'A')), attr("transB", 1L));
+            String scaled = g.op("Mul", List.of(xa, LORA_SCALE));
+            return g.op("Gemm", List.of(scaled, PeftAdapter.tensorName(layer, p, 'B'), base), attr("transB", 1L));
+        }
+    }
+
+    /** Adds a checkpoint tensor as an initializer (streamed to external data); returns a float32 value name. */
+    private String weight(String name, long... shape) throws IOException {
+        TensorView t = ckpt.tensor(name, shape);
+        long bytes = TensorView.numel(shape) * storage.byteSize();
+        g.weight(name, storage, shape, bytes, out -> t.writeAs(storage, out));
+        if (storage == DType.F32) return name;
+        return g.opNamed("Cast", castedName(name), List.of(name), attr("to", (long) FLOAT));
+    }
+
+    private String castedName(String name) {
+        return storage == DType.F32 ? name : name + "/float32";
+    }
+}

@@ -1,0 +1,189 @@
+package dev.tina.export.onnx;
+
+import com.google.protobuf.ByteString;
+import dev.tina.export.checkpoint.DType;
+import dev.tina.export.checkpoint.SafetensorsWriter;
+import dev.tina.export.onnx.proto.Onnx.AttributeProto;
+import dev.tina.export.onnx.proto.Onnx.GraphProto;
+import dev.tina.export.onnx.proto.Onnx.NodeProto;
+import dev.tina.export.onnx.proto.Onnx.StringStringEntryProto;
+import dev.tina.export.onnx.proto.Onnx.TensorProto;
+import dev.tina.export.onnx.proto.Onnx.TensorShapeProto;
+import dev.tina.export.onnx.proto.Onnx.TypeProto;
+import dev.tina.export.onnx.proto.Onnx.ValueInfoProto;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayDeque;
+import java.util.Arrays;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * A small typed builder for ONNX graphs. Nodes get hierarchical names from the current scope
+ * ({@code /model/layers.0/attn/q_proj/Gemm}); small constants are shared by value; large weights
+ * go to an external-data file as they are added, so the protobuf itself stays small.
+ */
+public final class GraphBuilder {
+    public static final int FLOAT = 1, INT64 = 7, BOOL = 9;
+
+    private final GraphProto.Builder graph = GraphProto.newBuilder();
+    private final ExternalDataWriter external;
+    private final String externalLocation;
+    private final Deque<String> scope = new ArrayDeque<>();
+    private final Map<String, String> constants = new HashMap<>();
+    private final Set<String> usedNames = new HashSet<>();
+
+    /** @param external where weights go; null keeps every initializer inline (tests, small graphs) */
+    public GraphBuilder(String name, ExternalDataWriter external) {
+        graph.setName(name);
+        this.external = external;
+        this.externalLocation = external == null ? null : external.file().getFileName().toString();
+    }
+
+    /** Opens a naming scope; close it (try-with-resources) to leave. */
+    public AutoCloseable scope(String name) {
+        scope.addLast(name);
+        return scope::removeLast;
+    }
+
+    private String uniqueName(String base) {
+        String name = base;
+        for (int k = 1; !usedNames.add(name); k++) name = base + "_" + k;
+        return name;
+    }
+
+    private String prefix() {
+        return "/" + String.join("/", scope);
+    }
+
+    /** One node with one output; returns the output name. */
+    public String op(String opType, List<String> inputs, AttributeProto... attrs) {
+        return opNamed(opType, null, inputs, attrs);
+    }
+
+    /** One node whose single output gets {@code outputName} (e.g. a graph output); null picks one. */
+    public String opNamed(String opType, String outputName, List<String> inputs, AttributeProto... attrs) {
+        return opDomain("", opType, outputName, inputs, attrs);
+    }
+
+    public String opDomain(String domain, String opType, String outputName, List<String> inputs, AttributeProto... attrs) {
+        String nodeName = uniqueName(prefix() + "/" + opType);
+        String out = outputName != null ? outputName : nodeName + "/output_0";
+        graph.addNode(NodeProto.newBuilder().setName(nodeName).setOpType(opType).setDomain(domain)
+                .addAllInput(inputs).addOutput(out).addAllAttribute(Arrays.asList(attrs)));
+        return out;
+    }
+
+    public static AttributeProto attr(String name, long v) {
+        return AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.INT).setI(v).build();
+    }
+
+    public static AttributeProto attr(String name, float v) {
+        return AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.FLOAT).setF(v).build();
+    }
+
+    public static AttributeProto attrInts(String name, long... v) {
+        var b = AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.INTS);
+        for (long x : v) b.addInts(x);
+        return b.build();
+    }
+
+    /** An int64 constant vector, shared with every other use of the same values. */
+    public String constInt64(long... values) {
+        String key = "i64" + Arrays.toString(values);
+        return constants.computeIfAbsent(key, k -> {
+            String name = uniqueName("/const/int64_" + String.join("_", Arrays.stream(values).mapToObj(v -> v < 0 ? "m" + -v : "" + v).toList()));
+            var t = TensorProto.newBuilder().setName(name).setDataType(INT64).addDims(values.length);
+            for (long v : values) t.addInt64Data(v);
+            graph.addInitializer(t);
+            return name;
+        });
+    }
+
+    /** An int64 scalar (rank 0) constant, as Range wants. */
+    public String constInt64Scalar(long value) {
+        return constants.computeIfAbsent("i64s" + value, k -> {
+            String name = uniqueName("/const/int64_scalar_" + value);
+            graph.addInitializer(TensorProto.newBuilder().setName(name).setDataType(INT64).addInt64Data(value));
+            return name;
+        });
+    }
+
+    /** A float scalar constant (rank 0). */
+    public String constFloat(float value) {
+        return constants.computeIfAbsent("f32" + Float.floatToRawIntBits(value), k -> {
+            String name = uniqueName("/const/float_" + value);
+            graph.addInitializer(TensorProto.newBuilder().setName(name).setDataType(FLOAT).addFloatData(value));
+            return name;
+        });
+    }
+
+    /** A float vector constant stored inline. */
+    public String constFloats(String name, float[] values) {
+        String unique = uniqueName(name);
+        ByteBuffer raw = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+        for (float v : values) raw.putFloat(v);
+        graph.addInitializer(TensorProto.newBuilder().setName(unique).setDataType(FLOAT).addDims(values.length)
+                .setRawData(ByteString.copyFrom(raw.array())));
+        return unique;
+    }
+
+    /**
+     * A weight initializer whose bytes are streamed by {@code content} into the external-data file
+     * (or kept inline when the builder has none).
+     */
+    public String weight(String name, DType dtype, long[] shape, long byteSize, SafetensorsWriter.Content content) throws IOException {
+        if (!usedNames.add(name)) throw new IllegalArgumentException("duplicate initializer '" + name + "'");
+        var t = TensorProto.newBuilder().setName(name).setDataType(dtype.onnxCode());
+        for (long d : shape) t.addDims(d);
+        if (external != null) {
+            long offset = external.append(byteSize, content);
+            t.setDataLocation(TensorProto.DataLocation.EXTERNAL)
+                    .addExternalData(entry("location", externalLocation))
+                    .addExternalData(entry("offset", Long.toString(offset)))
+                    .addExternalData(entry("length", Long.toString(byteSize)));
+        } else {
+            var sink = new java.io.ByteArrayOutputStream();
+            content.writeTo(java.nio.channels.Channels.newChannel(sink));
+            t.setRawData(ByteString.copyFrom(sink.toByteArray()));
+        }
+        graph.addInitializer(t);
+        return name;
+    }
+
+    static StringStringEntryProto entry(String k, String v) {
+        return StringStringEntryProto.newBuilder().setKey(k).setValue(v).build();
+    }
+
+    /** Declares a graph input; dims are Integer/Long (fixed) or String (symbolic). */
+    public void input(String name, int elemType, Object... dims) {
+        usedNames.add(name);
+        graph.addInput(valueInfo(name, elemType, dims));
+    }
+
+    public void output(String name, int elemType, Object... dims) {
+        graph.addOutput(valueInfo(name, elemType, dims));
+    }
+
+    static ValueInfoProto valueInfo(String name, int elemType, Object... dims) {
+        var shape = TensorShapeProto.newBuilder();
+        for (Object d : dims) {
+            var dim = TensorShapeProto.Dimension.newBuilder();
+            if (d instanceof String s) dim.setDimParam(s);
+            else dim.setDimValue(((Number) d).longValue());
+            shape.addDim(dim);
+        }
+        return ValueInfoProto.newBuilder().setName(name).setType(TypeProto.newBuilder()
+                .setTensorType(TypeProto.Tensor.newBuilder().setElemType(elemType).setShape(shape))).build();
+    }
+
+    public GraphProto build() {
+        return graph.build();
+    }
+}
