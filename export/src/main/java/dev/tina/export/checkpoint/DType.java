@@ -52,6 +52,16 @@ public enum DType {
         };
     }
 
+    /** Appends {@code v} converted to this storage dtype (F32, F16 or BF16), little-endian. */
+    public void putFloat(java.nio.ByteBuffer buf, float v) {
+        switch (this) {
+            case F32 -> buf.putFloat(v);
+            case F16 -> buf.putShort(Float.floatToFloat16(v));
+            case BF16 -> buf.putShort(floatToBf16(v));
+            default -> throw new IllegalArgumentException("not a float storage dtype: " + this + ", expected F32, F16 or BF16");
+        }
+    }
+
     /** bfloat16 bits to float: the high half of an IEEE float. */
     public static float bf16ToFloat(short bits) {
         return Float.intBitsToFloat((bits & 0xFFFF) << 16);

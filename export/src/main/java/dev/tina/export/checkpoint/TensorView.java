@@ -86,18 +86,9 @@ public record TensorView(String name, DType dtype, long[] shape, MemorySegment d
         for (long start = 0; start < n; start += CHUNK_ELEMENTS) {
             long end = Math.min(n, start + CHUNK_ELEMENTS);
             buf.clear();
-            for (long i = start; i < end; i++) putConverted(buf, target, getFloat(i));
+            for (long i = start; i < end; i++) target.putFloat(buf, getFloat(i));
             buf.flip();
             writeFully(out, buf);
-        }
-    }
-
-    static void putConverted(ByteBuffer buf, DType target, float v) {
-        switch (target) {
-            case F32 -> buf.putFloat(v);
-            case F16 -> buf.putShort(Float.floatToFloat16(v));
-            case BF16 -> buf.putShort(DType.floatToBf16(v));
-            default -> throw new IllegalArgumentException("not a storage dtype: " + target);
         }
     }
 

@@ -9,7 +9,13 @@ import dev.tina.export.checkpoint.TensorView;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import dev.tina.export.checkpoint.DType;
+import dev.tina.export.checkpoint.SafetensorsWriter;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -71,6 +77,31 @@ public record PeftAdapter(LoraConfig config, Map<String, float[]> tensors, Path 
             }
         }
         return new PeftAdapter(cfg, out, dir);
+    }
+
+    /** Writes the adapter in PEFT layout (adapter_config.json + adapter_model.safetensors) into {@code dir}. */
+    public void write(Path dir, ModelConfig model) throws IOException {
+        Files.createDirectories(dir);
+        List<SafetensorsWriter.Planned> planned = new ArrayList<>();
+        for (int layer = 0; layer < model.numHiddenLayers(); layer++) {
+            for (Projection p : config.targets()) {
+                for (char f : new char[]{'A', 'B'}) {
+                    String name = tensorName(layer, p, f);
+                    float[] v = tensors.get(name);
+                    long[] shape = f == 'A' ? new long[]{config.r(), p.inFeatures(model)} : new long[]{p.outFeatures(model), config.r()};
+                    if (v == null || v.length != shape[0] * shape[1]) {
+                        throw new IllegalStateException("adapter tensor '" + name + "' is missing or not of shape " + Arrays.toString(shape));
+                    }
+                    planned.add(new SafetensorsWriter.Planned(name, DType.F32, shape, ch -> {
+                        ByteBuffer buf = ByteBuffer.allocate(v.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+                        buf.asFloatBuffer().put(v);
+                        while (buf.hasRemaining()) ch.write(buf);
+                    }));
+                }
+            }
+        }
+        SafetensorsWriter.write(dir.resolve("adapter_model.safetensors"), Map.of("format", "pt"), planned);
+        config.write(dir.resolve("adapter_config.json"));
     }
 
     public float[] a(int layer, Projection p) { return tensors.get(tensorName(layer, p, 'A')); }

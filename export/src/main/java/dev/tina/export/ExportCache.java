@@ -1,0 +1,36 @@
+package dev.tina.export;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.stream.Collectors;
+
+/**
+ * Resolves a {@code --model} argument to an exported folder: an exported folder is used as is; a
+ * Hugging Face folder is exported once into a cache keyed by its fingerprint and the export
+ * options ({@code $TINA_CACHE}, default {@code ~/.cache/tina}) and reused afterwards.
+ */
+public final class ExportCache {
+    private ExportCache() {}
+
+    public static Path root() {
+        String env = System.getenv("TINA_CACHE");
+        return env != null && !env.isBlank() ? Path.of(env) : Path.of(System.getProperty("user.home"), ".cache", "tina");
+    }
+
+    public static boolean isExport(Path dir) {
+        return Files.isRegularFile(dir.resolve(ModelDescriptor.FILE));
+    }
+
+    public static Path resolve(Path model, DecoderExporter.Options options) throws Exception {
+        if (isExport(model)) return model;
+        String targets = options.loraTargets().stream().map(p -> p.moduleName().replace("_proj", ""))
+                .collect(Collectors.joining("-"));
+        String key = DecoderExporter.fingerprint(model).substring(0, 16) + "-" + options.dtype().torchName()
+                + "-" + (targets.isEmpty() ? "nolora" : targets);
+        Path dir = root().resolve("exports").resolve(key);
+        if (!isExport(dir)) {
+            DecoderExporter.export(model, dir, new DecoderExporter.Options(options.dtype(), options.loraTargets(), true));
+        }
+        return dir;
+    }
+}

@@ -1,0 +1,57 @@
+package dev.tina.tools;
+
+import dev.tina.export.ToolVersion;
+import dev.tina.export.checkpoint.CheckpointFormatException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+import java.io.IOException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.NoSuchFileException;
+
+/** The {@code tina} command line. */
+@Command(name = "tina", mixinStandardHelpOptions = true, versionProvider = TinaCommand.Version.class,
+        description = "GRPO on LoRA adapters for small decoder LLMs, on ONNX Runtime.",
+        subcommands = {DemoCommand.class, ExportCommand.class, MergeCommand.class, ParityCommand.class,
+                InitModelCommand.class, CommandLine.HelpCommand.class})
+public final class TinaCommand {
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /** Runs the command line in-process and returns the exit code (tests call this). */
+    public static int run(String... args) {
+        CommandLine cl = new CommandLine(new TinaCommand());
+        cl.setExecutionExceptionHandler(TinaCommand::handle);
+        return cl.execute(args);
+    }
+
+    /**
+     * Expected failures (bad input) print one line naming the file, tensor or field; anything else
+     * is a bug and prints its stack trace.
+     */
+    private static int handle(Exception e, CommandLine cl, CommandLine.ParseResult parsed) {
+        String cmd = "tina " + cl.getCommandName();
+        if (e instanceof CheckpointFormatException || e instanceof IllegalArgumentException
+                || e instanceof FileAlreadyExistsException) {
+            cl.getErr().println(cmd + ": error: " + e.getMessage());
+            return 2;
+        }
+        if (e instanceof NoSuchFileException n) {
+            cl.getErr().println(cmd + ": error: no such file: " + n.getFile());
+            return 2;
+        }
+        if (e instanceof IOException || e instanceof ai.onnxruntime.OrtException) {
+            cl.getErr().println(cmd + ": error: " + e);
+            return 1;
+        }
+        e.printStackTrace(cl.getErr());
+        return 1;
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() { return new String[]{"tina " + ToolVersion.VERSION}; }
+    }
+}
