@@ -51,6 +51,14 @@ public final class DecoderExporter {
     private DecoderExporter() {}
 
     public static ModelDescriptor export(Path hfDir, Path outDir, Options options) throws Exception {
+        return export(hfDir, outDir, options, bytes -> { });
+    }
+
+    /**
+     * As {@link #export(Path, Path, Options)}, reporting each weight's byte count to {@code progress}
+     * as it is written; the total is {@code ModelConfig.parameterCount() × dtype size}.
+     */
+    public static ModelDescriptor export(Path hfDir, Path outDir, Options options, java.util.function.LongConsumer progress) throws Exception {
         try (HfCheckpoint ckpt = HfCheckpoint.open(hfDir);
              AtomicOutputDirectory out = new AtomicOutputDirectory(outDir, options.overwrite())) {
             ModelConfig c = ckpt.config();
@@ -58,7 +66,7 @@ public final class DecoderExporter {
             GraphBuilder g;
             try (ExternalDataWriter data = new ExternalDataWriter(out.path().resolve(DATA_FILE))) {
                 g = new GraphBuilder("tina_decoder", data);
-                DecoderGraph.build(g, ckpt, options.dtype(), options.loraTargets());
+                DecoderGraph.build(g, ckpt, options.dtype(), options.loraTargets(), progress);
             }
             Map<String, String> meta = new LinkedHashMap<>();
             meta.put("tina.tool_version", ToolVersion.VERSION);

@@ -3,6 +3,7 @@ package dev.tina.tools;
 import dev.tina.export.DecoderExporter;
 import dev.tina.export.ModelDescriptor;
 import dev.tina.export.checkpoint.DType;
+import dev.tina.export.checkpoint.ModelConfig;
 import dev.tina.export.checkpoint.Projection;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -32,8 +33,12 @@ final class ExportCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         long t0 = System.nanoTime();
-        ModelDescriptor d = DecoderExporter.export(model, out,
-                new DecoderExporter.Options(DType.fromCli(dtype), Projection.parseList(loraTargets), overwrite));
+        DType storage = DType.fromCli(dtype);
+        long total = ModelConfig.read(model.resolve("config.json")).parameterCount() * storage.byteSize();
+        ModelDescriptor d;
+        try (Progress bar = new Progress("export", total)) {
+            d = DecoderExporter.export(model, out, new DecoderExporter.Options(storage, Projection.parseList(loraTargets), overwrite), bar);
+        }
         System.out.printf("exported %s (%d layers, vocab %d, weights %s, LoRA targets %s) to %s in %.1f s%n",
                 d.architecture(), d.numLayers(), d.vocabSize(), d.weightsDtype(), d.loraTargets(), out, (System.nanoTime() - t0) / 1e9);
         return 0;

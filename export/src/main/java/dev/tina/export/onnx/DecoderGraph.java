@@ -37,10 +37,13 @@ public final class DecoderGraph {
     private final HfCheckpoint ckpt;
     private final DType storage;
     private final List<Projection> loraTargets;
+    private final java.util.function.LongConsumer progress;
 
     private String batchDim, seqDim, qShape, kvShape, cos4, sin4, cos5, sin5, allowed;
 
-    private DecoderGraph(GraphBuilder g, HfCheckpoint ckpt, DType storage, List<Projection> loraTargets) {
+    private DecoderGraph(GraphBuilder g, HfCheckpoint ckpt, DType storage, List<Projection> loraTargets,
+                         java.util.function.LongConsumer progress) {
+        this.progress = progress;
         this.g = g;
         this.c = ckpt.config();
         this.ckpt = ckpt;
@@ -48,8 +51,10 @@ public final class DecoderGraph {
         this.loraTargets = loraTargets;
     }
 
-    public static void build(GraphBuilder g, HfCheckpoint ckpt, DType storage, List<Projection> loraTargets) throws Exception {
-        new DecoderGraph(g, ckpt, storage, loraTargets).build();
+    /** Builds the graph into {@code g}; {@code progress} receives each weight's byte count once written. */
+    public static void build(GraphBuilder g, HfCheckpoint ckpt, DType storage, List<Projection> loraTargets,
+                             java.util.function.LongConsumer progress) throws Exception {
+        new DecoderGraph(g, ckpt, storage, loraTargets, progress).build();
     }
 
     public static String pastKey(int layer) { return "past_key_values." + layer + ".key"; }
@@ -230,6 +235,7 @@ public final class DecoderGraph {
         TensorView t = ckpt.tensor(name, shape);
         long bytes = TensorView.numel(shape) * storage.byteSize();
         g.weight(name, storage, shape, bytes, out -> t.writeAs(storage, out));
+        progress.accept(bytes);
         if (storage == DType.F32) return name;
         return g.opNamed("Cast", castedName(name), List.of(name), attr("to", (long) FLOAT));
     }
