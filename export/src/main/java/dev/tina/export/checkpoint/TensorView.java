@@ -1,6 +1,7 @@
 package dev.tina.export.checkpoint;
 
 import java.io.IOException;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
@@ -81,14 +82,18 @@ public record TensorView(String name, DType dtype, long[] shape, MemorySegment d
             throw new CheckpointFormatException(file + ": cannot convert tensor '" + name + "' from " + dtype + " to " + target);
         }
         long n = numel();
-        ByteBuffer buf = ByteBuffer.allocateDirect((int) Math.min(n, CHUNK_ELEMENTS) * target.byteSize())
-                .order(ByteOrder.LITTLE_ENDIAN);
-        for (long start = 0; start < n; start += CHUNK_ELEMENTS) {
-            long end = Math.min(n, start + CHUNK_ELEMENTS);
-            buf.clear();
-            for (long i = start; i < end; i++) target.putFloat(buf, getFloat(i));
-            buf.flip();
-            writeFully(out, buf);
+        // A confined arena frees the chunk buffer when this tensor is done; direct ByteBuffers
+        // would wait for the GC and pile up over the hundreds of tensors of a large model.
+        try (Arena arena = Arena.ofConfined()) {
+            ByteBuffer buf = arena.allocate(Math.min(n, CHUNK_ELEMENTS) * target.byteSize()).asByteBuffer()
+                    .order(ByteOrder.LITTLE_ENDIAN);
+            for (long start = 0; start < n; start += CHUNK_ELEMENTS) {
+                long end = Math.min(n, start + CHUNK_ELEMENTS);
+                buf.clear();
+                for (long i = start; i < end; i++) target.putFloat(buf, getFloat(i));
+                buf.flip();
+                writeFully(out, buf);
+            }
         }
     }
 

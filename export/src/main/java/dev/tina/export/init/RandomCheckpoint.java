@@ -84,15 +84,15 @@ public final class RandomCheckpoint {
     private interface FloatSupplier { float get(); }
 
     private static void fill(java.nio.channels.WritableByteChannel out, DType dtype, long n, FloatSupplier f) throws IOException {
-        ByteBuffer buf = ByteBuffer.allocateDirect((int) Math.min(n, CHUNK) * dtype.byteSize()).order(ByteOrder.LITTLE_ENDIAN);
-        for (long start = 0; start < n; start += CHUNK) {
-            long end = Math.min(n, start + CHUNK);
-            buf.clear();
-            for (long i = start; i < end; i++) {
-                dtype.putFloat(buf, f.get());
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) { // freed per tensor, not at GC
+            ByteBuffer buf = arena.allocate(Math.min(n, CHUNK) * dtype.byteSize()).asByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+            for (long start = 0; start < n; start += CHUNK) {
+                long end = Math.min(n, start + CHUNK);
+                buf.clear();
+                for (long i = start; i < end; i++) dtype.putFloat(buf, f.get());
+                buf.flip();
+                while (buf.hasRemaining()) out.write(buf);
             }
-            buf.flip();
-            while (buf.hasRemaining()) out.write(buf);
         }
     }
 }

@@ -82,7 +82,7 @@ public final class AdapterMerger {
                                     java.nio.channels.WritableByteChannel ch) throws IOException {
         int rows = (int) w.shape()[0], cols = (int) w.shape()[1];
         DType dt = w.dtype();
-        ByteBuffer buf = ByteBuffer.allocateDirect(cols * dt.byteSize()).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer buf = ByteBuffer.allocate(cols * dt.byteSize()).order(ByteOrder.LITTLE_ENDIAN);
         float[] row = new float[cols];
         for (int o = 0; o < rows; o++) {
             long base = (long) o * cols;
