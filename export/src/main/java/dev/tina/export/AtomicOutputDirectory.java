@@ -23,6 +23,9 @@ public final class AtomicOutputDirectory implements AutoCloseable {
     public AtomicOutputDirectory(Path target, boolean overwrite) throws IOException {
         this.target = target.toAbsolutePath().normalize();
         this.overwrite = overwrite;
+        if (Files.exists(this.target) && !Files.isDirectory(this.target)) {
+            throw new FileAlreadyExistsException(this.target + " exists and is not a directory");
+        }
         if (Files.exists(this.target) && !overwrite && !isEmptyDir(this.target)) {
             throw new FileAlreadyExistsException(this.target + " already exists and is not empty (pass --overwrite to replace it)");
         }

@@ -94,7 +94,10 @@ public final class HfCheckpoint implements AutoCloseable {
     /** The named tensor, checked against the expected shape. */
     public TensorView tensor(String name, long... expectedShape) {
         TensorView t = tensors.get(name);
-        if (t == null) throw new CheckpointFormatException(dir + ": missing tensor '" + name + "'");
+        if (t == null) {
+            Path where = files.size() == 1 ? files.getFirst().path() : dir.resolve("model.safetensors.index.json");
+            throw new CheckpointFormatException(where + ": missing tensor '" + name + "'");
+        }
         if (!java.util.Arrays.equals(t.shape(), expectedShape)) {
             throw new CheckpointFormatException(t.file() + ": tensor '" + name + "' has shape " + java.util.Arrays.toString(t.shape())
                     + ", but config.json implies " + java.util.Arrays.toString(expectedShape));

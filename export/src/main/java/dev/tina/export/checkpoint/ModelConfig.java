@@ -41,7 +41,8 @@ public record ModelConfig(
         @JsonProperty("torch_dtype") String torchDtype) {
 
     private static final ObjectMapper JSON = new ObjectMapper()
-            .configure(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES, true);
+            .configure(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES, true)
+            .configure(DeserializationFeature.ACCEPT_FLOAT_AS_INT, false);
 
     public ModelConfig {
         if (architectures == null || architectures.size() != 1) {
@@ -89,7 +90,7 @@ public record ModelConfig(
             String msg = c != null ? c.getMessage() : e.getOriginalMessage();
             throw new CheckpointFormatException(file + ": " + msg.replaceFirst("^config\\.json: ", ""), e);
         } catch (com.fasterxml.jackson.core.JacksonException e) {
-            throw new CheckpointFormatException(file + ": " + e.getOriginalMessage(), e);
+            throw new CheckpointFormatException(file + ": " + JsonErrors.describe(e), e);
         }
     }
 

@@ -93,15 +93,12 @@ public final class SafetensorsFile implements AutoCloseable {
             }
             DType dtype = DType.fromSafetensors(t.get("dtype").asText(), where);
             JsonNode shapeNode = t.get("shape");
-            long[] shape = new long[shapeNode.size()];
-            for (int i = 0; i < shape.length; i++) {
-                shape[i] = shapeNode.get(i).asLong(-1);
-                if (shape[i] < 0) throw new CheckpointFormatException(where + ": negative or non-integer dimension in shape " + shapeNode);
-            }
+            long[] shape = nonNegativeInts(shapeNode, where + ": shape must be an array of non-negative integers, got " + shapeNode);
             JsonNode off = t.get("data_offsets");
-            if (off.size() != 2) throw new CheckpointFormatException(where + ": data_offsets must be [begin, end], got " + off);
-            long begin = off.get(0).asLong(-1), end = off.get(1).asLong(-1);
-            if (begin < 0 || end < begin) throw new CheckpointFormatException(where + ": invalid data_offsets " + off);
+            long[] range = nonNegativeInts(off, where + ": data_offsets must be [begin, end] of non-negative integers, got " + off);
+            if (range.length != 2) throw new CheckpointFormatException(where + ": data_offsets must be [begin, end], got " + off);
+            long begin = range[0], end = range[1];
+            if (end < begin) throw new CheckpointFormatException(where + ": invalid data_offsets " + off + " (end before begin)");
             if (end > dataSize) {
                 throw new CheckpointFormatException(where + ": data_offsets " + off + " run past the end of the data ("
                         + dataSize + " bytes; file truncated?)");
@@ -124,16 +121,33 @@ public final class SafetensorsFile implements AutoCloseable {
         return new Header(Collections.unmodifiableMap(tensors), Collections.unmodifiableMap(metadata));
     }
 
+    private static long[] nonNegativeInts(JsonNode node, String error) {
+        if (node == null || !node.isArray()) throw new CheckpointFormatException(error);
+        long[] out = new long[node.size()];
+        for (int i = 0; i < out.length; i++) {
+            JsonNode x = node.get(i);
+            if (!x.isIntegralNumber() || !x.canConvertToLong() || x.asLong() < 0) throw new CheckpointFormatException(error);
+            out[i] = x.asLong();
+        }
+        return out;
+    }
+
     private static void checkNoOverlap(Path path, List<long[]> ranges, List<String> names) {
         Integer[] order = new Integer[ranges.size()];
         for (int i = 0; i < order.length; i++) order[i] = i;
         java.util.Arrays.sort(order, Comparator.comparingLong(i -> ranges.get(i)[0]));
-        for (int k = 1; k < order.length; k++) {
-            long[] prev = ranges.get(order[k - 1]), cur = ranges.get(order[k]);
-            if (cur[0] < prev[1] && cur[1] > cur[0]) {
-                throw new CheckpointFormatException(path + ": tensors '" + names.get(order[k - 1]) + "' and '"
-                        + names.get(order[k]) + "' overlap in the data section");
+        // Sorted by start, a range overlaps an earlier one iff it starts before the furthest end so far.
+        long maxEnd = 0;
+        int maxOwner = -1;
+        for (int k : order) {
+            long[] cur = ranges.get(k);
+            if (cur[1] == cur[0]) continue; // empty tensors occupy no bytes
+            if (cur[0] < maxEnd) {
+                throw new CheckpointFormatException(path + ": tensors '" + names.get(maxOwner) + "' and '"
+                        + names.get(k) + "' overlap in the data section");
             }
+            maxEnd = cur[1];
+            maxOwner = k;
         }
     }
 

@@ -34,7 +34,8 @@ public record LoraConfig(
         @JsonProperty("modules_to_save") JsonNode modulesToSave,
         @JsonProperty("base_model_name_or_path") String baseModelNameOrPath) {
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = new ObjectMapper()
+            .configure(com.fasterxml.jackson.databind.DeserializationFeature.ACCEPT_FLOAT_AS_INT, false);
 
     public LoraConfig {
         String f = "adapter_config.json";
@@ -61,13 +62,20 @@ public record LoraConfig(
 
     public static LoraConfig read(Path file) throws IOException {
         if (!Files.isRegularFile(file)) throw new CheckpointFormatException(file + ": not found (a PEFT adapter folder needs adapter_config.json)");
+        LoraConfig c;
         try {
-            return JSON.readValue(file.toFile(), LoraConfig.class);
+            c = JSON.readValue(file.toFile(), LoraConfig.class);
         } catch (com.fasterxml.jackson.databind.exc.ValueInstantiationException e) {
             throw new CheckpointFormatException(file + ": " + e.getCause().getMessage().replaceFirst("^adapter_config\\.json: ", ""), e);
         } catch (com.fasterxml.jackson.core.JacksonException e) {
-            throw new CheckpointFormatException(file + ": " + e.getOriginalMessage(), e);
+            throw new CheckpointFormatException(file + ": " + dev.tina.export.checkpoint.JsonErrors.describe(e), e);
         }
+        try {
+            c.targets(); // resolve target_modules now, so that its errors name the file
+        } catch (CheckpointFormatException e) {
+            throw new CheckpointFormatException(file + ": " + e.getMessage().replaceFirst("^adapter_config\\.json: ", ""), e);
+        }
+        return c;
     }
 
     /** The targeted projections; PEFT's string form (a regex) and "all-linear" are resolved against the seven names. */
