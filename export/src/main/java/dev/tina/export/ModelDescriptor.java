@@ -4,6 +4,7 @@ import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tina.export.checkpoint.CheckpointFormatException;
+import dev.tina.export.checkpoint.JsonErrors;
 import dev.tina.export.checkpoint.SafetensorsWriter;
 
 import java.io.IOException;
@@ -44,12 +45,7 @@ public record ModelDescriptor(
     public static ModelDescriptor read(Path exportDir) throws IOException {
         Path f = exportDir.resolve(FILE);
         if (!Files.isRegularFile(f)) throw new CheckpointFormatException(f + ": not found; is " + exportDir + " an exported model (tina export)?");
-        ModelDescriptor d;
-        try {
-            d = JSON.readValue(f.toFile(), ModelDescriptor.class);
-        } catch (com.fasterxml.jackson.core.JacksonException e) {
-            throw new CheckpointFormatException(f + ": " + e.getOriginalMessage(), e);
-        }
+        ModelDescriptor d = JsonErrors.read(JSON, f, ModelDescriptor.class);
         if (d.formatVersion != FORMAT_VERSION) {
             throw new CheckpointFormatException(f + ": format_version " + d.formatVersion + ", this tool reads " + FORMAT_VERSION + "; re-export the model");
         }

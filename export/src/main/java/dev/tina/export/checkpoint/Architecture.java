@@ -19,7 +19,7 @@ public enum Architecture {
 
     public static Architecture fromHf(String name, String where) {
         for (Architecture a : values()) if (a.hfName.equals(name)) return a;
-        throw new CheckpointFormatException(where + ": unsupported architecture '" + name + "', supported: "
+        throw new CheckpointFormatException((where == null ? "" : where + ": ") + "unsupported architecture '" + name + "', supported: "
                 + Arrays.stream(values()).map(Architecture::hfName).collect(Collectors.joining(", ")));
     }
 }

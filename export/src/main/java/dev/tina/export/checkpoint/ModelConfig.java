@@ -46,9 +46,9 @@ public record ModelConfig(
 
     public ModelConfig {
         if (architectures == null || architectures.size() != 1) {
-            throw new CheckpointFormatException("config.json: field 'architectures' must name exactly one architecture, got " + architectures);
+            throw new CheckpointFormatException("field 'architectures' must name exactly one architecture, got " + architectures);
         }
-        Architecture.fromHf(architectures.getFirst(), "config.json");
+        Architecture.fromHf(architectures.getFirst(), null);
         requirePositive("vocab_size", vocabSize);
         requirePositive("hidden_size", hiddenSize);
         requirePositive("intermediate_size", intermediateSize);
@@ -57,44 +57,36 @@ public record ModelConfig(
         int kv = numKeyValueHeadsOrNull == null ? numAttentionHeads : numKeyValueHeadsOrNull;
         requirePositive("num_key_value_heads", kv);
         if (numAttentionHeads % kv != 0) {
-            throw new CheckpointFormatException("config.json: num_attention_heads " + numAttentionHeads
+            throw new CheckpointFormatException("num_attention_heads " + numAttentionHeads
                     + " is not a multiple of num_key_value_heads " + kv);
         }
         if (headDimOrNull == null && hiddenSize % numAttentionHeads != 0) {
-            throw new CheckpointFormatException("config.json: hidden_size " + hiddenSize + " is not divisible by num_attention_heads "
+            throw new CheckpointFormatException("hidden_size " + hiddenSize + " is not divisible by num_attention_heads "
                     + numAttentionHeads + " and no head_dim is given");
         }
         int hd = headDimOrNull == null ? hiddenSize / numAttentionHeads : headDimOrNull;
-        if (hd <= 0 || hd % 2 != 0) throw new CheckpointFormatException("config.json: head_dim must be a positive even number, got " + hd);
-        if (!(rmsNormEps > 0)) throw new CheckpointFormatException("config.json: rms_norm_eps must be > 0, got " + rmsNormEps);
+        if (hd <= 0 || hd % 2 != 0) throw new CheckpointFormatException("head_dim must be a positive even number, got " + hd);
+        if (!(rmsNormEps > 0)) throw new CheckpointFormatException("rms_norm_eps must be > 0, got " + rmsNormEps);
         if (hiddenAct != null && !hiddenAct.equals("silu")) {
-            throw new CheckpointFormatException("config.json: hidden_act '" + hiddenAct + "' is not supported, expected silu");
+            throw new CheckpointFormatException("hidden_act '" + hiddenAct + "' is not supported, expected silu");
         }
-        if (Boolean.TRUE.equals(mlpBias)) throw new CheckpointFormatException("config.json: mlp_bias=true is not supported");
+        if (Boolean.TRUE.equals(mlpBias)) throw new CheckpointFormatException("mlp_bias=true is not supported");
         if (Boolean.TRUE.equals(useSlidingWindow)) {
-            throw new CheckpointFormatException("config.json: use_sliding_window=true is not supported (full attention only)");
+            throw new CheckpointFormatException("use_sliding_window=true is not supported (full attention only)");
         }
         RopeFrequencies.validate(ropeScaling);
     }
 
     private static void requirePositive(String field, int v) {
-        if (v <= 0) throw new CheckpointFormatException("config.json: field '" + field + "' must be > 0, got " + v);
+        if (v <= 0) throw new CheckpointFormatException("field '" + field + "' must be > 0, got " + v);
     }
 
     public static ModelConfig read(Path file) throws IOException {
         if (!Files.isRegularFile(file)) throw new CheckpointFormatException(file + ": not found (a Hugging Face model folder needs config.json)");
-        try {
-            return JSON.readValue(file.toFile(), ModelConfig.class);
-        } catch (com.fasterxml.jackson.databind.exc.ValueInstantiationException e) {
-            Throwable c = e.getCause();
-            String msg = c != null ? c.getMessage() : e.getOriginalMessage();
-            throw new CheckpointFormatException(file + ": " + msg.replaceFirst("^config\\.json: ", ""), e);
-        } catch (com.fasterxml.jackson.core.JacksonException e) {
-            throw new CheckpointFormatException(file + ": " + JsonErrors.describe(e), e);
-        }
+        return JsonErrors.read(JSON, file, ModelConfig.class);
     }
 
-    public Architecture architecture() { return Architecture.fromHf(architectures.getFirst(), "config.json"); }
+    public Architecture architecture() { return Architecture.fromHf(architectures.getFirst(), null); }
 
     public int numKeyValueHeads() { return numKeyValueHeadsOrNull == null ? numAttentionHeads : numKeyValueHeadsOrNull; }
 

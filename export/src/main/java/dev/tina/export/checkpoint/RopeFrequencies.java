@@ -24,9 +24,9 @@ public final class RopeFrequencies {
         switch (kind) {
             case "default" -> { }
             case "linear", "llama3" -> {
-                if (!scaling.has("factor")) throw new CheckpointFormatException("config.json: rope_scaling '" + kind + "' lacks 'factor'");
+                if (!scaling.has("factor")) throw new CheckpointFormatException("rope_scaling '" + kind + "' lacks 'factor'");
             }
-            default -> throw new CheckpointFormatException("config.json: rope_scaling type '" + kind
+            default -> throw new CheckpointFormatException("rope_scaling type '" + kind
                     + "' is not implemented, supported: " + SUPPORTED);
         }
     }

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tina.export.checkpoint.CheckpointFormatException;
+import dev.tina.export.checkpoint.JsonErrors;
 import dev.tina.export.checkpoint.Projection;
 
 import java.io.IOException;
@@ -38,17 +39,16 @@ public record LoraConfig(
             .configure(com.fasterxml.jackson.databind.DeserializationFeature.ACCEPT_FLOAT_AS_INT, false);
 
     public LoraConfig {
-        String f = "adapter_config.json";
-        if (peftType != null && !peftType.equals("LORA")) throw new CheckpointFormatException(f + ": peft_type '" + peftType + "' is not supported, expected LORA");
-        if (r <= 0) throw new CheckpointFormatException(f + ": field 'r' must be > 0, got " + r);
-        if (useDora) throw new CheckpointFormatException(f + ": use_dora=true is not supported (plain LoRA only)");
-        if (fanInFanOut) throw new CheckpointFormatException(f + ": fan_in_fan_out=true is not supported (Conv1D layers)");
-        if (bias != null && !bias.equals("none")) throw new CheckpointFormatException(f + ": bias '" + bias + "' is not supported, expected none");
+        if (peftType != null && !peftType.equals("LORA")) throw new CheckpointFormatException("peft_type '" + peftType + "' is not supported, expected LORA");
+        if (r <= 0) throw new CheckpointFormatException("field 'r' must be > 0, got " + r);
+        if (useDora) throw new CheckpointFormatException("use_dora=true is not supported (plain LoRA only)");
+        if (fanInFanOut) throw new CheckpointFormatException("fan_in_fan_out=true is not supported (Conv1D layers)");
+        if (bias != null && !bias.equals("none")) throw new CheckpointFormatException("bias '" + bias + "' is not supported, expected none");
         if (nonEmpty(rankPattern) || nonEmpty(alphaPattern)) {
-            throw new CheckpointFormatException(f + ": rank_pattern/alpha_pattern are not supported (one rank and alpha for all modules)");
+            throw new CheckpointFormatException("rank_pattern/alpha_pattern are not supported (one rank and alpha for all modules)");
         }
-        if (nonEmpty(modulesToSave)) throw new CheckpointFormatException(f + ": modules_to_save is not supported (LoRA tensors only)");
-        if (targetModulesNode == null || targetModulesNode.isNull()) throw new CheckpointFormatException(f + ": missing field 'target_modules'");
+        if (nonEmpty(modulesToSave)) throw new CheckpointFormatException("modules_to_save is not supported (LoRA tensors only)");
+        if (targetModulesNode == null || targetModulesNode.isNull()) throw new CheckpointFormatException("missing field 'target_modules'");
     }
 
     private static boolean nonEmpty(JsonNode n) { return n != null && !n.isNull() && !n.isEmpty(); }
@@ -62,18 +62,11 @@ public record LoraConfig(
 
     public static LoraConfig read(Path file) throws IOException {
         if (!Files.isRegularFile(file)) throw new CheckpointFormatException(file + ": not found (a PEFT adapter folder needs adapter_config.json)");
-        LoraConfig c;
-        try {
-            c = JSON.readValue(file.toFile(), LoraConfig.class);
-        } catch (com.fasterxml.jackson.databind.exc.ValueInstantiationException e) {
-            throw new CheckpointFormatException(file + ": " + e.getCause().getMessage().replaceFirst("^adapter_config\\.json: ", ""), e);
-        } catch (com.fasterxml.jackson.core.JacksonException e) {
-            throw new CheckpointFormatException(file + ": " + dev.tina.export.checkpoint.JsonErrors.describe(e), e);
-        }
+        LoraConfig c = JsonErrors.read(JSON, file, LoraConfig.class);
         try {
             c.targets(); // resolve target_modules now, so that its errors name the file
         } catch (CheckpointFormatException e) {
-            throw new CheckpointFormatException(file + ": " + e.getMessage().replaceFirst("^adapter_config\\.json: ", ""), e);
+            throw new CheckpointFormatException(file + ": " + e.getMessage(), e);
         }
         return c;
     }
@@ -87,7 +80,7 @@ public record LoraConfig(
             for (Projection p : Projection.values()) {
                 if (p.modulePath(0).matches(s) || p.moduleName().matches(s)) out.add(p);
             }
-            if (out.isEmpty()) throw new CheckpointFormatException("adapter_config.json: target_modules '" + s + "' matches none of " + Projection.allNames());
+            if (out.isEmpty()) throw new CheckpointFormatException("target_modules '" + s + "' matches none of " + Projection.allNames());
             return out;
         }
         List<Projection> out = new ArrayList<>();
@@ -95,7 +88,7 @@ public record LoraConfig(
             try {
                 out.add(Projection.fromModuleName(n.asText()));
             } catch (IllegalArgumentException e) {
-                throw new CheckpointFormatException("adapter_config.json: " + e.getMessage());
+                throw new CheckpointFormatException("" + e.getMessage());
             }
         }
         out.sort(null);
