@@ -12,17 +12,19 @@ public final class DecoderOutput implements AutoCloseable {
     private final OrtSession.Result result;
     private final ModelDescriptor d;
     private final int batch, seq;
+    private final OrtDecoder.Logits logits;
 
-    DecoderOutput(OrtSession.Result result, ModelDescriptor d, int batch, int seq) {
+    DecoderOutput(OrtSession.Result result, ModelDescriptor d, int batch, int seq, OrtDecoder.Logits logits) {
         this.result = result;
         this.d = d;
         this.batch = batch;
         this.seq = seq;
+        this.logits = logits;
     }
 
-    /** logits [batch, seq, vocab], row-major. */
+    /** The logits computed: [batch, seq, vocab] or, for {@code Logits.LAST}, [batch, vocab]; row-major, a copy. */
     public FloatBuffer logits() {
-        return ((OnnxTensor) result.get("logits").orElseThrow()).getFloatBuffer();
+        return ((OnnxTensor) result.get(logits.output).orElseThrow()).getFloatBuffer();
     }
 
     /** The present KV cache as a view valid while this output is open. */
@@ -34,7 +36,7 @@ public final class DecoderOutput implements AutoCloseable {
             v[i] = (OnnxTensor) result.get(DecoderGraph.presentValue(i)).orElseThrow();
         }
         long len = k[0].getInfo().getShape()[2];
-        return new KvCache(k, v, batch, len, false);
+        return new KvCache(k, v, batch, len, null);
     }
 
     public int batchSize() { return batch; }

@@ -16,14 +16,15 @@ public final class KvCache implements AutoCloseable {
     private final OnnxTensor[] keys, values;
     private final int batch;
     private final long length;
-    private final boolean owned;
+    private final AutoCloseable owner;
 
-    KvCache(OnnxTensor[] keys, OnnxTensor[] values, int batch, long length, boolean owned) {
+    /** @param owner what closing this cache releases; null for a view owned elsewhere */
+    KvCache(OnnxTensor[] keys, OnnxTensor[] values, int batch, long length, AutoCloseable owner) {
         this.keys = keys;
         this.values = values;
         this.batch = batch;
         this.length = length;
-        this.owned = owned;
+        this.owner = owner;
     }
 
     public static KvCache empty(OrtEnvironment env, ModelDescriptor d, int batch) throws OrtException {
@@ -34,7 +35,10 @@ public final class KvCache implements AutoCloseable {
             k[i] = OnnxTensor.createTensor(env, FloatBuffer.allocate(0), shape);
             v[i] = OnnxTensor.createTensor(env, FloatBuffer.allocate(0), shape);
         }
-        return new KvCache(k, v, batch, 0, true);
+        return new KvCache(k, v, batch, 0, () -> {
+            for (OnnxTensor t : k) t.close();
+            for (OnnxTensor t : v) t.close();
+        });
     }
 
     public OnnxTensor key(int layer) { return keys[layer]; }
@@ -48,8 +52,11 @@ public final class KvCache implements AutoCloseable {
 
     @Override
     public void close() {
-        if (!owned) return;
-        for (OnnxTensor t : keys) t.close();
-        for (OnnxTensor t : values) t.close();
+        if (owner == null) return;
+        try {
+            owner.close();
+        } catch (Exception e) {
+            throw new IllegalStateException("closing KV cache tensors", e);
+        }
     }
 }

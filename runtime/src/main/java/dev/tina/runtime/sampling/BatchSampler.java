@@ -1,0 +1,244 @@
+package dev.tina.runtime.sampling;
+
+import ai.onnxruntime.OrtException;
+import dev.tina.runtime.AdapterBinding;
+import dev.tina.runtime.DecoderOutput;
+import dev.tina.runtime.KvCache;
+import dev.tina.runtime.KvRowGather;
+import dev.tina.runtime.OrtDecoder;
+import dev.tina.runtime.text.HfTokenizer;
+
+import java.nio.FloatBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.function.Consumer;
+
+/**
+ * Batched generation: many prompts × n samples each. Prompts are processed in waves of at most
+ * {@code maxRows} sequences. Each wave prefills its prompts once (left-padded, last-position
+ * logits only), fans each prompt's KV cache out to its n samples inside ONNX Runtime, then
+ * decodes all rows together one token per step. Finished rows are dropped from the batch (their
+ * cache rows gathered away) once they make up an eighth of it, so they stop costing compute.
+ *
+ * <p>Every sample draws from its own random stream, derived from (seed, prompt index, sample
+ * index), so a request gets the same completion whatever else shares its batch (given equal
+ * logits, which ONNX Runtime's CPU kernels produce for a row regardless of its neighbours in the
+ * cases tested).
+ */
+public final class BatchSampler implements AutoCloseable {
+    private final OrtDecoder decoder;
+    private final KvRowGather gather;
+    private final HfTokenizer tokenizer;
+    private final Set<Long> eosIds;
+    private final int maxRows;
+    private final TokenSampler sampler = new TokenSampler();
+
+    /** @param tokenizer may be null (no text, no stop strings) */
+    public BatchSampler(OrtDecoder decoder, HfTokenizer tokenizer, int maxRows) throws OrtException {
+        if (maxRows < 1) throw new IllegalArgumentException("maxRows must be >= 1");
+        this.decoder = decoder;
+        this.tokenizer = tokenizer;
+        this.maxRows = maxRows;
+        this.eosIds = Set.copyOf(decoder.descriptor().eosTokenIds());
+        this.gather = new KvRowGather(decoder.environment(), decoder.descriptor());
+    }
+
+    public List<Completion> generate(List<long[]> prompts, SamplingParams p, AdapterBinding adapter) throws OrtException {
+        return generate(prompts, p, adapter, c -> { });
+    }
+
+    /** Completions ordered by (prompt, sample); {@code onDone} sees each as it finishes. */
+    public List<Completion> generate(List<long[]> prompts, SamplingParams p, AdapterBinding adapter,
+                                     Consumer<Completion> onDone) throws OrtException {
+        if (!p.stopStrings().isEmpty() && tokenizer == null) {
+            throw new IllegalArgumentException("stop strings need a tokenizer (the model folder has no tokenizer.json)");
+        }
+        int vocab = decoder.descriptor().vocabSize();
+        for (int i = 0; i < prompts.size(); i++) {
+            long[] ids = prompts.get(i);
+            if (ids.length == 0) throw new IllegalArgumentException("prompt " + i + " is empty");
+            for (long id : ids) {
+                if (id < 0 || id >= vocab) throw new IllegalArgumentException("prompt " + i + ": token id " + id + " outside [0, " + vocab + ")");
+            }
+        }
+        Completion[] out = new Completion[prompts.size() * p.n()];
+        int perWave = Math.max(1, maxRows / p.n());
+        for (int start = 0; start < prompts.size(); start += perWave) {
+            int end = Math.min(prompts.size(), start + perWave);
+            wave(prompts, start, end, p, adapter, out, onDone);
+        }
+        return Arrays.asList(out);
+    }
+
+    /** Per-row decoding state. */
+    private static final class Row {
+        final int prompt, sample;
+        final SplittableRandom rng;
+        long[] tokens = new long[16];
+        float[] logprobs = new float[16];
+        int n;
+        long nextPosition;
+        FinishReason finish;
+        String text;
+
+        Row(int prompt, int sample, long seed, long nextPosition) {
+            this.prompt = prompt;
+            this.sample = sample;
+            this.rng = TokenSampler.streamFor(seed, prompt, sample);
+            this.nextPosition = nextPosition;
+        }
+
+        void add(long token, float logprob) {
+            if (n == tokens.length) {
+                tokens = Arrays.copyOf(tokens, n * 2);
+                logprobs = Arrays.copyOf(logprobs, n * 2);
+            }
+            tokens[n] = token;
+            logprobs[n++] = logprob;
+        }
+    }
+
+    private void wave(List<long[]> prompts, int start, int end, SamplingParams p, AdapterBinding adapter,
+                      Completion[] out, Consumer<Completion> onDone) throws OrtException {
+        int promptsInWave = end - start, vocab = decoder.descriptor().vocabSize();
+        int maxLen = 0;
+        for (int i = start; i < end; i++) maxLen = Math.max(maxLen, prompts.get(i).length);
+        long[] ids = new long[promptsInWave * maxLen], mask = new long[promptsInWave * maxLen], pos = new long[promptsInWave * maxLen];
+        for (int i = 0; i < promptsInWave; i++) {
+            long[] prompt = prompts.get(start + i);
+            int pad = maxLen - prompt.length;
+            for (int t = 0; t < prompt.length; t++) {
+                ids[i * maxLen + pad + t] = prompt[t];
+                mask[i * maxLen + pad + t] = 1;
+                pos[i * maxLen + pad + t] = t;
+            }
+        }
+        // Prefill: one pass over the wave's prompts, last-position logits only.
+        float[] promptLogits;
+        KvCache kv;
+        try (KvCache empty = KvCache.empty(decoder.environment(), decoder.descriptor(), promptsInWave);
+             DecoderOutput prefill = decoder.forward(ids, mask, pos, promptsInWave, maxLen, empty, adapter, OrtDecoder.Logits.LAST)) {
+            promptLogits = toArray(prefill.logits());
+            long[] fanOut = new long[promptsInWave * p.n()];
+            for (int r = 0; r < fanOut.length; r++) fanOut[r] = r / p.n();
+            kv = gather.gather(prefill.presentCache(), fanOut);
+        }
+        List<Row> rows = new ArrayList<>();
+        List<long[]> masks = new ArrayList<>();
+        for (int i = 0; i < promptsInWave; i++) {
+            for (int s = 0; s < p.n(); s++) {
+                Row row = new Row(start + i, s, p.seed(), prompts.get(start + i).length);
+                int token = sampler.sample(promptLogits, i * vocab, vocab, p, row.rng);
+                row.add(token, TokenSampler.logprob(promptLogits, i * vocab, vocab, token));
+                rows.add(row);
+                masks.add(Arrays.copyOfRange(mask, i * maxLen, (i + 1) * maxLen));
+                checkFinished(row, p, out, onDone);
+            }
+        }
+        int length = maxLen;
+        AutoCloseable kvOwner = kv;
+        try {
+            while (true) {
+                int finished = 0;
+                for (Row r : rows) if (r.finish != null) finished++;
+                if (finished == rows.size()) break;
+                if (finished > 0 && finished >= Math.max(1, rows.size() / 8)) {
+                    // Drop finished rows: gather the live rows' cache into a smaller batch.
+                    List<Row> live = new ArrayList<>();
+                    List<long[]> liveMasks = new ArrayList<>();
+                    long[] keep = new long[rows.size() - finished];
+                    int k = 0;
+                    for (int r = 0; r < rows.size(); r++) {
+                        if (rows.get(r).finish == null) {
+                            keep[k++] = r;
+                            live.add(rows.get(r));
+                            liveMasks.add(masks.get(r));
+                        }
+                    }
+                    KvCache smaller = gather.gather(kv, keep);
+                    kvOwner.close();
+                    kv = smaller;
+                    kvOwner = smaller;
+                    rows = live;
+                    masks = liveMasks;
+                }
+                int batch = rows.size();
+                long[] stepIds = new long[batch], stepPos = new long[batch], stepMask = new long[batch * (length + 1)];
+                for (int r = 0; r < batch; r++) {
+                    Row row = rows.get(r);
+                    stepIds[r] = row.tokens[row.n - 1];
+                    stepPos[r] = row.nextPosition;
+                    long[] m = Arrays.copyOf(masks.get(r), length + 1);
+                    m[length] = 1;
+                    masks.set(r, m);
+                    System.arraycopy(m, 0, stepMask, r * (length + 1), length + 1);
+                }
+                DecoderOutput step = decoder.forward(stepIds, stepMask, stepPos, batch, 1, kv, adapter, OrtDecoder.Logits.LAST);
+                float[] logits = toArray(step.logits());
+                kvOwner.close();
+                kv = step.presentCache();
+                kvOwner = step;
+                length++;
+                for (int r = 0; r < batch; r++) {
+                    Row row = rows.get(r);
+                    row.nextPosition++;
+                    if (row.finish != null) continue; // awaiting compaction; its output is ignored
+                    int token = sampler.sample(logits, r * vocab, vocab, p, row.rng);
+                    row.add(token, TokenSampler.logprob(logits, r * vocab, vocab, token));
+                    checkFinished(row, p, out, onDone);
+                }
+            }
+        } catch (Exception e) {
+            if (e instanceof OrtException oe) throw oe;
+            if (e instanceof RuntimeException re) throw re;
+            throw new IllegalStateException(e);
+        } finally {
+            try {
+                kvOwner.close();
+            } catch (Exception ignored) {
+                // already failing, or closed; nothing to add
+            }
+        }
+    }
+
+    private void checkFinished(Row row, SamplingParams p, Completion[] out, Consumer<Completion> onDone) {
+        long last = row.tokens[row.n - 1];
+        String text = null;
+        if (eosIds.contains(last) || p.stopTokenIds().contains(last)) {
+            row.finish = FinishReason.STOP;
+        } else if (!p.stopStrings().isEmpty()) {
+            text = tokenizer.decode(Arrays.copyOf(row.tokens, row.n), true);
+            int cut = -1;
+            for (String s : p.stopStrings()) {
+                int at = text.indexOf(s);
+                if (at >= 0 && (cut < 0 || at < cut)) cut = at;
+            }
+            if (cut >= 0) {
+                row.finish = FinishReason.STOP;
+                text = text.substring(0, cut);
+            }
+        }
+        if (row.finish == null && row.n >= p.maxNewTokens()) row.finish = FinishReason.LENGTH;
+        if (row.finish == null) return;
+        if (text == null && tokenizer != null) text = tokenizer.decode(Arrays.copyOf(row.tokens, row.n), true);
+        Completion c = new Completion(row.prompt, row.sample, Arrays.copyOf(row.tokens, row.n), Arrays.copyOf(row.logprobs, row.n),
+                text, row.finish);
+        out[row.prompt * p.n() + row.sample] = c;
+        onDone.accept(c);
+    }
+
+    private static float[] toArray(FloatBuffer b) {
+        float[] a = new float[b.remaining()];
+        b.get(a);
+        return a;
+    }
+
+    @Override
+    public void close() throws OrtException {
+        gather.close();
+    }
+}

@@ -1,0 +1,150 @@
+package dev.tina.runtime.sampling;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tina.export.DecoderExporter;
+import dev.tina.export.checkpoint.DType;
+import dev.tina.export.checkpoint.Projection;
+import dev.tina.runtime.AdapterBinding;
+import dev.tina.runtime.DecoderOutput;
+import dev.tina.runtime.KvCache;
+import dev.tina.runtime.OrtDecoder;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.FloatBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The batched sampler on real weights (stories15M, with llama2.c's greedy output as oracle). */
+class BatchSamplerTest {
+    static final Path SHARED = Path.of(System.getProperty("tina.repo.root", "..")).resolve("../shared").normalize();
+    static final Path MODEL = SHARED.resolve("models/stories15M");
+    @TempDir static Path tmp;
+    static OrtDecoder decoder;
+    static AdapterBinding none;
+    static BatchSampler sampler;
+    static List<long[]> prompts = new ArrayList<>(), expected = new ArrayList<>();
+
+    @BeforeAll
+    static void setUp() throws Exception {
+        Path export = tmp.resolve("stories15M");
+        DecoderExporter.export(MODEL, export, new DecoderExporter.Options(DType.F32, List.of(Projection.Q_PROJ, Projection.V_PROJ), false));
+        decoder = OrtDecoder.open(export);
+        none = AdapterBinding.none(decoder.environment(), decoder.descriptor());
+        sampler = new BatchSampler(decoder, null, 64);
+        for (JsonNode c : new ObjectMapper().readTree(MODEL.resolve("expected.json").toFile()).get("cases")) {
+            prompts.add(longs(c.get("input_ids")));
+            expected.add(longs(c.get("generated_ids")));
+        }
+    }
+
+    @AfterAll
+    static void tearDown() throws Exception {
+        sampler.close();
+        none.close();
+        decoder.close();
+    }
+
+    static long[] longs(JsonNode a) {
+        long[] out = new long[a.size()];
+        for (int i = 0; i < out.length; i++) out[i] = a.get(i).asLong();
+        return out;
+    }
+
+    @Test
+    void greedyBatchOfMixedLengthPromptsReproducesLlama2cForEveryRow() throws Exception {
+        // The three prompts (1, 5 and more ids) in one left-padded batch, each row against the oracle.
+        List<Completion> all = sampler.generate(prompts, SamplingParams.greedy(200), none);
+        for (int i = 0; i < prompts.size(); i++) {
+            assertArrayEquals(expected.get(i), all.get(i).tokenIds(), "prompt " + i + " in a mixed batch");
+            assertEquals(FinishReason.LENGTH, all.get(i).finishReason());
+        }
+        // and alone
+        for (int i = 0; i < prompts.size(); i++) {
+            Completion alone = sampler.generate(List.of(prompts.get(i)), SamplingParams.greedy(200), none).getFirst();
+            assertArrayEquals(expected.get(i), alone.tokenIds(), "prompt " + i + " alone");
+        }
+    }
+
+    @Test
+    void seededSamplingIsReproducibleAndIndependentOfTheBatch() throws Exception {
+        SamplingParams p = new SamplingParams(4, 0.9, 0.95, 40, 0.0, 48, List.of(), Set.of(), 1234);
+        List<Completion> a = sampler.generate(prompts, p, none);
+        List<Completion> b = sampler.generate(prompts, p, none);
+        for (int i = 0; i < a.size(); i++) assertArrayEquals(a.get(i).tokenIds(), b.get(i).tokenIds(), "completion " + i);
+        // samples of one prompt differ from each other
+        assertNotEquals(Arrays.toString(a.get(4).tokenIds()), Arrays.toString(a.get(5).tokenIds()));
+        // prompt 1 alone: its samples are the same as in the batch (its stream is (seed, prompt, sample))
+        List<long[]> shifted = new ArrayList<>(List.of(prompts.get(0), prompts.get(1)));
+        List<Completion> c = new BatchSampler(decoder, null, 3).generate(shifted, p, none); // other wave sizes too
+        for (int s = 0; s < 4; s++) assertArrayEquals(a.get(4 + s).tokenIds(), c.get(4 + s).tokenIds(), "sample " + s);
+        // another seed changes the output
+        List<Completion> d = sampler.generate(prompts, p.withSeed(99), none);
+        assertNotEquals(Arrays.toString(a.get(0).tokenIds()), Arrays.toString(d.get(0).tokenIds()));
+    }
+
+    @Test
+    void returnedLogprobsEqualAFreshForwardOverTheFinishedSequence() throws Exception {
+        SamplingParams p = new SamplingParams(2, 1.0, 1.0, 0, 0.0, 30, List.of(), Set.of(), 7);
+        List<Completion> out = sampler.generate(prompts.subList(1, 3), p, none);
+        int vocab = decoder.descriptor().vocabSize();
+        for (Completion c : out) {
+            long[] prompt = prompts.get(1 + c.promptIndex());
+            long[] seq = new long[prompt.length + c.tokenIds().length];
+            System.arraycopy(prompt, 0, seq, 0, prompt.length);
+            System.arraycopy(c.tokenIds(), 0, seq, prompt.length, c.tokenIds().length);
+            long[] mask = new long[seq.length], pos = new long[seq.length];
+            Arrays.fill(mask, 1);
+            for (int i = 0; i < pos.length; i++) pos[i] = i;
+            try (KvCache empty = KvCache.empty(decoder.environment(), decoder.descriptor(), 1);
+                 DecoderOutput o = decoder.forward(new long[][]{seq}, new long[][]{mask}, new long[][]{pos}, empty, none)) {
+                FloatBuffer fb = o.logits();
+                float[] logits = new float[fb.remaining()];
+                fb.get(logits);
+                for (int t = 0; t < c.tokenIds().length; t++) {
+                    int at = (prompt.length - 1 + t) * vocab;
+                    float want = TokenSampler.logprob(logits, at, vocab, (int) c.tokenIds()[t]);
+                    assertEquals(want, c.logprobs()[t], 2e-4, "token " + t + " of completion " + c);
+                }
+            }
+        }
+    }
+
+    @Test
+    void stopTokensEndCompletionsEarlyAndFinishedRowsLeaveTheBatch() throws Exception {
+        // 13 is the newline id; greedy stories reach it within 200 tokens
+        SamplingParams p = new SamplingParams(1, 0, 1, 0, 0, 200, List.of(), Set.of(13L), 0);
+        List<Completion> out = sampler.generate(prompts, p, none);
+        for (int i = 0; i < prompts.size(); i++) {
+            Completion c = out.get(i);
+            int firstNewline = -1;
+            for (int t = 0; t < expected.get(i).length && firstNewline < 0; t++) if (expected.get(i)[t] == 13) firstNewline = t;
+            assertTrue(firstNewline >= 0);
+            assertEquals(FinishReason.STOP, c.finishReason());
+            assertArrayEquals(Arrays.copyOf(expected.get(i), firstNewline + 1), c.tokenIds(), "prompt " + i);
+        }
+    }
+
+    @Test
+    void badRequestsAreClearErrors() {
+        assertThrows(IllegalArgumentException.class, () -> new SamplingParams(0, 1, 1, 0, 0, 10, List.of(), Set.of(), 0));
+        assertThrows(IllegalArgumentException.class, () -> new SamplingParams(1, -0.5, 1, 0, 0, 10, List.of(), Set.of(), 0));
+        var e = assertThrows(IllegalArgumentException.class,
+                () -> sampler.generate(List.<long[]>of(new long[]{1, 40000}), SamplingParams.greedy(5), none));
+        assertTrue(e.getMessage().contains("40000"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> sampler.generate(List.of(new long[]{1}),
+                new SamplingParams(1, 0, 1, 0, 0, 5, List.of("The"), Set.of(), 0), none)); // stop strings need a tokenizer
+    }
+}
