@@ -21,6 +21,15 @@ public final class ExportCache {
         return Files.isRegularFile(dir.resolve(ModelDescriptor.FILE));
     }
 
+    private static boolean isCurrent(Path dir) {
+        try {
+            ModelDescriptor.read(dir);
+            return true;
+        } catch (Exception e) {
+            return false; // an export by an older version of the tool: export again
+        }
+    }
+
     public static Path resolve(Path model, DecoderExporter.Options options) throws Exception {
         if (isExport(model)) return model;
         String targets = options.loraTargets().stream().map(p -> p.moduleName().replace("_proj", ""))
@@ -28,7 +37,7 @@ public final class ExportCache {
         String key = DecoderExporter.fingerprint(model).substring(0, 16) + "-" + options.dtype().torchName()
                 + "-" + (targets.isEmpty() ? "nolora" : targets);
         Path dir = root().resolve("exports").resolve(key);
-        if (!isExport(dir)) {
+        if (!isExport(dir) || !isCurrent(dir)) {
             DecoderExporter.export(model, dir, new DecoderExporter.Options(options.dtype(), options.loraTargets(), true));
         }
         return dir;

@@ -39,7 +39,8 @@ public record ModelDescriptor(
         @JsonProperty("source") Map<String, String> source) {
 
     public static final String FILE = "tina-model.json";
-    public static final int FORMAT_VERSION = 1;
+    /** 2: adds the {@code last_logits} output. */
+    public static final int FORMAT_VERSION = 2;
     private static final ObjectMapper JSON = new ObjectMapper();
 
     public static ModelDescriptor read(Path exportDir) throws IOException {

@@ -31,6 +31,8 @@ import static dev.tina.export.onnx.GraphBuilder.attrInts;
 public final class DecoderGraph {
     public static final String LORA_SCALE = "lora_scale";
     public static final String LORA_RANK = "lora_rank";
+    /** Outputs: logits at every position, and at the last position only. */
+    public static final String LOGITS = "logits", LAST_LOGITS = "last_logits";
 
     private final GraphBuilder g;
     private final ModelConfig c;
@@ -101,9 +103,17 @@ public final class DecoderGraph {
             String w = c.tieWordEmbeddings() ? castedName("model.embed_tokens.weight") : weight("lm_head.weight", c.vocabSize(), c.hiddenSize());
             String logits2d = g.op("Gemm", List.of(h, w), attr("transB", 1L));
             String shape = g.op("Concat", List.of(batchDim, seqDim, g.constInt64(c.vocabSize())), attr("axis", 0L));
-            g.opNamed("Reshape", "logits", List.of(logits2d, shape));
+            g.opNamed("Reshape", LOGITS, List.of(logits2d, shape));
+            // Sampling needs only the last position: ONNX Runtime runs just the nodes an output
+            // needs, so asking for this output skips the [batch, seq, vocab] head in prefill.
+            String h3 = g.op("Reshape", List.of(h, g.op("Concat", List.of(batchDim, seqDim, g.constInt64(c.hiddenSize())),
+                    attr("axis", 0L))));
+            String lastIndex = g.op("Squeeze", List.of(g.op("Sub", List.of(seqDim, g.constInt64(1))), g.constInt64(0)));
+            String lastHidden = g.op("Gather", List.of(h3, lastIndex), attr("axis", 1L));      // [B, H]
+            g.opNamed("Gemm", LAST_LOGITS, List.of(lastHidden, w), attr("transB", 1L));
         }
-        g.output("logits", FLOAT, "batch_size", "sequence_length", c.vocabSize());
+        g.output(LOGITS, FLOAT, "batch_size", "sequence_length", c.vocabSize());
+        g.output(LAST_LOGITS, FLOAT, "batch_size", c.vocabSize());
         for (int i = 0; i < c.numHiddenLayers(); i++) {
             g.output(presentKey(i), FLOAT, "batch_size", kvh, "total_sequence_length", d);
             g.output(presentValue(i), FLOAT, "batch_size", kvh, "total_sequence_length", d);
