@@ -1,0 +1,105 @@
+package dev.tina.runtime;
+
+import dev.tina.export.DecoderExporter;
+import dev.tina.export.ExportCache;
+import dev.tina.export.checkpoint.DType;
+import dev.tina.export.checkpoint.ModelConfig;
+import dev.tina.export.checkpoint.Projection;
+import dev.tina.export.peft.PeftAdapter;
+import dev.tina.runtime.text.ChatMessage;
+import dev.tina.runtime.text.ChatTemplate;
+import dev.tina.runtime.text.HfTokenizer;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Everything a command needs to run a model given as {@code --model}: a Hugging Face folder
+ * (exported on first use into the cache, with LoRA inputs on all seven projections) or an
+ * exported folder; its ONNX Runtime session, tokenizer and chat template when it has them, its
+ * config and generation defaults. Owns the session and the tokenizer.
+ */
+public final class LoadedModel implements AutoCloseable {
+    private final Path exportDir;
+    private final ModelConfig config;
+    private final OrtDecoder decoder;
+    private final HfTokenizer tokenizer;
+    private final ChatTemplate chatTemplate;
+    private final GenerationDefaults defaults;
+
+    private LoadedModel(Path exportDir, ModelConfig config, OrtDecoder decoder, HfTokenizer tokenizer,
+                        ChatTemplate chatTemplate, GenerationDefaults defaults) {
+        this.exportDir = exportDir;
+        this.config = config;
+        this.decoder = decoder;
+        this.tokenizer = tokenizer;
+        this.chatTemplate = chatTemplate;
+        this.defaults = defaults;
+    }
+
+    public static LoadedModel open(Path model, SessionSettings settings) throws Exception {
+        if (!Files.isDirectory(model)) throw new IllegalArgumentException(model + ": no such model folder");
+        if (!ExportCache.isExport(model) && !Files.isRegularFile(model.resolve("config.json"))) {
+            throw new IllegalArgumentException(model + ": neither a Hugging Face model folder (config.json) nor an exported one ("
+                    + dev.tina.export.ModelDescriptor.FILE + ")");
+        }
+        Path exportDir = ExportCache.resolve(model, new DecoderExporter.Options(DType.F32, List.of(Projection.values()), false));
+        ModelConfig config = ModelConfig.read(exportDir.resolve("config.json"));
+        OrtDecoder decoder = OrtDecoder.open(exportDir, settings);
+        HfTokenizer tok = null;
+        try {
+            tok = HfTokenizer.exists(exportDir) ? HfTokenizer.open(exportDir) : null;
+            ChatTemplate template = ChatTemplate.load(exportDir).orElse(null);
+            return new LoadedModel(exportDir, config, decoder, tok, template, GenerationDefaults.read(exportDir));
+        } catch (Exception e) {
+            if (tok != null) tok.close();
+            decoder.close();
+            throw e;
+        }
+    }
+
+    public OrtDecoder decoder() { return decoder; }
+
+    public ModelConfig config() { return config; }
+
+    public Path exportDir() { return exportDir; }
+
+    public Optional<HfTokenizer> tokenizer() { return Optional.ofNullable(tokenizer); }
+
+    public Optional<ChatTemplate> chatTemplate() { return Optional.ofNullable(chatTemplate); }
+
+    public GenerationDefaults defaults() { return defaults; }
+
+    /** The adapter folder's tensors bound for this model (shapes checked against its config). */
+    public AdapterBinding adapter(Path adapterDir) throws Exception {
+        if (adapterDir == null) return AdapterBinding.none(decoder.environment(), decoder.descriptor());
+        return AdapterBinding.of(decoder.environment(), decoder.descriptor(), PeftAdapter.read(adapterDir, config));
+    }
+
+    /** Token ids of a text prompt, through the chat template when {@code chat} (system prompt optional). */
+    public long[] encodePrompt(String text, boolean chat, String system) {
+        HfTokenizer tok = tokenizer().orElseThrow(() -> new IllegalArgumentException(
+                exportDir + ": the model has no tokenizer.json; give prompts as token ids (--prompt-ids)"));
+        String rendered = text;
+        if (chat) {
+            ChatTemplate t = chatTemplate().orElseThrow(() -> new IllegalArgumentException(
+                    exportDir + ": --chat given but the model has no chat template (tokenizer_config.json 'chat_template')"));
+            List<ChatMessage> msgs = system == null ? List.of(ChatMessage.user(text)) : List.of(ChatMessage.system(system), ChatMessage.user(text));
+            rendered = t.render(msgs, true);
+        }
+        return tok.encode(rendered);
+    }
+
+    /** The context length: prompt + new tokens must fit in it. */
+    public int maxPositions() {
+        return config.maxPositionEmbeddings() == null ? Integer.MAX_VALUE : config.maxPositionEmbeddings();
+    }
+
+    @Override
+    public void close() throws Exception {
+        if (tokenizer != null) tokenizer.close();
+        decoder.close();
+    }
+}
