@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.function.Consumer;
+import java.util.stream.IntStream;
 
 /**
  * Batched generation: many prompts × n samples each. Prompts are processed in waves of at most
@@ -35,7 +36,18 @@ public final class BatchSampler implements AutoCloseable {
     private final HfTokenizer tokenizer;
     private final Set<Long> eosIds;
     private final int maxRows;
-    private final TokenSampler sampler = new TokenSampler();
+    /** Rows are sampled in parallel; each worker thread keeps its own scratch arrays. */
+    private final ThreadLocal<TokenSampler> samplers = ThreadLocal.withInitial(TokenSampler::new);
+    private Stats stats = new Stats();
+
+    /** Where the time of the last {@code generate} call went, in nanoseconds. */
+    public static final class Stats {
+        public long prefillNanos, decodeNanos, samplingNanos, gatherNanos, decodeSteps, tokens, rowSteps;
+
+        public double seconds() { return (prefillNanos + decodeNanos + samplingNanos + gatherNanos) / 1e9; }
+    }
+
+    public Stats lastStats() { return stats; }
 
     /** @param tokenizer may be null (no text, no stop strings) */
     public BatchSampler(OrtDecoder decoder, HfTokenizer tokenizer, int maxRows) throws OrtException {
@@ -65,6 +77,7 @@ public final class BatchSampler implements AutoCloseable {
                 if (id < 0 || id >= vocab) throw new IllegalArgumentException("prompt " + i + ": token id " + id + " outside [0, " + vocab + ")");
             }
         }
+        stats = new Stats();
         Completion[] out = new Completion[prompts.size() * p.n()];
         int perWave = Math.max(1, maxRows / p.n());
         for (int start = 0; start < prompts.size(); start += perWave) {
@@ -83,7 +96,7 @@ public final class BatchSampler implements AutoCloseable {
         int n;
         long nextPosition;
         FinishReason finish;
-        String text;
+        long finishedAtStep = -1;
 
         Row(int prompt, int sample, long seed, long nextPosition) {
             this.prompt = prompt;
@@ -120,25 +133,33 @@ public final class BatchSampler implements AutoCloseable {
         // Prefill: one pass over the wave's prompts, last-position logits only.
         float[] promptLogits;
         KvCache kv;
+        long t0 = System.nanoTime();
         try (KvCache empty = KvCache.empty(decoder.environment(), decoder.descriptor(), promptsInWave);
              DecoderOutput prefill = decoder.forward(ids, mask, pos, promptsInWave, maxLen, empty, adapter, OrtDecoder.Logits.LAST)) {
             promptLogits = toArray(prefill.logits());
+            long t1 = System.nanoTime();
+            stats.prefillNanos += t1 - t0;
             long[] fanOut = new long[promptsInWave * p.n()];
             for (int r = 0; r < fanOut.length; r++) fanOut[r] = r / p.n();
             kv = gather.gather(prefill.presentCache(), fanOut);
+            stats.gatherNanos += System.nanoTime() - t1;
         }
+        long ts = System.nanoTime();
         List<Row> rows = new ArrayList<>();
         List<long[]> masks = new ArrayList<>();
         for (int i = 0; i < promptsInWave; i++) {
             for (int s = 0; s < p.n(); s++) {
                 Row row = new Row(start + i, s, p.seed(), prompts.get(start + i).length);
-                int token = sampler.sample(promptLogits, i * vocab, vocab, p, row.rng);
-                row.add(token, TokenSampler.logprob(promptLogits, i * vocab, vocab, token));
+                TokenSampler sampler = samplers.get();
+                int token = sampler.sampleWithLogprob(promptLogits, i * vocab, vocab, p, row.rng);
+                row.add(token, sampler.lastLogprob());
                 rows.add(row);
                 masks.add(Arrays.copyOfRange(mask, i * maxLen, (i + 1) * maxLen));
                 checkFinished(row, p, out, onDone);
             }
         }
+        stats.samplingNanos += System.nanoTime() - ts;
+        stats.tokens += promptsInWave * p.n();
         int length = maxLen;
         AutoCloseable kvOwner = kv;
         try {
@@ -159,7 +180,9 @@ public final class BatchSampler implements AutoCloseable {
                             liveMasks.add(masks.get(r));
                         }
                     }
+                    long tg = System.nanoTime();
                     KvCache smaller = gather.gather(kv, keep);
+                    stats.gatherNanos += System.nanoTime() - tg;
                     kvOwner.close();
                     kv = smaller;
                     kvOwner = smaller;
@@ -177,20 +200,29 @@ public final class BatchSampler implements AutoCloseable {
                     masks.set(r, m);
                     System.arraycopy(m, 0, stepMask, r * (length + 1), length + 1);
                 }
+                long td = System.nanoTime();
                 DecoderOutput step = decoder.forward(stepIds, stepMask, stepPos, batch, 1, kv, adapter, OrtDecoder.Logits.LAST);
                 float[] logits = toArray(step.logits());
+                long tsamp = System.nanoTime();
+                stats.decodeNanos += tsamp - td;
+                stats.decodeSteps++;
+                stats.rowSteps += batch;
                 kvOwner.close();
                 kv = step.presentCache();
                 kvOwner = step;
                 length++;
-                for (int r = 0; r < batch; r++) {
-                    Row row = rows.get(r);
+                List<Row> stepRows = rows;
+                IntStream.range(0, batch).parallel().forEach(r -> {
+                    Row row = stepRows.get(r);
                     row.nextPosition++;
-                    if (row.finish != null) continue; // awaiting compaction; its output is ignored
-                    int token = sampler.sample(logits, r * vocab, vocab, p, row.rng);
-                    row.add(token, TokenSampler.logprob(logits, r * vocab, vocab, token));
+                    if (row.finish != null) return; // awaiting compaction; its output is ignored
+                    TokenSampler sampler = samplers.get();
+                    int token = sampler.sampleWithLogprob(logits, r * vocab, vocab, p, row.rng);
+                    row.add(token, sampler.lastLogprob());
                     checkFinished(row, p, out, onDone);
-                }
+                });
+                for (Row row : rows) if (row.finish == null || row.finishedAtStep == stats.decodeSteps) stats.tokens++;
+                stats.samplingNanos += System.nanoTime() - tsamp;
             }
         } catch (Exception e) {
             if (e instanceof OrtException oe) throw oe;
@@ -224,14 +256,19 @@ public final class BatchSampler implements AutoCloseable {
         }
         if (row.finish == null && row.n >= p.maxNewTokens()) row.finish = FinishReason.LENGTH;
         if (row.finish == null) return;
+        row.finishedAtStep = stats.decodeSteps;
         if (text == null && tokenizer != null) text = tokenizer.decode(Arrays.copyOf(row.tokens, row.n), true);
         Completion c = new Completion(row.prompt, row.sample, Arrays.copyOf(row.tokens, row.n), Arrays.copyOf(row.logprobs, row.n),
                 text, row.finish);
         out[row.prompt * p.n() + row.sample] = c;
-        onDone.accept(c);
+        synchronized (this) {
+            onDone.accept(c);
+        }
     }
 
+    /** ONNX Runtime's Java API already copies outputs into a heap buffer: use its array when it has one. */
     private static float[] toArray(FloatBuffer b) {
+        if (b.hasArray() && b.arrayOffset() == 0 && b.position() == 0 && b.remaining() == b.array().length) return b.array();
         float[] a = new float[b.remaining()];
         b.get(a);
         return a;

@@ -17,6 +17,22 @@ import java.util.SplittableRandom;
 public final class TokenSampler {
     private float[] weights = new float[0];
     private int[] order = new int[0];
+    private float lastLogprob;
+
+    /**
+     * Samples a token and remembers its unscaled log-probability ({@link #lastLogprob()}); at
+     * temperature 1 the normaliser comes from the same pass over the vocabulary as the weights.
+     */
+    public int sampleWithLogprob(float[] logits, int offset, int vocab, SamplingParams p, SplittableRandom rng) {
+        if (p.isGreedy() || p.temperature() != 1.0) {
+            int token = sample(logits, offset, vocab, p, rng);
+            lastLogprob = logprob(logits, offset, vocab, token);
+            return token;
+        }
+        return sample(logits, offset, vocab, p, rng);
+    }
+
+    public float lastLogprob() { return lastLogprob; }
 
     /** Chosen token id; {@code rng} gives exactly one draw per call when sampling, none when greedy. */
     public int sample(float[] logits, int offset, int vocab, SamplingParams p, SplittableRandom rng) {
@@ -26,7 +42,11 @@ public final class TokenSampler {
         float max = Float.NEGATIVE_INFINITY;
         for (int i = 0; i < vocab; i++) max = Math.max(max, logits[offset + i]);
         // weights = exp((l - max) / T), i.e. probabilities up to a common factor, p_max ↦ 1
-        for (int i = 0; i < vocab; i++) weights[i] = (float) Math.exp((logits[offset + i] - max) * invT);
+        float invTf = (float) invT;
+        for (int i = 0; i < vocab; i++) weights[i] = FastExp.exp((logits[offset + i] - max) * invTf);
+        double all = 0;
+        for (int i = 0; i < vocab; i++) all += weights[i];
+        double logNormaliser = max + Math.log(all); // the unscaled log-sum-exp when T = 1
         if (p.topK() > 0 && p.topK() < vocab) {
             float kth = kthLargest(weights, vocab, p.topK());
             for (int i = 0; i < vocab; i++) if (weights[i] < kth) weights[i] = 0;
@@ -41,14 +61,15 @@ public final class TokenSampler {
         double total = 0;
         for (int i = 0; i < vocab; i++) total += weights[i];
         double u = rng.nextDouble() * total;
-        int last = -1;
+        int chosen = -1;
         for (int i = 0; i < vocab; i++) {
             if (weights[i] == 0) continue;
-            last = i;
+            chosen = i; // rounding may leave u ≥ 0 at the end: the last kept token
             u -= weights[i];
-            if (u < 0) return i;
+            if (u < 0) break;
         }
-        return last; // rounding left u ≥ 0: the last kept token
+        lastLogprob = (float) (logits[offset + chosen] - logNormaliser);
+        return chosen;
     }
 
     /** Zeroes every weight outside the smallest most-probable set holding {@code topP} of the mass. */
