@@ -32,7 +32,7 @@ public final class TinaCommand {
      * is a bug and prints its stack trace.
      */
     private static int handle(Exception e, CommandLine cl, CommandLine.ParseResult parsed) {
-        String cmd = "tina " + cl.getCommandName();
+        String cmd = cl.getCommandSpec().qualifiedName();
         if (e instanceof CheckpointFormatException || e instanceof IllegalArgumentException
                 || e instanceof FileAlreadyExistsException) {
             cl.getErr().println(cmd + ": error: " + e.getMessage());
