@@ -34,29 +34,61 @@ public final class DecoderGraph {
     /** Outputs: logits at every position, and at the last position only. */
     public static final String LOGITS = "logits", LAST_LOGITS = "last_logits";
 
+    /** Where the weights come from: each call adds one initializer and says its storage dtype. */
+    public interface WeightSource {
+        DType add(GraphBuilder g, String name, long[] shape) throws IOException;
+    }
+
+    /** What the graph computes from the final hidden states [N = batch × seq, hidden]. */
+    public interface Head {
+        void build(GraphBuilder g, ModelConfig c, String hidden2d, String lmHeadWeight, String batchDim, String seqDim) throws Exception;
+    }
+
+    /**
+     * A graph variant: with a KV cache (inference) or without (training: one pass over whole
+     * sequences); LoRA rank symbolic ({@code null}) or fixed; and the head.
+     */
+    public record Variant(boolean kvCache, Integer loraRank, Head head) {
+        public static Variant inference() { return new Variant(true, null, DecoderGraph::logitsHead); }
+    }
+
     private final GraphBuilder g;
     private final ModelConfig c;
-    private final HfCheckpoint ckpt;
-    private final DType storage;
+    private final WeightSource weights;
     private final List<Projection> loraTargets;
-    private final java.util.function.LongConsumer progress;
+    private final Variant variant;
+    private final java.util.Set<String> castDone = new java.util.HashSet<>();
 
     private String batchDim, seqDim, qShape, kvShape, cos4, sin4, cos5, sin5, allowed;
 
-    private DecoderGraph(GraphBuilder g, HfCheckpoint ckpt, DType storage, List<Projection> loraTargets,
-                         java.util.function.LongConsumer progress) {
-        this.progress = progress;
+    private DecoderGraph(GraphBuilder g, ModelConfig c, WeightSource weights, List<Projection> loraTargets, Variant variant) {
         this.g = g;
-        this.c = ckpt.config();
-        this.ckpt = ckpt;
-        this.storage = storage;
+        this.c = c;
+        this.weights = weights;
         this.loraTargets = loraTargets;
+        this.variant = variant;
     }
 
-    /** Builds the graph into {@code g}; {@code progress} receives each weight's byte count once written. */
+    /** Builds the inference graph into {@code g}, streaming weights from {@code ckpt}; {@code progress} gets each weight's bytes. */
     public static void build(GraphBuilder g, HfCheckpoint ckpt, DType storage, List<Projection> loraTargets,
                              java.util.function.LongConsumer progress) throws Exception {
-        new DecoderGraph(g, ckpt, storage, loraTargets, progress).build();
+        build(g, ckpt.config(), streamFrom(ckpt, storage, progress), loraTargets, Variant.inference());
+    }
+
+    public static void build(GraphBuilder g, ModelConfig c, WeightSource weights, List<Projection> loraTargets, Variant variant)
+            throws Exception {
+        new DecoderGraph(g, c, weights, loraTargets, variant).build();
+    }
+
+    /** Weights streamed from a checkpoint into the builder's external-data file, stored as {@code storage}. */
+    public static WeightSource streamFrom(HfCheckpoint ckpt, DType storage, java.util.function.LongConsumer progress) {
+        return (g, name, shape) -> {
+            TensorView t = ckpt.tensor(name, shape);
+            long bytes = TensorView.numel(shape) * storage.byteSize();
+            g.weight(name, storage, shape, bytes, out -> t.writeAs(storage, out));
+            progress.accept(bytes);
+            return storage;
+        };
     }
 
     public static String pastKey(int layer) { return "past_key_values." + layer + ".key"; }
@@ -69,16 +101,17 @@ public final class DecoderGraph {
         g.input("input_ids", INT64, "batch_size", "sequence_length");
         g.input("attention_mask", INT64, "batch_size", "total_sequence_length");
         g.input("position_ids", INT64, "batch_size", "sequence_length");
-        for (int i = 0; i < c.numHiddenLayers(); i++) {
+        for (int i = 0; variant.kvCache() && i < c.numHiddenLayers(); i++) {
             g.input(pastKey(i), FLOAT, "batch_size", kvh, "past_sequence_length", d);
             g.input(pastValue(i), FLOAT, "batch_size", kvh, "past_sequence_length", d);
         }
         if (!loraTargets.isEmpty()) {
             g.input(LORA_SCALE, FLOAT, 1);
+            Object rank = variant.loraRank() == null ? LORA_RANK : variant.loraRank();
             for (int i = 0; i < c.numHiddenLayers(); i++) {
                 for (Projection p : loraTargets) {
-                    g.input(PeftAdapter.tensorName(i, p, 'A'), FLOAT, LORA_RANK, p.inFeatures(c));
-                    g.input(PeftAdapter.tensorName(i, p, 'B'), FLOAT, p.outFeatures(c), LORA_RANK);
+                    g.input(PeftAdapter.tensorName(i, p, 'A'), FLOAT, rank, p.inFeatures(c));
+                    g.input(PeftAdapter.tensorName(i, p, 'B'), FLOAT, p.outFeatures(c), rank);
                 }
             }
         }
@@ -99,25 +132,31 @@ public final class DecoderGraph {
                 h = rmsNorm(h, "model.norm.weight");
             }
         }
+        String w = c.tieWordEmbeddings() ? weight("model.embed_tokens.weight", c.vocabSize(), c.hiddenSize())
+                : weight("lm_head.weight", c.vocabSize(), c.hiddenSize());
         try (var s = g.scope("lm_head")) {
-            String w = c.tieWordEmbeddings() ? castedName("model.embed_tokens.weight") : weight("lm_head.weight", c.vocabSize(), c.hiddenSize());
-            String logits2d = g.op("Gemm", List.of(h, w), attr("transB", 1L));
-            String shape = g.op("Concat", List.of(batchDim, seqDim, g.constInt64(c.vocabSize())), attr("axis", 0L));
-            g.opNamed("Reshape", LOGITS, List.of(logits2d, shape));
-            // Sampling needs only the last position: ONNX Runtime runs just the nodes an output
-            // needs, so asking for this output skips the [batch, seq, vocab] head in prefill.
-            String h3 = g.op("Reshape", List.of(h, g.op("Concat", List.of(batchDim, seqDim, g.constInt64(c.hiddenSize())),
-                    attr("axis", 0L))));
-            String lastIndex = g.op("Squeeze", List.of(g.op("Sub", List.of(seqDim, g.constInt64(1))), g.constInt64(0)));
-            String lastHidden = g.op("Gather", List.of(h3, lastIndex), attr("axis", 1L));      // [B, H]
-            g.opNamed("Gemm", LAST_LOGITS, List.of(lastHidden, w), attr("transB", 1L));
+            variant.head().build(g, c, h, w, batchDim, seqDim);
         }
-        g.output(LOGITS, FLOAT, "batch_size", "sequence_length", c.vocabSize());
-        g.output(LAST_LOGITS, FLOAT, "batch_size", c.vocabSize());
-        for (int i = 0; i < c.numHiddenLayers(); i++) {
+        for (int i = 0; variant.kvCache() && i < c.numHiddenLayers(); i++) {
             g.output(presentKey(i), FLOAT, "batch_size", kvh, "total_sequence_length", d);
             g.output(presentValue(i), FLOAT, "batch_size", kvh, "total_sequence_length", d);
         }
+    }
+
+    /** The inference head: logits at every position, and at the last position only. */
+    static void logitsHead(GraphBuilder g, ModelConfig c, String h, String w, String batchDim, String seqDim) {
+        String logits2d = g.op("Gemm", List.of(h, w), attr("transB", 1L));
+        String shape = g.op("Concat", List.of(batchDim, seqDim, g.constInt64(c.vocabSize())), attr("axis", 0L));
+        g.opNamed("Reshape", LOGITS, List.of(logits2d, shape));
+        // Sampling needs only the last position: ONNX Runtime runs just the nodes an output
+        // needs, so asking for this output skips the [batch, seq, vocab] head in prefill.
+        String h3 = g.op("Reshape", List.of(h, g.op("Concat", List.of(batchDim, seqDim, g.constInt64(c.hiddenSize())),
+                attr("axis", 0L))));
+        String lastIndex = g.op("Squeeze", List.of(g.op("Sub", List.of(seqDim, g.constInt64(1))), g.constInt64(0)));
+        String lastHidden = g.op("Gather", List.of(h3, lastIndex), attr("axis", 1L));      // [B, H]
+        g.opNamed("Gemm", LAST_LOGITS, List.of(lastHidden, w), attr("transB", 1L));
+        g.output(LOGITS, FLOAT, "batch_size", "sequence_length", c.vocabSize());
+        g.output(LAST_LOGITS, FLOAT, "batch_size", c.vocabSize());
     }
 
     /** Shapes, RoPE tables and the attention mask, computed once and shared by all layers. */
@@ -175,8 +214,11 @@ public final class DecoderGraph {
             String v4 = g.op("Transpose", List.of(g.op("Reshape", List.of(v, kvShape))), attrInts("perm", 0, 2, 1, 3));
             String qRot = rope(q5, cos5, sin5, d);
             String kRot = rope(k4, cos4, sin4, d);
-            String presentK = g.opNamed("Concat", presentKey(i), List.of(pastKey(i), kRot), attr("axis", 2L));  // [B,KVH,T,D]
-            String presentV = g.opNamed("Concat", presentValue(i), List.of(pastValue(i), v4), attr("axis", 2L));
+            String presentK = kRot, presentV = v4; // without a cache, keys and values are this pass's own
+            if (variant.kvCache()) {
+                presentK = g.opNamed("Concat", presentKey(i), List.of(pastKey(i), kRot), attr("axis", 2L));  // [B,KVH,T,D]
+                presentV = g.opNamed("Concat", presentValue(i), List.of(pastValue(i), v4), attr("axis", 2L));
+            }
             String qScaled = g.op("Mul", List.of(qRot, g.constFloat((float) (1.0 / Math.sqrt(d)))));
             String kT = g.op("Unsqueeze", List.of(g.op("Transpose", List.of(presentK), attrInts("perm", 0, 1, 3, 2)), g.constInt64(2)));
             String scores = g.op("MatMul", List.of(qScaled, kT));                                  // [B,KVH,G,S,T]
@@ -240,17 +282,14 @@ public final class DecoderGraph {
         }
     }
 
-    /** Adds a checkpoint tensor as an initializer (streamed to external data); returns a float32 value name. */
+    /** Adds a weight as an initializer (once; tied embeddings reuse it); returns a float32 value name. */
     private String weight(String name, long... shape) throws IOException {
-        TensorView t = ckpt.tensor(name, shape);
-        long bytes = TensorView.numel(shape) * storage.byteSize();
-        g.weight(name, storage, shape, bytes, out -> t.writeAs(storage, out));
-        progress.accept(bytes);
-        if (storage == DType.F32) return name;
-        return g.opNamed("Cast", castedName(name), List.of(name), attr("to", (long) FLOAT));
-    }
-
-    private String castedName(String name) {
-        return storage == DType.F32 ? name : name + "/float32";
+        String casted = name + "/float32";
+        if (castDone.contains(name)) return casted;
+        if (g.hasInitializer(name)) return name;
+        DType dtype = weights.add(g, name, shape);
+        if (dtype == DType.F32) return name;
+        castDone.add(name);
+        return g.opNamed("Cast", casted, List.of(name), attr("to", (long) FLOAT));
     }
 }

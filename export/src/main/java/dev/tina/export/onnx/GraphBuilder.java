@@ -38,6 +38,8 @@ public final class GraphBuilder {
     private final Deque<String> scope = new ArrayDeque<>();
     private final Map<String, String> constants = new HashMap<>();
     private final Set<String> usedNames = new HashSet<>();
+    private final Set<String> initializers = new HashSet<>();
+    private final Map<String, long[]> int64Constants = new HashMap<>();
 
     /** @param external where weights go; null keeps every initializer inline (tests, small graphs) */
     public GraphBuilder(String name, ExternalDataWriter external) {
@@ -102,6 +104,8 @@ public final class GraphBuilder {
             var t = TensorProto.newBuilder().setName(name).setDataType(INT64).addDims(values.length);
             for (long v : values) t.addInt64Data(v);
             graph.addInitializer(t);
+            initializers.add(name);
+            int64Constants.put(name, values.clone());
             return name;
         });
     }
@@ -111,6 +115,7 @@ public final class GraphBuilder {
         return constants.computeIfAbsent("i64s" + value, k -> {
             String name = uniqueName("/const/int64_scalar_" + value);
             graph.addInitializer(TensorProto.newBuilder().setName(name).setDataType(INT64).addInt64Data(value));
+            initializers.add(name);
             return name;
         });
     }
@@ -120,6 +125,7 @@ public final class GraphBuilder {
         return constants.computeIfAbsent("f32" + Float.floatToRawIntBits(value), k -> {
             String name = uniqueName("/const/float_" + value);
             graph.addInitializer(TensorProto.newBuilder().setName(name).setDataType(FLOAT).addFloatData(value));
+            initializers.add(name);
             return name;
         });
     }
@@ -131,6 +137,7 @@ public final class GraphBuilder {
         for (float v : values) raw.putFloat(v);
         graph.addInitializer(TensorProto.newBuilder().setName(unique).setDataType(FLOAT).addDims(values.length)
                 .setRawData(ByteString.copyFrom(raw.array())));
+        initializers.add(unique);
         return unique;
     }
 
@@ -154,8 +161,35 @@ public final class GraphBuilder {
             t.setRawData(ByteString.copyFrom(sink.toByteArray()));
         }
         graph.addInitializer(t);
+        initializers.add(name);
         return name;
     }
+
+    /** Adds an initializer as given (e.g. one that points at an existing external-data file). */
+    public void addInitializer(TensorProto t) {
+        if (!usedNames.add(t.getName())) throw new IllegalArgumentException("duplicate initializer '" + t.getName() + "'");
+        graph.addInitializer(t);
+        initializers.add(t.getName());
+    }
+
+    public boolean hasInitializer(String name) { return initializers.contains(name); }
+
+    /** The values of an int64 constant this builder made, or null. */
+    public long[] int64Constant(String name) {
+        long[] v = int64Constants.get(name);
+        return v == null ? null : v.clone();
+    }
+
+    /** The nodes so far, in order (topological, as built). */
+    public List<NodeProto> nodes() { return graph.getNodeList(); }
+
+    /** Appends a node built elsewhere (e.g. by the gradient builder). */
+    public void addNode(NodeProto node) {
+        graph.addNode(node);
+    }
+
+    /** A fresh, unused value or node name with the given stem. */
+    public String freshName(String stem) { return uniqueName(stem); }
 
     static StringStringEntryProto entry(String k, String v) {
         return StringStringEntryProto.newBuilder().setKey(k).setValue(v).build();
