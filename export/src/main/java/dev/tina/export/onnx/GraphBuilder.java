@@ -48,8 +48,13 @@ public final class GraphBuilder {
         this.externalLocation = external == null ? null : external.file().getFileName().toString();
     }
 
-    /** Opens a naming scope; close it (try-with-resources) to leave. */
-    public AutoCloseable scope(String name) {
+    /** A naming scope; closing it (try-with-resources) leaves it. */
+    public interface Scope extends AutoCloseable {
+        @Override
+        void close();
+    }
+
+    public Scope scope(String name) {
         scope.addLast(name);
         return scope::removeLast;
     }
@@ -79,6 +84,16 @@ public final class GraphBuilder {
         String out = outputName != null ? outputName : nodeName + "/output_0";
         graph.addNode(NodeProto.newBuilder().setName(nodeName).setOpType(opType).setDomain(domain)
                 .addAllInput(inputs).addOutput(out).addAllAttribute(Arrays.asList(attrs)));
+        return out;
+    }
+
+    /** One node with {@code outputs} outputs; returns their names. */
+    public String[] opMulti(String domain, String opType, int outputs, List<String> inputs, AttributeProto... attrs) {
+        String nodeName = uniqueName(prefix() + "/" + opType);
+        String[] out = new String[outputs];
+        for (int i = 0; i < outputs; i++) out[i] = nodeName + "/output_" + i;
+        graph.addNode(NodeProto.newBuilder().setName(nodeName).setOpType(opType).setDomain(domain)
+                .addAllInput(inputs).addAllOutput(Arrays.asList(out)).addAllAttribute(Arrays.asList(attrs)));
         return out;
     }
 

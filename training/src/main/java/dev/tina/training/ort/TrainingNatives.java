@@ -62,7 +62,7 @@ public final class TrainingNatives {
     public static OrtEnvironment requireTraining() {
         install();
         OrtEnvironment env = OrtEnvironment.getEnvironment();
-        if (!OrtEnvironment.isTrainingEnabled()) {
+        if (!env.isTrainingEnabled()) {
             throw new IllegalStateException("the loaded ONNX Runtime native library has no training API: "
                     + "org.bytedeco:onnxruntime:1.24.1-1.5.13:linux-x86_64 must be on the class path and ONNX Runtime "
                     + "must not have been loaded before TrainingNatives.install()");
