@@ -1,0 +1,92 @@
+package dev.tina.training.graph;
+
+import dev.tina.export.checkpoint.ModelConfig;
+import dev.tina.export.onnx.DecoderGraph;
+import dev.tina.export.onnx.GraphBuilder;
+
+import java.util.List;
+
+import static dev.tina.export.onnx.GraphBuilder.FLOAT;
+import static dev.tina.export.onnx.GraphBuilder.INT64;
+import static dev.tina.export.onnx.GraphBuilder.attr;
+import static dev.tina.export.onnx.GraphBuilder.attrInts;
+
+/**
+ * The loss at the top of a training graph. Both heads score only the K completion tokens: the
+ * final hidden states are gathered at their positions before the LM head, so the logits are
+ * [K, vocab] rather than [batch × seq, vocab] (the tensor that dominates RL memory at a 150k
+ * vocabulary). The loss is Σₖ wₖ · ℓₖ with per-token weights given as an input, so the
+ * aggregations (per-sequence mean, token mean, Dr. GRPO's constant) are a choice of weights made
+ * by the trainer, not different graphs.
+ *
+ * <p>Inputs: {@code target_positions} [K] (flat index b·S + t of the position predicting token
+ * t+1), {@code target_ids} [K], {@code token_weights} [K], {@code temperature} [1]; GRPO adds
+ * {@code advantages}, {@code old_logps}, {@code ref_logps} [K] and {@code beta},
+ * {@code epsilon_low}, {@code epsilon_high} [1]. Outputs: {@code loss} (scalar), {@code logps} [K]
+ * (log-probabilities of the targets at the given temperature); GRPO adds {@code kl} [K].
+ */
+public sealed interface LossHead extends DecoderGraph.Head permits LossHead.Grpo, LossHead.Sft {
+    String LOSS = "loss", LOGPS = "logps", KL = "kl";
+
+    /** Log-probabilities of the target tokens under softmax(logits / temperature), at the K positions. */
+    static String targetLogps(GraphBuilder g, String h, String w) {
+        String hk = g.op("Gather", List.of(h, "target_positions"), attr("axis", 0L));          // [K, H]
+        String logits = g.op("Gemm", List.of(hk, w), attr("transB", 1L));                        // [K, V]
+        String scaled = g.op("Div", List.of(logits, "temperature"));
+        String lse = g.op("ReduceLogSumExp", List.of(scaled), attrInts("axes", -1), attr("keepdims", 0L));
+        String ids = g.op("Unsqueeze", List.of("target_ids", g.constInt64(1)));
+        String target = g.op("Squeeze", List.of(g.op("GatherElements", List.of(scaled, ids), attr("axis", 1L)), g.constInt64(1)));
+        return g.opNamed("Sub", LOGPS, List.of(target, lse));
+    }
+
+    static void commonInputs(GraphBuilder g) {
+        g.input("target_positions", INT64, "num_targets");
+        g.input("target_ids", INT64, "num_targets");
+        g.input("token_weights", FLOAT, "num_targets");
+        g.input("temperature", FLOAT, 1);
+    }
+
+    static String weightedSum(GraphBuilder g, String perToken) {
+        return g.opNamed("ReduceSum", LOSS, List.of(g.op("Mul", List.of(perToken, "token_weights"))), attr("keepdims", 0L));
+    }
+
+    /**
+     * TRL's GRPO per-token loss: −min(ρA, clip(ρ, 1−ε_low, 1+ε_high)A) + β·(e^(r−ℓ) − (r−ℓ) − 1),
+     * ρ = e^(ℓ − ℓ_old), r the reference (adapter-off) log-probability.
+     */
+    record Grpo() implements LossHead {
+        @Override
+        public void build(GraphBuilder g, ModelConfig c, String h, String w, String batchDim, String seqDim) {
+            commonInputs(g);
+            for (String in : List.of("advantages", "old_logps", "ref_logps")) g.input(in, FLOAT, "num_targets");
+            for (String in : List.of("beta", "epsilon_low", "epsilon_high")) g.input(in, FLOAT, 1);
+            String logps = targetLogps(g, h, w);
+            String ratio = g.op("Exp", List.of(g.op("Sub", List.of(logps, "old_logps"))));
+            String one = g.constFloat(1f);
+            String lo = g.op("Sub", List.of(one, "epsilon_low")), hi = g.op("Add", List.of(one, "epsilon_high"));
+            String clipped = g.op("Min", List.of(g.op("Max", List.of(ratio, lo)), hi));
+            String unclippedTerm = g.op("Mul", List.of(ratio, "advantages"));
+            String clippedTerm = g.op("Mul", List.of(clipped, "advantages"));
+            String policy = g.op("Neg", List.of(g.op("Min", List.of(unclippedTerm, clippedTerm))));
+            String diff = g.op("Sub", List.of("ref_logps", logps));
+            String kl = g.opNamed("Sub", KL, List.of(g.op("Sub", List.of(g.op("Exp", List.of(diff)), diff)), one));
+            String perToken = g.op("Add", List.of(policy, g.op("Mul", List.of("beta", kl))));
+            weightedSum(g, perToken);
+            g.output(LOSS, FLOAT);
+            g.output(LOGPS, FLOAT, "num_targets");
+            g.output(KL, FLOAT, "num_targets");
+        }
+    }
+
+    /** Supervised fine-tuning: cross-entropy −ℓ on the target tokens. */
+    record Sft() implements LossHead {
+        @Override
+        public void build(GraphBuilder g, ModelConfig c, String h, String w, String batchDim, String seqDim) {
+            commonInputs(g);
+            String logps = targetLogps(g, h, w);
+            weightedSum(g, g.op("Neg", List.of(logps)));
+            g.output(LOSS, FLOAT);
+            g.output(LOGPS, FLOAT, "num_targets");
+        }
+    }
+}

@@ -1,0 +1,86 @@
+package dev.tina.training.graph;
+
+import dev.tina.export.ModelDescriptor;
+import dev.tina.export.checkpoint.ModelConfig;
+import dev.tina.export.checkpoint.Projection;
+import dev.tina.export.onnx.DecoderGraph;
+import dev.tina.export.onnx.GraphBuilder;
+import dev.tina.export.onnx.proto.Onnx.ModelProto;
+import dev.tina.export.onnx.proto.Onnx.OperatorSetIdProto;
+import dev.tina.export.peft.PeftAdapter;
+import dev.tina.training.autodiff.GradientBuilder;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import static dev.tina.export.onnx.GraphBuilder.FLOAT;
+
+/**
+ * Builds, next to an export, the graph that computes a loss and its gradients with respect to the
+ * LoRA factors: the decoder without KV cache, LoRA A/B at a fixed rank as inputs, a
+ * {@link LossHead}, then the backward pass from {@link GradientBuilder}. Outputs: the head's
+ * outputs, then {@code grad.<PEFT name>} for every factor.
+ */
+public final class TrainingGraph {
+    public static final String GRAD_PREFIX = "grad.";
+
+    public record Built(Path file, List<String> params, Map<String, String> gradients) {}
+
+    private TrainingGraph() {}
+
+    /** Names of the LoRA factors in graph-input order. */
+    public static List<String> loraParams(ModelConfig c, List<Projection> targets) {
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < c.numHiddenLayers(); i++) {
+            for (Projection p : targets) {
+                out.add(PeftAdapter.tensorName(i, p, 'A'));
+                out.add(PeftAdapter.tensorName(i, p, 'B'));
+            }
+        }
+        return out;
+    }
+
+    /** Writes {@code fileName} into {@code exportDir} (beside the weights it references). */
+    public static Built gradientGraph(Path exportDir, int rank, List<Projection> targets, LossHead head, String fileName) throws Exception {
+        ModelDescriptor d = ModelDescriptor.read(exportDir);
+        ModelConfig c = ModelConfig.read(exportDir.resolve("config.json"));
+        for (Projection p : targets) {
+            if (!d.loraTargets().contains(p.moduleName())) {
+                throw new IllegalArgumentException("target " + p.moduleName() + " is not among the export's LoRA targets " + d.loraTargets());
+            }
+        }
+        if (rank < 1) throw new IllegalArgumentException("LoRA rank must be >= 1, got " + rank);
+        GraphBuilder g = new GraphBuilder("tina_lora_train", null);
+        DecoderGraph.build(g, c, new ExportedWeights(exportDir), targets, new DecoderGraph.Variant(false, rank, head));
+        List<String> params = loraParams(c, targets);
+        Map<String, String> grads = GradientBuilder.build(g, LossHead.LOSS, params);
+        for (String p : params) {
+            String grad = grads.get(p);
+            if (grad == null) throw new IllegalStateException("the loss does not depend on " + p);
+            g.opNamed("Identity", GRAD_PREFIX + p, List.of(grad));
+            Projection proj = projectionOf(p);
+            long[] shape = p.endsWith("lora_A.weight") ? new long[]{rank, proj.inFeatures(c)} : new long[]{proj.outFeatures(c), rank};
+            g.output(GRAD_PREFIX + p, FLOAT, shape[0], shape[1]);
+        }
+        Path file = exportDir.resolve(fileName);
+        Path tmp = exportDir.resolve(fileName + ".tmp");
+        try (OutputStream os = Files.newOutputStream(tmp)) {
+            ModelProto.newBuilder().setIrVersion(8)
+                    .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(17))
+                    .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain(GradientBuilder.MS).setVersion(1))
+                    .setProducerName("tina-java").setGraph(g.build()).build().writeTo(os);
+        }
+        Files.move(tmp, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        return new Built(file, params, grads);
+    }
+
+    static Projection projectionOf(String peftName) {
+        for (Projection p : Projection.values()) if (peftName.contains("." + p.moduleName() + ".")) return p;
+        throw new IllegalArgumentException("not a LoRA tensor name: " + peftName);
+    }
+}
