@@ -35,12 +35,16 @@ final class BenchCommand {
         @Option(names = "--reference-name", defaultValue = "reference", description = "its name") String referenceName;
         @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda") String device;
         @Option(names = "--out", description = "write the results as JSON too") Path out;
+        @Option(names = "--peer", description = "also run a peer engine single-stream on the same Hugging Face folder and compare: jlama "
+                + "(needs a build with mvn -Pjlama and TINA_JAVA_OPTS=\"--add-modules jdk.incubator.vector\")") String peer;
 
         @Override
         public Integer call() throws Exception {
             ObjectMapper json = new ObjectMapper();
             ArrayNode rows = json.createArrayNode();
             long[] prompt = promptIds.stream().mapToLong(Long::longValue).toArray();
+            java.lang.reflect.Method peerRun = peer == null ? null : Peer.find(peer, model); // fails before our long run
+            double single = 0, singleDecodeOnly = Double.NaN;
             try (LoadedModel m = LoadedModel.open(model, SessionSettings.of(SessionSettings.Device.parse(device)));
                  AdapterBinding binding = m.adapter(adapter);
                  BatchSampler sampler = new BatchSampler(m.decoder(), null, Math.max(64, batches.stream().mapToInt(i -> i).max().orElse(1)))) {
@@ -49,7 +53,6 @@ final class BenchCommand {
                 sampler.generate(List.of(prompt), SamplingParams.greedy(Math.min(16, newTokens)), binding); // warm-up
                 System.out.println("| batch | tokens | seconds | tokens/s | × batch 1 | prefill | decode (ORT) | sampling (Java) | KV gather |");
                 System.out.println("|---|---|---|---|---|---|---|---|---|");
-                double single = 0;
                 for (int b : batches) {
                     BatchSampler.Stats best = null;
                     for (int r = 0; r < repeats; r++) {
@@ -60,7 +63,10 @@ final class BenchCommand {
                         if (best == null || s.tokens / s.seconds() > best.tokens / best.seconds()) best = s;
                     }
                     double tps = best.tokens / best.seconds();
-                    if (b == 1) single = tps;
+                    if (b == 1) {
+                        single = tps;
+                        singleDecodeOnly = (best.tokens - 1) / (best.seconds() - best.prefillNanos / 1e9);
+                    }
                     double total = best.seconds() * 1e9;
                     System.out.printf("| %d | %d | %.2f | %.1f | %s | %.0f%% | %.0f%% | %.0f%% | %.0f%% |%n", b, best.tokens, best.seconds(), tps,
                             single > 0 ? String.format("%.2f", tps / single) : "–", 100 * best.prefillNanos / total,
@@ -80,8 +86,73 @@ final class BenchCommand {
                     System.out.printf("single stream vs %s (%.1f tokens/s, given): %.2f×%n", referenceName, referenceTps, single / referenceTps);
                 }
             }
+            if (peerRun != null) Peer.run(peerRun, model, prompt, newTokens, repeats, single, singleDecodeOnly, rows.addObject());
             if (out != null) Files.writeString(out, json.writerWithDefaultPrettyPrinter().writeValueAsString(rows));
             return 0;
+        }
+    }
+
+    /** The benchmark-only peer engine, present only in builds with {@code mvn -Pjlama} (tools/src/jlama/java); reached by reflection. */
+    static final class Peer {
+        private static final String CLASS = "dev.tina.tools.bench.JlamaPeer";
+        private static final String BUILD = "build with `mvn -B -DskipTests -Pjlama install` first (see tools/pom.xml, profile jlama)";
+
+        /** Checks everything that can be checked before the run; returns {@code JlamaPeer.tokensPerSecond}. */
+        static java.lang.reflect.Method find(String name, Path model) {
+            if (!name.equals("jlama")) throw new IllegalArgumentException("--peer: unknown peer '" + name + "'; the one supported is jlama");
+            Class<?> c;
+            try {
+                c = Class.forName(CLASS);
+                Class.forName("com.github.tjake.jlama.model.ModelSupport", false, c.getClassLoader());
+            } catch (ClassNotFoundException | LinkageError e) {
+                throw new IllegalArgumentException("--peer jlama: this tina has no Jlama in it; " + BUILD);
+            }
+            if (ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty()) {
+                throw new IllegalArgumentException("--peer jlama: Jlama needs the Vector API; run with "
+                        + "TINA_JAVA_OPTS=\"--add-modules jdk.incubator.vector\" ./tina ... (or java --add-modules jdk.incubator.vector -jar tools/target/tina.jar ...)");
+            }
+            if (dev.tina.export.ExportCache.isExport(model)) {
+                throw new IllegalArgumentException("--peer jlama: --model must be a Hugging Face folder (config.json, *.safetensors, tokenizer.json), "
+                        + "not an exported one: " + model);
+            }
+            if (!Files.isRegularFile(model.resolve("config.json")) || !Files.isRegularFile(model.resolve("tokenizer.json"))) {
+                throw new IllegalArgumentException("--peer jlama: --model must be a Hugging Face folder with config.json and tokenizer.json "
+                        + "(Jlama reads its tokenizer from there): " + model);
+            }
+            try {
+                return c.getMethod("tokensPerSecond", Path.class, long[].class, int.class, int.class);
+            } catch (NoSuchMethodException e) {
+                throw new IllegalArgumentException("--peer jlama: " + CLASS + " has no tokensPerSecond(Path, long[], int, int); " + BUILD);
+            }
+        }
+
+        static void run(java.lang.reflect.Method m, Path model, long[] prompt, int newTokens, int repeats, double single,
+                        double singleDecodeOnly, ObjectNode row) throws Exception {
+            System.out.println("running Jlama single stream on " + model + " ...");
+            double tps, decodeOnly;
+            String what;
+            try {
+                tps = (Double) m.invoke(null, model, prompt, newTokens, repeats);
+                decodeOnly = (Double) m.getDeclaringClass().getMethod("lastDecodeOnlyTokensPerSecond").invoke(null);
+                what = (String) m.getDeclaringClass().getMethod("lastDescription").invoke(null);
+            } catch (java.lang.reflect.InvocationTargetException e) {
+                if (e.getCause() instanceof LinkageError l) throw new IllegalArgumentException("--peer jlama: " + l + "; " + BUILD);
+                if (e.getCause() instanceof Exception x) throw x;
+                throw e;
+            }
+            System.out.printf("Jlama single stream: %.1f tokens/s (%.1f decode only); %s%n", tps, decodeOnly, what);
+            if (single > 0) {
+                System.out.printf("single stream vs Jlama (measured in this run): %.2f× (%.1f vs %.1f tokens/s, prefill included on both sides; "
+                        + "decode only %.2f×: %.1f vs %.1f)%n", single / tps, single, tps, singleDecodeOnly / decodeOnly, singleDecodeOnly, decodeOnly);
+            } else {
+                System.out.println("(no batch 1 row in --batches, so no ratio against Jlama)");
+            }
+            row.put("peer", "jlama");
+            row.put("batch", 1);
+            row.put("tokens_per_second", tps);
+            row.put("decode_only_tokens_per_second", decodeOnly);
+            row.put("ratio_ours_vs_peer", single > 0 ? single / tps : Double.NaN);
+            row.put("description", what);
         }
     }
 }

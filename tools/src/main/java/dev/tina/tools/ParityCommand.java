@@ -8,6 +8,7 @@ import dev.tina.export.checkpoint.Projection;
 import dev.tina.export.peft.PeftAdapter;
 import dev.tina.runtime.OrtDecoder;
 import dev.tina.runtime.ParityCheck;
+import dev.tina.training.parity.GrpoParity;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -33,6 +34,12 @@ final class ParityCommand implements Callable<Integer> {
     @Option(names = "--dtype", defaultValue = "fp32", description = "weight storage of the export; default ${DEFAULT-VALUE}")
     String dtype;
 
+    @Option(names = "--grpo", description = "also build the LoRA training graph and compare per-token log-probs, GRPO loss and every LoRA gradient (needs --adapter)")
+    boolean grpo;
+
+    @Option(names = "--case-json", description = "the case's settings (temperature, beta, epsilon); default: CASE with .json for .safetensors")
+    Path caseJson;
+
     @Override
     public Integer call() throws Exception {
         Path exported = ExportCache.resolve(model, new DecoderExporter.Options(DType.fromCli(dtype), List.of(Projection.values()), false));
@@ -42,10 +49,20 @@ final class ParityCommand implements Callable<Integer> {
             peft = PeftAdapter.read(adapter, ModelConfig.read(configDir.resolve("config.json")));
         }
         System.out.println("model: " + exported);
+        boolean ok;
         try (OrtDecoder d = OrtDecoder.open(exported)) {
             List<ParityCheck.Comparison> results = ParityCheck.run(d, peft, caseFile, tolerance);
             results.forEach(r -> System.out.println(r.line()));
-            return results.stream().allMatch(ParityCheck.Comparison::passed) ? 0 : 1;
+            ok = results.stream().allMatch(ParityCheck.Comparison::passed);
         }
+        if (grpo) {
+            if (peft == null) throw new IllegalArgumentException("--grpo needs --adapter (the gradients are those of the adapter's factors)");
+            Path settings = caseJson != null ? caseJson
+                    : caseFile.resolveSibling(caseFile.getFileName().toString().replaceFirst("\\.safetensors$", "") + ".json");
+            List<GrpoParity.Comparison> results = GrpoParity.run(exported, peft, caseFile, settings);
+            results.forEach(r -> System.out.println(r.line()));
+            ok &= results.stream().allMatch(GrpoParity.Comparison::passed);
+        }
+        return ok ? 0 : 1;
     }
 }

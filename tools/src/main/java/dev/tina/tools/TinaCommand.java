@@ -2,6 +2,7 @@ package dev.tina.tools;
 
 import dev.tina.export.ToolVersion;
 import dev.tina.export.checkpoint.CheckpointFormatException;
+import dev.tina.training.ort.TrainingNatives;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -22,6 +23,9 @@ public final class TinaCommand {
 
     /** Runs the command line in-process and returns the exit code (tests call this). */
     public static int run(String... args) {
+        // One native ONNX Runtime per process: the training-enabled build, installed before any
+        // session exists, serves inference too.
+        TrainingNatives.install();
         CommandLine cl = new CommandLine(new TinaCommand());
         cl.setExecutionExceptionHandler(TinaCommand::handle);
         return cl.execute(args);
