@@ -45,13 +45,17 @@ public final class TrainingGraph {
         return out;
     }
 
-    /** Writes {@code fileName} into {@code exportDir} (beside the weights it references). */
-    public static Built gradientGraph(Path exportDir, int rank, List<Projection> targets, LossHead head, String fileName) throws Exception {
+    /** The forward pass, loss and backward pass in one builder, before any outputs for the gradients. */
+    public record Pass(GraphBuilder g, ModelConfig config, List<String> params, Map<String, String> gradients) {}
+
+    public static Pass forwardAndBackward(Path exportDir, int rank, List<Projection> targets, LossHead head) throws Exception {
         ModelDescriptor d = ModelDescriptor.read(exportDir);
         ModelConfig c = ModelConfig.read(exportDir.resolve("config.json"));
+        if (targets.isEmpty()) throw new IllegalArgumentException("no LoRA target modules given");
         for (Projection p : targets) {
             if (!d.loraTargets().contains(p.moduleName())) {
-                throw new IllegalArgumentException("target " + p.moduleName() + " is not among the export's LoRA targets " + d.loraTargets());
+                throw new IllegalArgumentException("target module " + p.moduleName() + " has no LoRA inputs in the export " + exportDir
+                        + " (it has " + d.loraTargets() + "); re-export with --lora-targets including it");
             }
         }
         if (rank < 1) throw new IllegalArgumentException("LoRA rank must be >= 1, got " + rank);
@@ -59,16 +63,30 @@ public final class TrainingGraph {
         DecoderGraph.build(g, c, new ExportedWeights(exportDir), targets, new DecoderGraph.Variant(false, rank, head));
         List<String> params = loraParams(c, targets);
         Map<String, String> grads = GradientBuilder.build(g, LossHead.LOSS, params);
-        for (String p : params) {
-            String grad = grads.get(p);
-            if (grad == null) throw new IllegalStateException("the loss does not depend on " + p);
-            g.opNamed("Identity", GRAD_PREFIX + p, List.of(grad));
-            Projection proj = projectionOf(p);
-            long[] shape = p.endsWith("lora_A.weight") ? new long[]{rank, proj.inFeatures(c)} : new long[]{proj.outFeatures(c), rank};
+        for (String p : params) if (!grads.containsKey(p)) throw new IllegalStateException("the loss does not depend on " + p);
+        return new Pass(g, c, params, grads);
+    }
+
+    public static long[] paramShape(ModelConfig c, String param, int rank) {
+        Projection proj = projectionOf(param);
+        return param.endsWith("lora_A.weight") ? new long[]{rank, proj.inFeatures(c)} : new long[]{proj.outFeatures(c), rank};
+    }
+
+    /** Writes, into {@code exportDir} (beside the weights it references), a graph whose outputs include {@code grad.<param>}. */
+    public static Built gradientGraph(Path exportDir, int rank, List<Projection> targets, LossHead head, String fileName) throws Exception {
+        Pass pass = forwardAndBackward(exportDir, rank, targets, head);
+        GraphBuilder g = pass.g();
+        for (String p : pass.params()) {
+            g.opNamed("Identity", GRAD_PREFIX + p, List.of(pass.gradients().get(p)));
+            long[] shape = paramShape(pass.config(), p, rank);
             g.output(GRAD_PREFIX + p, FLOAT, shape[0], shape[1]);
         }
-        Path file = exportDir.resolve(fileName);
-        Path tmp = exportDir.resolve(fileName + ".tmp");
+        return new Built(write(exportDir, fileName, g), pass.params(), pass.gradients());
+    }
+
+    public static Path write(Path dir, String fileName, GraphBuilder g) throws IOException {
+        Path file = dir.resolve(fileName);
+        Path tmp = dir.resolve(fileName + ".tmp");
         try (OutputStream os = Files.newOutputStream(tmp)) {
             ModelProto.newBuilder().setIrVersion(8)
                     .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(17))
@@ -76,7 +94,7 @@ public final class TrainingGraph {
                     .setProducerName("tina-java").setGraph(g.build()).build().writeTo(os);
         }
         Files.move(tmp, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-        return new Built(file, params, grads);
+        return file;
     }
 
     static Projection projectionOf(String peftName) {

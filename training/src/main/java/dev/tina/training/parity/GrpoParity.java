@@ -41,11 +41,6 @@ public final class GrpoParity {
     private GrpoParity() {}
 
     public static List<Comparison> run(Path exportDir, PeftAdapter adapter, Path caseFile, Path caseJson) throws Exception {
-        if (!Files.isRegularFile(caseJson)) throw new CheckpointFormatException(caseJson + ": not found (the case's temperature, beta and epsilon)");
-        JsonNode settings = new ObjectMapper().readTree(caseJson.toFile());
-        for (String f : List.of("temperature", "beta", "epsilon")) {
-            if (!settings.has(f)) throw new CheckpointFormatException(caseJson + ": missing field '" + f + "'");
-        }
         OrtEnvironment env = TrainingNatives.requireTraining();
         int r = adapter.config().r();
         String targets = String.join("-", adapter.config().targets().stream().map(p -> p.moduleName().replace("_proj", "")).toList());
@@ -55,58 +50,24 @@ public final class GrpoParity {
         try (SafetensorsFile cs = SafetensorsFile.open(caseFile);
              OrtSession.SessionOptions opts = new OrtSession.SessionOptions();
              OrtSession session = env.createSession(built.file().toString(), opts)) {
-            long[] ids = cs.tensor("input_ids").toLongArray(), mask = cs.tensor("attention_mask").toLongArray(),
-                    pos = cs.tensor("position_ids").toLongArray();
-            long[] shape = cs.tensor("input_ids").shape();
-            int batch = (int) shape[0], seq = (int) shape[1];
-            TensorView completion = cs.tensor("completion_mask");
-            float[] adv = cs.tensor("advantages").toFloatArray(), old = cs.tensor("old_logps").toFloatArray(),
-                    ref = cs.tensor("ref_logps").toFloatArray(), expectedLogps = cs.tensor("logps").toFloatArray();
-            List<Integer> k = new ArrayList<>();
-            int[] count = new int[batch];
-            for (int b = 0; b < batch; b++) for (int t = 0; t < seq - 1; t++) if (completion.getFloat((long) b * (seq - 1) + t) > 0) {
-                k.add(b * (seq - 1) + t);
-                count[b]++;
-            }
-            int n = k.size();
-            long[] targetPos = new long[n], targetIds = new long[n];
-            float[] weights = new float[n], advK = new float[n], oldK = new float[n], refK = new float[n], wantLogps = new float[n];
-            for (int i = 0; i < n; i++) {
-                int b = k.get(i) / (seq - 1), t = k.get(i) % (seq - 1);
-                targetPos[i] = (long) b * seq + t;
-                targetIds[i] = ids[b * seq + t + 1];
-                weights[i] = 1f / (batch * count[b]); // TRL "grpo": per-sequence token mean, then batch mean
-                advK[i] = adv[b];
-                oldK[i] = old[k.get(i)];
-                refK[i] = ref[k.get(i)];
-                wantLogps[i] = expectedLogps[k.get(i)];
-            }
+            ReferenceCase rc = ReferenceCase.read(cs, caseJson);
             Map<String, OnnxTensor> feed = new LinkedHashMap<>();
             try {
-                feed.put("input_ids", OnnxTensor.createTensor(env, LongBuffer.wrap(ids), shape));
-                feed.put("attention_mask", OnnxTensor.createTensor(env, LongBuffer.wrap(mask), shape));
-                feed.put("position_ids", OnnxTensor.createTensor(env, LongBuffer.wrap(pos), shape));
-                feed.put("lora_scale", scalar(env, (float) adapter.config().scale()));
-                for (String p : built.params()) {
-                    long[] s = p.endsWith("lora_A.weight") ? new long[]{r, adapter.tensors().get(p).length / r}
-                            : new long[]{adapter.tensors().get(p).length / r, r};
-                    feed.put(p, OnnxTensor.createTensor(env, FloatBuffer.wrap(adapter.tensors().get(p)), s));
+                for (var e : rc.batch(adapter.config().scale()).values().entrySet()) {
+                    Object[] v = e.getValue();
+                    feed.put(e.getKey(), v[0] instanceof long[] l ? OnnxTensor.createTensor(env, LongBuffer.wrap(l), (long[]) v[1])
+                            : OnnxTensor.createTensor(env, FloatBuffer.wrap((float[]) v[0]), (long[]) v[1]));
                 }
-                feed.put("target_positions", OnnxTensor.createTensor(env, LongBuffer.wrap(targetPos), new long[]{n}));
-                feed.put("target_ids", OnnxTensor.createTensor(env, LongBuffer.wrap(targetIds), new long[]{n}));
-                feed.put("token_weights", vector(env, weights));
-                feed.put("temperature", scalar(env, (float) settings.get("temperature").asDouble()));
-                feed.put("advantages", vector(env, advK));
-                feed.put("old_logps", vector(env, oldK));
-                feed.put("ref_logps", vector(env, refK));
-                feed.put("beta", scalar(env, (float) settings.get("beta").asDouble()));
-                feed.put("epsilon_low", scalar(env, (float) settings.get("epsilon").asDouble()));
-                feed.put("epsilon_high", scalar(env, (float) settings.get("epsilon").asDouble()));
+                for (String p : built.params()) {
+                    float[] v = adapter.tensors().get(p);
+                    long[] s = p.endsWith("lora_A.weight") ? new long[]{r, v.length / r} : new long[]{v.length / r, r};
+                    feed.put(p, OnnxTensor.createTensor(env, FloatBuffer.wrap(v), s));
+                }
                 try (OrtSession.Result res = session.run(feed)) {
                     float[] logps = floats(res, LossHead.LOGPS);
                     double maxErr = 0;
-                    for (int i = 0; i < n; i++) maxErr = Math.max(maxErr, Math.abs(logps[i] - wantLogps[i]));
-                    out.add(new Comparison("logps (" + n + " completion tokens)", maxErr, "max_abs_err", 1e-4));
+                    for (int i = 0; i < logps.length; i++) maxErr = Math.max(maxErr, Math.abs(logps[i] - rc.expectedLogps()[i]));
+                    out.add(new Comparison("logps (" + logps.length + " completion tokens)", maxErr, "max_abs_err", 1e-4));
                     double loss = floats(res, LossHead.LOSS)[0], want = cs.tensor("loss").getDouble(0);
                     out.add(new Comparison("loss (" + String.format("%.6f vs %.6f", loss, want) + ")",
                             Math.abs(loss - want) / Math.max(1e-12, Math.abs(want)), "rel_err", 1e-4));
@@ -126,14 +87,6 @@ public final class GrpoParity {
             }
         }
         return out;
-    }
-
-    private static OnnxTensor scalar(OrtEnvironment env, float v) throws Exception {
-        return OnnxTensor.createTensor(env, FloatBuffer.wrap(new float[]{v}), new long[]{1});
-    }
-
-    private static OnnxTensor vector(OrtEnvironment env, float[] v) throws Exception {
-        return OnnxTensor.createTensor(env, FloatBuffer.wrap(v), new long[]{v.length});
     }
 
     private static float[] floats(OrtSession.Result res, String name) {

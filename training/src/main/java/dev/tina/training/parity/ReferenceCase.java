@@ -1,0 +1,78 @@
+package dev.tina.training.parity;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.tina.export.checkpoint.CheckpointFormatException;
+import dev.tina.export.checkpoint.SafetensorsFile;
+import dev.tina.export.checkpoint.TensorView;
+import dev.tina.training.ort.LoraTrainingSession;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A GRPO reference case (format of {@code ../shared/fixtures/README.md}) turned into the training
+ * graph's inputs: the K completion tokens with their positions, ids, TRL "grpo" weights
+ * (1 / (batch · tokens in the row)), advantages, old and reference log-probs, and the settings.
+ */
+public record ReferenceCase(long[] inputIds, long[] attentionMask, long[] positionIds, long[] shape,
+                            long[] targetPositions, long[] targetIds, float[] tokenWeights, float[] advantages,
+                            float[] oldLogps, float[] refLogps, float[] expectedLogps,
+                            double temperature, double beta, double epsilon) {
+
+    public static ReferenceCase read(SafetensorsFile cs, Path caseJson) throws IOException {
+        if (!Files.isRegularFile(caseJson)) throw new CheckpointFormatException(caseJson + ": not found (the case's temperature, beta and epsilon)");
+        JsonNode settings = new ObjectMapper().readTree(caseJson.toFile());
+        for (String f : List.of("temperature", "beta", "epsilon")) {
+            if (!settings.has(f)) throw new CheckpointFormatException(caseJson + ": missing field '" + f + "'");
+        }
+        long[] ids = cs.tensor("input_ids").toLongArray();
+        long[] shape = cs.tensor("input_ids").shape();
+        int batch = (int) shape[0], seq = (int) shape[1];
+        TensorView completion = cs.tensor("completion_mask");
+        float[] adv = cs.tensor("advantages").toFloatArray(), old = cs.tensor("old_logps").toFloatArray(),
+                ref = cs.tensor("ref_logps").toFloatArray(), logps = cs.tensor("logps").toFloatArray();
+        List<Integer> k = new ArrayList<>();
+        int[] count = new int[batch];
+        for (int b = 0; b < batch; b++) {
+            for (int t = 0; t < seq - 1; t++) {
+                if (completion.getFloat((long) b * (seq - 1) + t) > 0) {
+                    k.add(b * (seq - 1) + t);
+                    count[b]++;
+                }
+            }
+        }
+        int n = k.size();
+        long[] targetPos = new long[n], targetIds = new long[n];
+        float[] weights = new float[n], advK = new float[n], oldK = new float[n], refK = new float[n], wantLogps = new float[n];
+        for (int i = 0; i < n; i++) {
+            int b = k.get(i) / (seq - 1), t = k.get(i) % (seq - 1);
+            targetPos[i] = (long) b * seq + t;
+            targetIds[i] = ids[b * seq + t + 1];
+            weights[i] = 1f / (batch * count[b]);
+            advK[i] = adv[b];
+            oldK[i] = old[k.get(i)];
+            refK[i] = ref[k.get(i)];
+            wantLogps[i] = logps[k.get(i)];
+        }
+        return new ReferenceCase(ids, cs.tensor("attention_mask").toLongArray(), cs.tensor("position_ids").toLongArray(), shape,
+                targetPos, targetIds, weights, advK, oldK, refK, wantLogps,
+                settings.get("temperature").asDouble(), settings.get("beta").asDouble(), settings.get("epsilon").asDouble());
+    }
+
+    /** The batch for a training session (LoRA scale included). */
+    public LoraTrainingSession.Batch batch(double loraScale) {
+        int n = targetIds.length;
+        return new LoraTrainingSession.Batch()
+                .longs("input_ids", inputIds, shape).longs("attention_mask", attentionMask, shape).longs("position_ids", positionIds, shape)
+                .floats("lora_scale", new float[]{(float) loraScale}, 1)
+                .longs("target_positions", targetPositions, n).longs("target_ids", targetIds, n)
+                .floats("token_weights", tokenWeights, n).floats("temperature", new float[]{(float) temperature}, 1)
+                .floats("advantages", advantages, n).floats("old_logps", oldLogps, n).floats("ref_logps", refLogps, n)
+                .floats("beta", new float[]{(float) beta}, 1).floats("epsilon_low", new float[]{(float) epsilon}, 1)
+                .floats("epsilon_high", new float[]{(float) epsilon}, 1);
+    }
+}
