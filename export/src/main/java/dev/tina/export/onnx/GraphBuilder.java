@@ -105,6 +105,11 @@ public final class GraphBuilder {
         return AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.FLOAT).setF(v).build();
     }
 
+    public static AttributeProto attrString(String name, String v) {
+        return AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.STRING)
+                .setS(ByteString.copyFromUtf8(v)).build();
+    }
+
     public static AttributeProto attrInts(String name, long... v) {
         var b = AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.INTS);
         for (long x : v) b.addInts(x);
@@ -214,6 +219,14 @@ public final class GraphBuilder {
     public void input(String name, int elemType, Object... dims) {
         usedNames.add(name);
         graph.addInput(valueInfo(name, elemType, dims));
+    }
+
+    /** Declares a graph input that is a sequence of tensors (optimizer graphs). */
+    public void inputSequence(String name, int elemType) {
+        usedNames.add(name);
+        graph.addInput(ValueInfoProto.newBuilder().setName(name).setType(TypeProto.newBuilder().setSequenceType(
+                TypeProto.Sequence.newBuilder().setElemType(TypeProto.newBuilder().setTensorType(
+                        TypeProto.Tensor.newBuilder().setElemType(elemType))))).build());
     }
 
     public void output(String name, int elemType, Object... dims) {
