@@ -1,0 +1,77 @@
+package dev.tina.training.ort;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import dev.tina.training.graph.LossHead;
+import dev.tina.training.graph.TrainingGraph;
+
+import java.nio.FloatBuffer;
+import java.nio.LongBuffer;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Runs a gradient graph ({@link TrainingGraph#gradientGraph}) as an ordinary ONNX Runtime
+ * session: LoRA factors in, loss, log-probs and every factor's gradient out. The Java-side
+ * optimizer path ({@link dev.tina.training.optim.AdamW}) and the GRPO parity check use it.
+ * Owns its session.
+ */
+public final class GradientSession implements AutoCloseable {
+    private final OrtEnvironment env;
+    private final OrtSession session;
+    private final List<String> params;
+    private final Map<String, long[]> shapes;
+
+    public record Result(double loss, float[] logps, float[] kl, Map<String, float[]> gradients) {}
+
+    public GradientSession(TrainingGraph.Built graph, Map<String, long[]> shapes) throws OrtException {
+        this.env = TrainingNatives.requireTraining();
+        this.params = graph.params();
+        this.shapes = shapes;
+        try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
+            o.setDeterministicCompute(true);
+            this.session = env.createSession(graph.file().toString(), o);
+        }
+    }
+
+    public List<String> params() { return params; }
+
+    public Result run(LoraTrainingSession.Batch batch, Map<String, float[]> weights) throws OrtException {
+        Map<String, OnnxTensor> feed = new LinkedHashMap<>();
+        try {
+            for (var e : batch.values().entrySet()) {
+                Object[] v = e.getValue();
+                feed.put(e.getKey(), v[0] instanceof long[] l ? OnnxTensor.createTensor(env, LongBuffer.wrap(l), (long[]) v[1])
+                        : OnnxTensor.createTensor(env, FloatBuffer.wrap((float[]) v[0]), (long[]) v[1]));
+            }
+            for (String p : params) {
+                float[] w = weights.get(p);
+                if (w == null) throw new IllegalArgumentException("no weights given for " + p);
+                feed.put(p, OnnxTensor.createTensor(env, FloatBuffer.wrap(w), shapes.get(p)));
+            }
+            try (OrtSession.Result r = session.run(feed)) {
+                Map<String, float[]> grads = new LinkedHashMap<>();
+                for (String p : params) grads.put(p, floats(r, TrainingGraph.GRAD_PREFIX + p));
+                float[] kl = r.get(LossHead.KL).isPresent() ? floats(r, LossHead.KL) : null;
+                return new Result(floats(r, LossHead.LOSS)[0], floats(r, LossHead.LOGPS), kl, grads);
+            }
+        } finally {
+            feed.values().forEach(OnnxTensor::close);
+        }
+    }
+
+    private static float[] floats(OrtSession.Result r, String name) {
+        FloatBuffer b = ((OnnxTensor) r.get(name).orElseThrow()).getFloatBuffer();
+        float[] a = new float[b.remaining()];
+        b.get(a);
+        return a;
+    }
+
+    @Override
+    public void close() throws OrtException {
+        session.close();
+    }
+}
