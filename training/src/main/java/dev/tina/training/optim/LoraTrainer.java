@@ -1,0 +1,136 @@
+package dev.tina.training.optim;
+
+import dev.tina.export.AtomicOutputDirectory;
+import dev.tina.export.checkpoint.DType;
+import dev.tina.export.checkpoint.SafetensorsFile;
+import dev.tina.export.checkpoint.SafetensorsWriter;
+import dev.tina.export.checkpoint.TensorView;
+import dev.tina.training.ort.GradientSession;
+import dev.tina.training.ort.LoraTrainingSession;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One optimizer step over several micro-batches: gradients from ONNX Runtime (a
+ * {@link GradientSession}), averaged over the micro-batches as transformers' Trainer does,
+ * checked finite, clipped to the global norm, then AdamW at the scheduled rate. The whole state
+ * (weights, moments, step) saves to and restores from a folder, bit for bit.
+ */
+public final class LoraTrainer {
+    public record Settings(double learningRate, LrSchedule schedule, long totalSteps, long warmupSteps, double maxGradNorm,
+                           double beta1, double beta2, double epsilon, double weightDecay) {
+        public Settings {
+            if (!(learningRate > 0)) throw new IllegalArgumentException("learning_rate must be > 0");
+            if (totalSteps < 1) throw new IllegalArgumentException("max_steps must be >= 1");
+            if (!(maxGradNorm > 0)) throw new IllegalArgumentException("max_grad_norm must be > 0");
+        }
+    }
+
+    public record StepMetrics(long step, double loss, double gradNorm, double learningRate) {}
+
+    private final GradientSession gradients;
+    private final Map<String, float[]> weights;
+    private final Settings settings;
+    private final AdamW adamw;
+
+    public LoraTrainer(GradientSession gradients, Map<String, float[]> initialWeights, Settings s) {
+        this.gradients = gradients;
+        this.settings = s;
+        this.weights = new LinkedHashMap<>();
+        for (String p : gradients.params()) {
+            float[] w = initialWeights.get(p);
+            if (w == null) throw new IllegalArgumentException("no initial weights for " + p);
+            weights.put(p, w.clone());
+        }
+        this.adamw = new AdamW(s.beta1(), s.beta2(), s.epsilon(), s.weightDecay());
+    }
+
+    public long step() { return adamw.step(); }
+
+    /** The current LoRA factors (live arrays: copy before handing them to another thread). */
+    public Map<String, float[]> weights() { return weights; }
+
+    public StepMetrics step(List<LoraTrainingSession.Batch> microBatches) throws Exception {
+        if (microBatches.isEmpty()) throw new IllegalArgumentException("an optimizer step needs at least one micro-batch");
+        long next = adamw.step() + 1;
+        Map<String, float[]> sum = new LinkedHashMap<>();
+        double loss = 0;
+        for (LoraTrainingSession.Batch b : microBatches) {
+            GradientSession.Result r = gradients.run(b, weights);
+            loss += r.loss();
+            for (var e : r.gradients().entrySet()) {
+                float[] acc = sum.computeIfAbsent(e.getKey(), k -> new float[e.getValue().length]);
+                float[] g = e.getValue();
+                for (int i = 0; i < g.length; i++) acc[i] += g[i];
+            }
+        }
+        float inv = 1f / microBatches.size();
+        for (float[] g : sum.values()) for (int i = 0; i < g.length; i++) g[i] *= inv;
+        loss /= microBatches.size();
+        double norm = AdamW.clipGlobalNorm(sum, settings.maxGradNorm());
+        if (!Double.isFinite(loss) || !Double.isFinite(norm)) {
+            throw new ArithmeticException("step " + next + ": non-finite " + (!Double.isFinite(loss) ? "loss (" + loss + ")" : "gradient norm (" + norm + ")")
+                    + "; the update was not applied and no checkpoint was written");
+        }
+        double lr = settings.schedule().lr(settings.learningRate(), adamw.step(), settings.totalSteps(), settings.warmupSteps());
+        adamw.update(weights, sum, lr);
+        return new StepMetrics(adamw.step(), loss, norm, lr);
+    }
+
+    /** Writes weights, AdamW moments and step into {@code dir} atomically. */
+    public void save(Path dir) throws IOException {
+        try (AtomicOutputDirectory out = new AtomicOutputDirectory(dir, true)) {
+            List<SafetensorsWriter.Planned> tensors = new ArrayList<>();
+            for (String p : weights.keySet()) {
+                tensors.add(planned("weight." + p, weights.get(p)));
+                if (adamw.expAvg().containsKey(p)) {
+                    tensors.add(planned("exp_avg." + p, adamw.expAvg().get(p)));
+                    tensors.add(planned("exp_avg_sq." + p, adamw.expAvgSq().get(p)));
+                }
+            }
+            SafetensorsWriter.write(out.path().resolve("optimizer_state.safetensors"), Map.of("format", "tina"), tensors);
+            ObjectNode meta = new ObjectMapper().createObjectNode();
+            meta.put("step", adamw.step());
+            SafetensorsWriter.writeJsonAtomically(out.path().resolve("optimizer_state.json"), meta);
+            out.commit();
+        }
+    }
+
+    /** Restores what {@link #save} wrote (the settings come from the caller, as on the first run). */
+    public static LoraTrainer restore(GradientSession gradients, Path dir, Settings s) throws IOException {
+        JsonNode meta = new ObjectMapper().readTree(dir.resolve("optimizer_state.json").toFile());
+        Map<String, float[]> w = new LinkedHashMap<>(), m = new LinkedHashMap<>(), v = new LinkedHashMap<>();
+        try (SafetensorsFile f = SafetensorsFile.open(dir.resolve("optimizer_state.safetensors"))) {
+            for (String p : gradients.params()) {
+                w.put(p, f.tensor("weight." + p).toFloatArray());
+                TensorView mt = f.tensors().get("exp_avg." + p);
+                if (mt != null) {
+                    m.put(p, mt.toFloatArray());
+                    v.put(p, f.tensor("exp_avg_sq." + p).toFloatArray());
+                }
+            }
+        }
+        LoraTrainer t = new LoraTrainer(gradients, w, s);
+        t.adamw.restore(meta.get("step").asLong(), m, v);
+        return t;
+    }
+
+    private static SafetensorsWriter.Planned planned(String name, float[] v) {
+        return new SafetensorsWriter.Planned(name, DType.F32, new long[]{v.length}, ch -> {
+            ByteBuffer b = ByteBuffer.allocate(v.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+            b.asFloatBuffer().put(v);
+            while (b.hasRemaining()) ch.write(b);
+        });
+    }
+}

@@ -1,0 +1,114 @@
+package dev.tina.training.optim;
+
+import dev.tina.export.DecoderExporter;
+import dev.tina.export.checkpoint.ModelConfig;
+import dev.tina.export.checkpoint.SafetensorsFile;
+import dev.tina.export.peft.PeftAdapter;
+import dev.tina.training.graph.LossHead;
+import dev.tina.training.graph.TrainingGraph;
+import dev.tina.training.ort.GradientSession;
+import dev.tina.training.ort.LoraTrainingSession;
+import dev.tina.training.ort.TrainingNatives;
+import dev.tina.training.parity.ReferenceCase;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class LoraTrainerTest {
+    static { TrainingNatives.install(); }
+    static final Path FIXTURE = Path.of(System.getProperty("tina.repo.root", "..")).resolve("../shared/fixtures/qwen2-small").normalize();
+    @TempDir static Path tmp;
+    static GradientSession grads;
+    static PeftAdapter adapter;
+    static ReferenceCase rc;
+    static final LoraTrainer.Settings SETTINGS = new LoraTrainer.Settings(5e-3, new LrSchedule.Cosine(0.1), 10, 2, 1.0, 0.9, 0.999, 1e-8, 0.0);
+
+    @BeforeAll
+    static void setUp() throws Exception {
+        Path export = tmp.resolve("export");
+        DecoderExporter.export(FIXTURE.resolve("model"), export, DecoderExporter.Options.defaults());
+        adapter = PeftAdapter.read(FIXTURE.resolve("adapter"), ModelConfig.read(FIXTURE.resolve("model/config.json")));
+        int r = adapter.config().r();
+        var built = TrainingGraph.gradientGraph(export, r, adapter.config().targets(), new LossHead.Grpo(), "trainer-grad.onnx");
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        for (String p : built.params()) {
+            int n = adapter.tensors().get(p).length;
+            shapes.put(p, p.endsWith("lora_A.weight") ? new long[]{r, n / r} : new long[]{n / r, r});
+        }
+        grads = new GradientSession(built, shapes);
+        try (SafetensorsFile cs = SafetensorsFile.open(FIXTURE.resolve("case.safetensors"))) {
+            rc = ReferenceCase.read(cs, FIXTURE.resolve("case.json"));
+        }
+    }
+
+    @AfterAll
+    static void tearDown() throws Exception { grads.close(); }
+
+    LoraTrainingSession.Batch batch() { return rc.batch(adapter.config().scale()); }
+
+    @Test
+    void savedStateResumesBitForBit() throws Exception {
+        LoraTrainer a = new LoraTrainer(grads, adapter.tensors(), SETTINGS);
+        a.step(List.of(batch()));
+        a.step(List.of(batch(), batch()));
+        Path saved = tmp.resolve("state");
+        a.save(saved);
+        double[] losses = new double[3];
+        for (int i = 0; i < 3; i++) losses[i] = a.step(List.of(batch())).loss();
+        LoraTrainer b = LoraTrainer.restore(grads, saved, SETTINGS);
+        assertEquals(2, b.step());
+        for (int i = 0; i < 3; i++) assertEquals(losses[i], b.step(List.of(batch())).loss(), 0.0, "step " + (i + 3));
+        for (String p : a.weights().keySet()) assertArrayEquals(a.weights().get(p), b.weights().get(p), p);
+    }
+
+    @Test
+    void lossFallsAndTheScheduleIsFollowed() throws Exception {
+        LoraTrainer t = new LoraTrainer(grads, adapter.tensors(), SETTINGS);
+        LoraTrainer.StepMetrics first = t.step(List.of(batch()));
+        assertEquals(0.0, first.learningRate(), 0.0); // warmup starts at 0
+        LoraTrainer.StepMetrics m = first;
+        for (int i = 0; i < 9; i++) m = t.step(List.of(batch()));
+        assertTrue(m.loss() < first.loss() - 0.05, first.loss() + " -> " + m.loss());
+        assertEquals(5e-3 * new LrSchedule.Cosine(0.1).factor(9, 10, 2), m.learningRate(), 1e-15);
+    }
+
+    @Test
+    void accumulatingIdenticalMicroBatchesEqualsOne() throws Exception {
+        LoraTrainer one = new LoraTrainer(grads, adapter.tensors(), SETTINGS), two = new LoraTrainer(grads, adapter.tensors(), SETTINGS);
+        for (int i = 0; i < 3; i++) {
+            one.step(List.of(batch()));
+            two.step(List.of(batch(), batch()));
+        }
+        for (String p : one.weights().keySet()) assertArrayEquals(one.weights().get(p), two.weights().get(p), 1e-6f, p);
+    }
+
+    @Test
+    void nonFiniteLossStopsBeforeTheUpdate() throws Exception {
+        LoraTrainer t = new LoraTrainer(grads, adapter.tensors(), SETTINGS);
+        Map<String, float[]> before = new LinkedHashMap<>();
+        t.weights().forEach((k, v) -> before.put(k, v.clone()));
+        LoraTrainingSession.Batch bad = batch();
+        float[] adv = rc.advantages().clone();
+        adv[0] = Float.NaN;
+        bad.floats("advantages", adv, adv.length);
+        ArithmeticException e = assertThrows(ArithmeticException.class, () -> t.step(List.of(bad)));
+        assertTrue(e.getMessage().contains("step 1") && e.getMessage().contains("non-finite"), e.getMessage());
+        for (String p : before.keySet()) assertTrue(Arrays.equals(before.get(p), t.weights().get(p)), "weights untouched: " + p);
+        assertEquals(0, t.step());
+        assertFalse(Files.exists(tmp.resolve("poisoned")));
+    }
+}
