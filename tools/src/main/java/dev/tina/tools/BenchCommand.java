@@ -19,7 +19,7 @@ import java.util.Set;
 import java.util.concurrent.Callable;
 
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks; speeds are reported as ratios against a baseline measured in the same run.",
-        subcommands = {BenchCommand.Generate.class})
+        subcommands = {BenchCommand.Generate.class, BenchCommand.Train.class})
 final class BenchCommand {
 
     @Command(name = "generate", mixinStandardHelpOptions = true,
@@ -153,6 +153,113 @@ final class BenchCommand {
             row.put("decode_only_tokens_per_second", decodeOnly);
             row.put("ratio_ours_vs_peer", single > 0 ? single / tps : Double.NaN);
             row.put("description", what);
+        }
+    }
+
+    @Command(name = "train", mixinStandardHelpOptions = true,
+            description = "Time one LoRA training step (forward + backward in ONNX Runtime, clipping and AdamW in Java) on random data, and report peak memory.")
+    static final class Train implements Callable<Integer> {
+        @Option(names = "--model", required = true, description = "Hugging Face folder or exported folder") Path model;
+        @Option(names = "--rank", defaultValue = "32", description = "LoRA rank; default ${DEFAULT-VALUE}") int rank;
+        @Option(names = "--alpha", defaultValue = "128", description = "lora_alpha; default ${DEFAULT-VALUE}") double alpha;
+        @Option(names = "--targets", defaultValue = "all", description = "LoRA target modules; default ${DEFAULT-VALUE}") String targets;
+        @Option(names = "--batch", defaultValue = "8", description = "sequences per step; default ${DEFAULT-VALUE}") int batch;
+        @Option(names = "--seq", defaultValue = "256", description = "tokens per sequence (the second half are completion tokens); default ${DEFAULT-VALUE}") int seq;
+        @Option(names = "--steps", defaultValue = "3", description = "timed steps after one warm-up; default ${DEFAULT-VALUE}") int steps;
+        @Option(names = "--loss", defaultValue = "grpo", description = "grpo or sft; default ${DEFAULT-VALUE}") String loss;
+
+        @Override
+        public Integer call() throws Exception {
+            var options = new dev.tina.export.DecoderExporter.Options(dev.tina.export.checkpoint.DType.F32,
+                    java.util.List.of(dev.tina.export.checkpoint.Projection.values()), false);
+            Path export = dev.tina.export.ExportCache.resolve(model, options);
+            var config = dev.tina.export.checkpoint.ModelConfig.read(export.resolve("config.json"));
+            var projections = dev.tina.export.checkpoint.Projection.parseList(targets);
+            dev.tina.training.graph.LossHead head = switch (loss) {
+                case "grpo" -> new dev.tina.training.graph.LossHead.Grpo();
+                case "sft" -> new dev.tina.training.graph.LossHead.Sft();
+                default -> throw new IllegalArgumentException("unknown loss '" + loss + "', expected grpo or sft");
+            };
+            long t0 = System.nanoTime();
+            var graph = dev.tina.training.graph.TrainingGraph.gradientGraph(export, rank, projections, head,
+                    "bench-" + loss + "-r" + rank + ".onnx");
+            double buildSeconds = (System.nanoTime() - t0) / 1e9;
+            java.util.SplittableRandom rng = new java.util.SplittableRandom(7);
+            java.util.Map<String, long[]> shapes = new java.util.LinkedHashMap<>();
+            java.util.Map<String, float[]> init = new java.util.LinkedHashMap<>();
+            for (String p : graph.params()) {
+                var proj = projections.stream().filter(x -> p.contains("." + x.moduleName() + ".")).findFirst().orElseThrow();
+                boolean a = p.endsWith("lora_A.weight");
+                long[] shape = a ? new long[]{rank, proj.inFeatures(config)} : new long[]{proj.outFeatures(config), rank};
+                float[] v = new float[(int) (shape[0] * shape[1])];
+                double bound = a ? 1 / Math.sqrt(proj.inFeatures(config)) : 1e-3; // B small but non-zero so A gets gradients
+                for (int i = 0; i < v.length; i++) v[i] = (float) rng.nextDouble(-bound, bound);
+                shapes.put(p, shape);
+                init.put(p, v);
+            }
+            var batchData = randomBatch(rng, config.vocabSize(), alpha / rank);
+            var settings = new dev.tina.training.optim.LoraTrainer.Settings(1e-5, new dev.tina.training.optim.LrSchedule.Constant(),
+                    steps + 1, 0, 1.0, 0.9, 0.999, 1e-8, 0.0);
+            double[] times = new double[steps];
+            try (var grads = new dev.tina.training.ort.GradientSession(graph, shapes)) {
+                var trainer = new dev.tina.training.optim.LoraTrainer(grads, init, settings);
+                long w0 = System.nanoTime();
+                trainer.step(java.util.List.of(batchData));
+                double warm = (System.nanoTime() - w0) / 1e9;
+                for (int i = 0; i < steps; i++) {
+                    long s0 = System.nanoTime();
+                    trainer.step(java.util.List.of(batchData));
+                    times[i] = (System.nanoTime() - s0) / 1e9;
+                }
+                java.util.Arrays.sort(times);
+                System.out.printf("model %s, %s loss, LoRA r=%d on %s, batch %d × %d tokens (%d completion tokens), %d threads%n",
+                        export, loss, rank, projections.stream().map(dev.tina.export.checkpoint.Projection::moduleName).toList(), batch, seq,
+                        batch * (seq / 2), Runtime.getRuntime().availableProcessors());
+                System.out.printf("graph build %.1f s, warm-up step %.2f s, median step %.3f s over %d, peak RSS %.2f GB%n",
+                        buildSeconds, warm, times[steps / 2], steps, peakRssGb());
+            }
+            return 0;
+        }
+
+        private dev.tina.training.ort.LoraTrainingSession.Batch randomBatch(java.util.SplittableRandom rng, int vocab, double scale) {
+            long[] ids = new long[batch * seq], mask = new long[batch * seq], pos = new long[batch * seq];
+            for (int i = 0; i < ids.length; i++) {
+                ids[i] = rng.nextInt(vocab);
+                mask[i] = 1;
+                pos[i] = i % seq;
+            }
+            int half = seq / 2, k = batch * (seq - 1 - half + 1) - batch;
+            java.util.List<long[]> t = new java.util.ArrayList<>();
+            for (int b = 0; b < batch; b++) for (int s = half - 1; s < seq - 1; s++) t.add(new long[]{(long) b * seq + s, ids[b * seq + s + 1]});
+            int n = t.size();
+            long[] tp = new long[n], ti = new long[n];
+            float[] w = new float[n], adv = new float[n], old = new float[n], ref = new float[n];
+            for (int i = 0; i < n; i++) {
+                tp[i] = t.get(i)[0];
+                ti[i] = t.get(i)[1];
+                w[i] = 1f / n;
+                adv[i] = (float) rng.nextGaussian();
+                old[i] = -10f;
+                ref[i] = -10f;
+            }
+            long[] shape = {batch, seq};
+            var b = new dev.tina.training.ort.LoraTrainingSession.Batch()
+                    .longs("input_ids", ids, shape).longs("attention_mask", mask, shape).longs("position_ids", pos, shape)
+                    .floats("lora_scale", new float[]{(float) scale}, 1)
+                    .longs("target_positions", tp, n).longs("target_ids", ti, n).floats("token_weights", w, n)
+                    .floats("temperature", new float[]{1f}, 1);
+            if (loss.equals("grpo")) {
+                b.floats("advantages", adv, n).floats("old_logps", old, n).floats("ref_logps", ref, n)
+                        .floats("beta", new float[]{0.04f}, 1).floats("epsilon_low", new float[]{0.2f}, 1).floats("epsilon_high", new float[]{0.2f}, 1);
+            }
+            return b;
+        }
+
+        private static double peakRssGb() throws java.io.IOException {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmHWM:")) return Long.parseLong(line.replaceAll("\\D", "")) / 1024.0 / 1024.0;
+            }
+            return Double.NaN;
         }
     }
 }
