@@ -113,7 +113,13 @@ public final class LoraTrainer {
         Map<String, float[]> w = new LinkedHashMap<>(), m = new LinkedHashMap<>(), v = new LinkedHashMap<>();
         try (SafetensorsFile f = SafetensorsFile.open(dir.resolve("optimizer_state.safetensors"))) {
             for (String p : gradients.params()) {
-                w.put(p, f.tensor("weight." + p).toFloatArray());
+                TensorView wt = f.tensor("weight." + p);
+                long want = TensorView.numel(gradients.shapes().get(p));
+                if (wt.numel() != want) {
+                    throw new dev.tina.export.checkpoint.CheckpointFormatException(f.path() + ": tensor 'weight." + p + "' has "
+                            + wt.numel() + " values, this model and rank need " + want + " (a checkpoint of another model or rank?)");
+                }
+                w.put(p, wt.toFloatArray());
                 TensorView mt = f.tensors().get("exp_avg." + p);
                 if (mt != null) {
                     m.put(p, mt.toFloatArray());

@@ -39,6 +39,9 @@ public final class GradientSession implements AutoCloseable {
 
     public List<String> params() { return params; }
 
+    /** The shape of each LoRA factor, by PEFT name. */
+    public Map<String, long[]> shapes() { return shapes; }
+
     public Result run(LoraTrainingSession.Batch batch, Map<String, float[]> weights) throws OrtException {
         Map<String, OnnxTensor> feed = new LinkedHashMap<>();
         try {

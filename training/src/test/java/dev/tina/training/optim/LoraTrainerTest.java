@@ -111,4 +111,36 @@ class LoraTrainerTest {
         assertEquals(0, t.step());
         assertFalse(Files.exists(tmp.resolve("poisoned")));
     }
+
+    @Test
+    void aStateOfAnotherRankIsRefusedByName() throws Exception {
+        LoraTrainer t = new LoraTrainer(grads, adapter.tensors(), SETTINGS);
+        Path saved = tmp.resolve("rank4");
+        t.save(saved);
+        var rank2 = TrainingGraph.gradientGraph(tmp.resolve("export"), 2, adapter.config().targets(), new LossHead.Grpo(), "rank2.onnx");
+        Map<String, long[]> shapes = new LinkedHashMap<>();
+        grads.shapes().forEach((k, v) -> shapes.put(k, k.endsWith("lora_A.weight") ? new long[]{2, v[1]} : new long[]{v[0], 2}));
+        try (GradientSession other = new GradientSession(rank2, shapes)) {
+            var e = assertThrows(dev.tina.export.checkpoint.CheckpointFormatException.class, () -> LoraTrainer.restore(other, saved, SETTINGS));
+            assertTrue(e.getMessage().contains("weight." + grads.params().getFirst()) && e.getMessage().contains("another model or rank"), e.getMessage());
+        }
+    }
+
+    @Test
+    void peftInitialisationStartsAtTheBaseModel() throws Exception {
+        ModelConfig c = ModelConfig.read(FIXTURE.resolve("model/config.json"));
+        Map<String, float[]> init = LoraInit.peft(c, adapter.config().targets(), 8, 3);
+        for (var e : init.entrySet()) {
+            if (e.getKey().endsWith("lora_B.weight")) {
+                for (float x : e.getValue()) assertEquals(0f, x);
+            } else {
+                int in = e.getValue().length / 8;
+                float max = 0;
+                for (float x : e.getValue()) max = Math.max(max, Math.abs(x));
+                assertTrue(max > 0 && max <= 1 / Math.sqrt(in) + 1e-6, e.getKey() + " " + max);
+            }
+        }
+        String first = grads.params().getFirst();
+        assertArrayEquals(init.get(first), LoraInit.peft(c, adapter.config().targets(), 8, 3).get(first), "seeded");
+    }
 }
