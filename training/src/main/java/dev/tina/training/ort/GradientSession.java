@@ -28,11 +28,21 @@ public final class GradientSession implements AutoCloseable {
     public record Result(double loss, float[] logps, float[] kl, Map<String, float[]> gradients) {}
 
     public GradientSession(TrainingGraph.Built graph, Map<String, long[]> shapes) throws OrtException {
+        this(graph, shapes, false);
+    }
+
+    /**
+     * @param lowMemory turn off ONNX Runtime's pre-packing of constant weights: the forward and
+     *                  backward products each pre-pack the base weights into their own layout,
+     *                  which roughly triples their resident size; off, they are read as stored
+     */
+    public GradientSession(TrainingGraph.Built graph, Map<String, long[]> shapes, boolean lowMemory) throws OrtException {
         this.env = TrainingNatives.requireTraining();
         this.params = graph.params();
         this.shapes = shapes;
         try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
             o.setDeterministicCompute(true);
+            if (lowMemory) o.addConfigEntry("session.disable_prepacking", "1");
             this.session = env.createSession(graph.file().toString(), o);
         }
     }
