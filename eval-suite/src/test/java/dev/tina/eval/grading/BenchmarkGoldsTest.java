@@ -1,0 +1,96 @@
+package dev.tina.eval.grading;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.*;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * The benchmarks Tina evaluates on (../shared/data): every gold is readable, every reference solution
+ * grades correct against its own gold, and golds of other problems are never judged equal to it.
+ */
+class BenchmarkGoldsTest {
+    static final Path DATA = Path.of(System.getProperty("tina.repo.root", "..")).resolve("../shared/data").normalize();
+    static final ObjectMapper JSON = new ObjectMapper();
+    static Grader grader;
+
+    @BeforeAll
+    static void start() {
+        assumeTrue(Files.isDirectory(DATA), "no ../shared/data here");
+        grader = new Grader(new Grader.Options(Duration.ofSeconds(10), 8));
+        grader.warmUp();
+    }
+
+    @AfterAll
+    static void stop() { if (grader != null) grader.close(); }
+
+    static List<JsonNode> rows(String file) throws IOException {
+        List<JsonNode> out = new ArrayList<>();
+        for (String line : Files.readAllLines(DATA.resolve(file))) if (!line.isBlank()) out.add(JSON.readTree(line));
+        return out;
+    }
+
+    @Test
+    void everyGoldIsReadable() throws IOException {
+        List<String> bad = new ArrayList<>();
+        String[][] sets = {{"math500/test.jsonl", "math500"}, {"minerva_math/test.jsonl", "minerva"}, {"aime24/test.jsonl", "aime24"},
+                {"aime25/test.jsonl", "aime25"}, {"amc23/test.jsonl", "amc23"}, {"gsm8k/test.jsonl", "gsm8k"}};
+        int n = 0;
+        for (String[] s : sets) {
+            GoldField field = GoldField.forBenchmark(s[1]);
+            for (JsonNode row : rows(s[0])) {
+                String gold = field.gold(row);
+                n++;
+                GoldCheck c = grader.validateGold(gold);
+                if (!c.parseable()) bad.add(s[1] + ": " + gold + " (" + c.reason() + ")");
+            }
+        }
+        for (JsonNode row : rows("limr/limr_train.derived.jsonl")) {
+            n++;
+            GoldCheck c = grader.validateGold(row.get("answer").asText());
+            if (!c.parseable()) bad.add("limr: " + row.get("answer").asText() + " (" + c.reason() + ")");
+        }
+        assertTrue(bad.isEmpty(), bad.size() + " of " + n + " golds unreadable:\n" + String.join("\n", bad));
+    }
+
+    @Test
+    void referenceSolutionsGradeCorrectAndOtherGoldsDoNot() throws IOException {
+        List<String> failures = new ArrayList<>();
+        for (String[] s : new String[][]{{"math500/test.jsonl", "math500"}, {"minerva_math/test.jsonl", "minerva"}}) {
+            List<JsonNode> rows = rows(s[0]);
+            GoldField field = GoldField.forBenchmark(s[1]);
+            for (int i = 0; i < rows.size(); i++) {
+                String gold = field.gold(rows.get(i));
+                GradeResult r = grader.grade(gold, rows.get(i).get("solution").asText());
+                if (!r.correct()) failures.add("solution of " + gold + ": " + r.status() + " " + r.detail());
+                for (int k = 1; k <= 2; k++) {
+                    String other = field.gold(rows.get((i + 37 * k) % rows.size()));
+                    if (other.equals(gold)) continue;
+                    GradeResult x = grader.grade(gold, "\\boxed{" + other + "}");
+                    if (x.correct()) failures.add("judged equal: " + gold + " and " + other);
+                }
+            }
+        }
+        assertTrue(failures.isEmpty(), String.join("\n", failures));
+    }
+
+    @Test
+    void math500AnswerFieldAgreesWithTheBoxInTheSolution() throws IOException {
+        for (JsonNode row : rows("math500/test.jsonl")) {
+            String gold = GoldField.forBenchmark("math500").gold(row);
+            GradeResult r = grader.grade(gold, "\\boxed{" + row.get("answer").asText() + "}");
+            assertTrue(r.correct(), gold + " vs " + row.get("answer").asText() + ": " + r.detail());
+        }
+    }
+}
