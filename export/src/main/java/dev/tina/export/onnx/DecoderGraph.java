@@ -57,7 +57,7 @@ public final class DecoderGraph {
     private final WeightSource weights;
     private final List<Projection> loraTargets;
     private final Variant variant;
-    private final java.util.Set<String> castDone = new java.util.HashSet<>();
+    private final java.util.Set<String> castDone = new java.util.HashSet<>(), added = new java.util.HashSet<>();
 
     private String batchDim, seqDim, qShape, kvShape, cos4, sin4, cos5, sin5, allowed;
 
@@ -286,7 +286,7 @@ public final class DecoderGraph {
     private String weight(String name, long... shape) throws IOException {
         String casted = name + "/float32";
         if (castDone.contains(name)) return casted;
-        if (g.hasInitializer(name)) return name;
+        if (!added.add(name)) return name;
         DType dtype = weights.add(g, name, shape);
         if (dtype == DType.F32) return name;
         castDone.add(name);

@@ -97,6 +97,36 @@ public final class TrainingGraph {
         return file;
     }
 
+    /**
+     * A gradient graph for full-parameter training (the SFT of a small model from scratch): every
+     * base weight becomes a graph input and gets a gradient output; no LoRA. Meant for models
+     * whose weights fit comfortably on the heap. Returns the weight names and shapes in input order.
+     */
+    public static Built fullGradientGraph(Path exportDir, LossHead head, String fileName, Map<String, long[]> shapesOut) throws Exception {
+        ModelConfig c = ModelConfig.read(exportDir.resolve("config.json"));
+        GraphBuilder g = new GraphBuilder("tina_full_train", null);
+        List<String> params = new ArrayList<>();
+        DecoderGraph.WeightSource asInputs = (gb, name, shape) -> {
+            Object[] dims = new Object[shape.length];
+            for (int i = 0; i < shape.length; i++) dims[i] = shape[i];
+            gb.input(name, FLOAT, dims);
+            params.add(name);
+            shapesOut.put(name, shape.clone());
+            return dev.tina.export.checkpoint.DType.F32;
+        };
+        DecoderGraph.build(g, c, asInputs, List.of(), new DecoderGraph.Variant(false, null, head));
+        Map<String, String> grads = GradientBuilder.build(g, LossHead.LOSS, params);
+        for (String p : params) {
+            String grad = grads.get(p);
+            if (grad == null) throw new IllegalStateException("the loss does not depend on " + p);
+            g.opNamed("Identity", GRAD_PREFIX + p, List.of(grad));
+            Object[] dims = new Object[shapesOut.get(p).length];
+            for (int i = 0; i < dims.length; i++) dims[i] = shapesOut.get(p)[i];
+            g.output(GRAD_PREFIX + p, FLOAT, dims);
+        }
+        return new Built(write(exportDir, fileName, g), params, grads);
+    }
+
     static Projection projectionOf(String peftName) {
         for (Projection p : Projection.values()) if (peftName.contains("." + p.moduleName() + ".")) return p;
         throw new IllegalArgumentException("not a LoRA tensor name: " + peftName);
