@@ -88,6 +88,16 @@ public final class LoraTrainer {
         return new StepMetrics(adamw.step(), loss, norm, lr);
     }
 
+    /** Writes the current LoRA factors as a PEFT adapter folder (atomically) that PEFT, the runtime and merge load. */
+    public void exportAdapter(Path dir, dev.tina.export.peft.LoraConfig config, dev.tina.export.checkpoint.ModelConfig model) throws IOException {
+        Map<String, float[]> copy = new LinkedHashMap<>();
+        weights.forEach((k, v) -> copy.put(k, v.clone()));
+        try (AtomicOutputDirectory out = new AtomicOutputDirectory(dir, true)) {
+            new dev.tina.export.peft.PeftAdapter(config, copy, null).write(out.path(), model);
+            out.commit();
+        }
+    }
+
     /** Writes weights, AdamW moments and step into {@code dir} atomically. */
     public void save(Path dir) throws IOException {
         try (AtomicOutputDirectory out = new AtomicOutputDirectory(dir, true)) {

@@ -143,4 +143,19 @@ class LoraTrainerTest {
         String first = grads.params().getFirst();
         assertArrayEquals(init.get(first), LoraInit.peft(c, adapter.config().targets(), 8, 3).get(first), "seeded");
     }
+
+    @Test
+    void trainedAdapterExportsInPeftLayoutThatTheRuntimeLoads() throws Exception {
+        LoraTrainer t = new LoraTrainer(grads, adapter.tensors(), SETTINGS);
+        t.step(List.of(batch()));
+        Path out = tmp.resolve("trained-adapter");
+        ModelConfig c = ModelConfig.read(FIXTURE.resolve("model/config.json"));
+        t.exportAdapter(out, adapter.config(), c);
+        PeftAdapter back = PeftAdapter.read(out, c);
+        for (String p : t.weights().keySet()) assertArrayEquals(t.weights().get(p), back.tensors().get(p), p);
+        try (var d = dev.tina.runtime.OrtDecoder.open(tmp.resolve("export"));
+             var binding = dev.tina.runtime.AdapterBinding.of(d.environment(), d.descriptor(), back)) {
+            assertEquals(4, binding.rank());
+        }
+    }
 }
