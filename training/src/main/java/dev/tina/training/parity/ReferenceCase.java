@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tina.export.checkpoint.CheckpointFormatException;
 import dev.tina.export.checkpoint.SafetensorsFile;
 import dev.tina.export.checkpoint.TensorView;
+import dev.tina.training.graph.Aggregation;
 import dev.tina.training.ort.LoraTrainingSession;
 
 import java.io.IOException;
@@ -36,23 +37,21 @@ public record ReferenceCase(long[] inputIds, long[] attentionMask, long[] positi
         float[] adv = cs.tensor("advantages").toFloatArray(), old = cs.tensor("old_logps").toFloatArray(),
                 ref = cs.tensor("ref_logps").toFloatArray(), logps = cs.tensor("logps").toFloatArray();
         List<Integer> k = new ArrayList<>();
-        int[] count = new int[batch];
         for (int b = 0; b < batch; b++) {
             for (int t = 0; t < seq - 1; t++) {
-                if (completion.getFloat((long) b * (seq - 1) + t) > 0) {
-                    k.add(b * (seq - 1) + t);
-                    count[b]++;
-                }
+                if (completion.getFloat((long) b * (seq - 1) + t) > 0) k.add(b * (seq - 1) + t);
             }
         }
         int n = k.size();
         long[] targetPos = new long[n], targetIds = new long[n];
-        float[] weights = new float[n], advK = new float[n], oldK = new float[n], refK = new float[n], wantLogps = new float[n];
+        int[] rowOfToken = new int[n];
+        for (int i = 0; i < n; i++) rowOfToken[i] = k.get(i) / (seq - 1);
+        float[] weights = new Aggregation.Grpo().weights(rowOfToken, batch, seq - 1); // the case's loss is TRL's "grpo"
+        float[] advK = new float[n], oldK = new float[n], refK = new float[n], wantLogps = new float[n];
         for (int i = 0; i < n; i++) {
             int b = k.get(i) / (seq - 1), t = k.get(i) % (seq - 1);
             targetPos[i] = (long) b * seq + t;
             targetIds[i] = ids[b * seq + t + 1];
-            weights[i] = 1f / (batch * count[b]);
             advK[i] = adv[b];
             oldK[i] = old[k.get(i)];
             refK[i] = ref[k.get(i)];
