@@ -37,7 +37,8 @@ public final class LoraTrainer {
         }
     }
 
-    public record StepMetrics(long step, double loss, double gradNorm, double learningRate) {}
+    /** One optimizer step; {@code logps}/{@code kl} hold the trainer's per-token values of each micro-batch in order. */
+    public record StepMetrics(long step, double loss, double gradNorm, double learningRate, List<float[]> logps, List<float[]> kl) {}
 
     private final GradientSession gradients;
     private final Map<String, float[]> weights;
@@ -66,9 +67,12 @@ public final class LoraTrainer {
         long next = adamw.step() + 1;
         Map<String, float[]> sum = new LinkedHashMap<>();
         double loss = 0;
+        List<float[]> logps = new ArrayList<>(), kls = new ArrayList<>();
         for (LoraTrainingSession.Batch b : microBatches) {
             GradientSession.Result r = gradients.run(b, weights);
             loss += r.loss();
+            logps.add(r.logps());
+            if (r.kl() != null) kls.add(r.kl());
             for (var e : r.gradients().entrySet()) {
                 float[] acc = sum.computeIfAbsent(e.getKey(), k -> new float[e.getValue().length]);
                 float[] g = e.getValue();
@@ -85,7 +89,7 @@ public final class LoraTrainer {
         }
         double lr = settings.schedule().lr(settings.learningRate(), adamw.step(), settings.totalSteps(), settings.warmupSteps());
         adamw.update(weights, sum, lr);
-        return new StepMetrics(adamw.step(), loss, norm, lr);
+        return new StepMetrics(adamw.step(), loss, norm, lr, logps, kls);
     }
 
     /** Writes the current LoRA factors as a PEFT adapter folder (atomically) that PEFT, the runtime and merge load. */

@@ -1,0 +1,418 @@
+package dev.tina.training.grpo;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tina.eval.grading.Grader;
+import dev.tina.export.AtomicOutputDirectory;
+import dev.tina.export.checkpoint.Projection;
+import dev.tina.export.checkpoint.SafetensorsWriter;
+import dev.tina.export.peft.LoraConfig;
+import dev.tina.export.peft.PeftAdapter;
+import dev.tina.runtime.AdapterBinding;
+import dev.tina.runtime.DecoderOutput;
+import dev.tina.runtime.KvCache;
+import dev.tina.runtime.LoadedModel;
+import dev.tina.runtime.OrtDecoder;
+import dev.tina.runtime.SessionSettings;
+import dev.tina.runtime.sampling.BatchSampler;
+import dev.tina.runtime.sampling.Completion;
+import dev.tina.runtime.sampling.SamplingParams;
+import dev.tina.runtime.sampling.TokenSampler;
+import dev.tina.training.graph.Aggregation;
+import dev.tina.training.graph.LossHead;
+import dev.tina.training.graph.TrainingGraph;
+import dev.tina.training.optim.LoraInit;
+import dev.tina.training.optim.LoraTrainer;
+import dev.tina.training.optim.LrSchedule;
+import dev.tina.training.ort.GradientSession;
+import dev.tina.training.ort.LoraTrainingSession;
+
+import java.io.BufferedWriter;
+import java.io.IOException;
+import java.nio.FloatBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Consumer;
+import java.util.stream.Stream;
+
+/**
+ * The GRPO loop on LoRA: sample prompts → {@code num_generations} completions each through the
+ * batched sampler with the live adapter → rewards → group advantages → reference log-probs
+ * (adapter off) → GRPO loss and gradients over micro-batches (ONNX Runtime) → clipping and AdamW
+ * (Java) → the new factors bound to the sampler directly, versioned by step and content hash.
+ * Checkpoints (adapter in PEFT layout, optimizer state, data cursor) are atomic; a resumed run
+ * replays exactly the metrics an uninterrupted one logs (wall-clock fields aside).
+ *
+ * <p>Old log-probs are the sampler's (one update per batch, so the ratio is 1 up to the
+ * sampler-vs-trainer gap, which is logged); the loss uses unscaled logits (temperature 1), as
+ * Tina's trainer did.
+ */
+public final class GrpoTrainer {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final GrpoRecipe recipe;
+    private final Path out;
+
+    public GrpoTrainer(GrpoRecipe recipe, Path out) {
+        this.recipe = recipe;
+        this.out = out;
+    }
+
+    public record Summary(long steps, double wallSeconds, long tokensGenerated, Path lastCheckpoint) {}
+
+    public Summary run(boolean resume, Consumer<ObjectNode> onStep) throws Exception {
+        return run(resume, onStep, List.of());
+    }
+
+    /** @param extraRewards rewards given as code, scored after the recipe's (weight 1 unless the recipe lists more weights) */
+    public Summary run(boolean resume, Consumer<ObjectNode> onStep, List<Reward> extraRewards) throws Exception {
+        if (recipe.modelNameOrPath() == null) throw new IllegalArgumentException("recipe: model_name_or_path is required");
+        if (recipe.datasetPath() == null) throw new IllegalArgumentException("recipe: dataset_path is required");
+        int completionsPerStep = recipe.microBatch() * recipe.accumulation();
+        if (completionsPerStep % recipe.generations() != 0) {
+            throw new IllegalArgumentException("per_device_train_batch_size × gradient_accumulation_steps (" + completionsPerStep
+                    + ") must be a multiple of num_generations (" + recipe.generations() + ")");
+        }
+        int promptsPerStep = completionsPerStep / recipe.generations();
+        Files.createDirectories(out);
+        long t0 = System.nanoTime();
+        Grader grader = new Grader();
+        try {
+            grader.warmUp();
+            List<Reward> rewards = new ArrayList<>();
+            for (String r : recipe.rewards()) rewards.add(Reward.parse(r, grader));
+            rewards.addAll(extraRewards);
+            return loop(resume, onStep, rewards, promptsPerStep, t0);
+        } finally {
+            grader.close();
+        }
+    }
+
+    private Summary loop(boolean resume, Consumer<ObjectNode> onStep, List<Reward> rewards, int promptsPerStep, long t0) throws Exception {
+        PromptDataset data = PromptDataset.read(Path.of(recipe.datasetPath()), recipe.problemField(), recipe.answerField(), recipe.runSeed());
+        List<Projection> targets = recipe.targets().stream().map(Projection::fromModuleName).toList();
+        LoraConfig loraConfig = LoraConfig.of(recipe.rank(), recipe.alpha(), 0.0, targets, Boolean.TRUE.equals(recipe.useRslora()));
+        Aggregation aggregation = Aggregation.parse(recipe.loss());
+        long totalSteps = recipe.steps();
+        var settings = new LoraTrainer.Settings(recipe.lr(), LrSchedule.parse(recipe.scheduler(), recipe.minLr()), totalSteps,
+                LrSchedule.warmupSteps(recipe.warmup(), totalSteps), recipe.gradNorm(),
+                recipe.adamBeta1() != null ? recipe.adamBeta1() : 0.9, recipe.adamBeta2() != null ? recipe.adamBeta2() : 0.999,
+                recipe.adamEpsilon() != null ? recipe.adamEpsilon() : 1e-8, recipe.weightDecay() != null ? recipe.weightDecay() : 0.0);
+        long tokensGenerated = 0;
+        Path lastCheckpoint = null;
+        try (LoadedModel model = LoadedModel.open(Path.of(recipe.modelNameOrPath()), SessionSettings.cpu());
+             BatchSampler sampler = new BatchSampler(model.decoder(), model.tokenizer().orElseThrow(() ->
+                     new IllegalArgumentException(recipe.modelNameOrPath() + ": GRPO needs the model's tokenizer.json (rewards read text)")), 64);
+             AdapterBinding none = AdapterBinding.none(model.decoder().environment(), model.decoder().descriptor())) {
+            var graph = TrainingGraph.gradientGraph(model.exportDir(), recipe.rank(), targets, new LossHead.Grpo(),
+                    "grpo-r" + recipe.rank() + "-" + targets.size() + "t.onnx");
+            Map<String, long[]> shapes = new LinkedHashMap<>();
+            for (String p : graph.params()) shapes.put(p, TrainingGraph.paramShape(model.config(), p, recipe.rank()));
+            try (GradientSession grads = new GradientSession(graph, shapes)) {
+                LoraTrainer trainer;
+                Path latest = resume ? latestCheckpoint() : null;
+                if (latest != null) {
+                    trainer = LoraTrainer.restore(grads, latest.resolve("optimizer"), settings);
+                    truncateMetrics(trainer.step());
+                } else {
+                    if (!resume) deleteOldRun();
+                    trainer = new LoraTrainer(grads, LoraInit.peft(model.config(), targets, recipe.rank(), recipe.runSeed()), settings);
+                }
+                while (trainer.step() < totalSteps) {
+                    long step = trainer.step(); // steps done; this is step + 1
+                    ObjectNode metrics = oneStep(model, sampler, none, trainer, data, rewards, loraConfig, aggregation, promptsPerStep, step);
+                    tokensGenerated += metrics.get("tokens_generated").asLong();
+                    appendMetrics(metrics);
+                    onStep.accept(metrics);
+                    if (trainer.step() % recipe.saveEvery() == 0 || trainer.step() == totalSteps) {
+                        lastCheckpoint = checkpoint(trainer, loraConfig, model);
+                    }
+                }
+            }
+        }
+        return new Summary(recipe.steps(), (System.nanoTime() - t0) / 1e9, tokensGenerated, lastCheckpoint);
+    }
+
+    private ObjectNode oneStep(LoadedModel model, BatchSampler sampler, AdapterBinding none, LoraTrainer trainer, PromptDataset data,
+                               List<Reward> rewards, LoraConfig loraConfig, Aggregation aggregation, int promptsPerStep, long step)
+            throws Exception {
+        long tStart = System.nanoTime();
+        int g = recipe.generations();
+        // 1. prompts at the data cursor
+        List<PromptDataset.Row> rows = new ArrayList<>();
+        List<long[]> prompts = new ArrayList<>();
+        for (int i = 0; i < promptsPerStep; i++) {
+            PromptDataset.Row row = data.at(step * promptsPerStep + i);
+            rows.add(row);
+            long[] ids = model.encodePrompt(row.problem(), recipe.chat(), recipe.systemPrompt());
+            if (ids.length > recipe.promptLength()) ids = java.util.Arrays.copyOfRange(ids, ids.length - recipe.promptLength(), ids.length); // TRL keeps the end
+            prompts.add(ids);
+        }
+        // 2. rollouts with the live adapter, checked to be the trainer's current version
+        String version = versionOf(trainer);
+        List<Completion> completions;
+        try (AdapterBinding live = AdapterBinding.of(model.decoder().environment(), model.decoder().descriptor(),
+                new PeftAdapter(loraConfig, copy(trainer.weights()), null))) {
+            if (!version.equals(versionOf(trainer))) throw new IllegalStateException("adapter changed during binding");
+            SamplingParams params = new SamplingParams(g, recipe.samplingTemperature(), recipe.samplingTopP(), 0, 0.0,
+                    recipe.completionLength(), List.of(), Set.of(), recipe.runSeed() * 1_000_003L + step);
+            completions = sampler.generate(prompts, params, live);
+        }
+        long tSampled = System.nanoTime();
+        // 3. rewards and advantages
+        double[] total = new double[completions.size()];
+        double[][] per = new double[rewards.size()][completions.size()];
+        for (int c = 0; c < completions.size(); c++) {
+            Completion comp = completions.get(c);
+            String gold = rows.get(comp.promptIndex()).answer();
+            for (int r = 0; r < rewards.size(); r++) {
+                per[r][c] = rewards.get(r).score(comp.text(), gold);
+                total[c] += (r < recipe.weights().size() ? recipe.weights().get(r) : 1.0) * per[r][c];
+            }
+        }
+        float[] adv = Advantages.group(total, g, recipe.scale());
+        long tRewards = System.nanoTime();
+        // 4. micro-batches: reference log-probs with the adapter off, then the GRPO step
+        List<LoraTrainingSession.Batch> micro = new ArrayList<>();
+        List<float[]> samplerLogps = new ArrayList<>();
+        double refSeconds = 0;
+        for (int start = 0; start < completions.size(); start += recipe.microBatch()) {
+            List<Completion> mb = completions.subList(start, Math.min(completions.size(), start + recipe.microBatch()));
+            long tr = System.nanoTime();
+            MicroBatch b = MicroBatch.build(mb, prompts, adv, start, aggregation, recipe.completionLength(), loraConfig.scale());
+            b.referenceLogps(model.decoder(), none);
+            refSeconds += (System.nanoTime() - tr) / 1e9;
+            micro.add(b.batch(recipe.klBeta(), recipe.eps(), recipe.epsHigh()));
+            samplerLogps.add(b.oldLogps);
+        }
+        long tTrain = System.nanoTime();
+        LoraTrainer.StepMetrics m = trainer.step(micro);
+        long tEnd = System.nanoTime();
+        // 5. metrics
+        ObjectNode o = JSON.createObjectNode();
+        o.put("step", m.step());
+        o.put("loss", m.loss());
+        for (int r = 0; r < rewards.size(); r++) {
+            o.put("rewards/" + rewards.get(r).name() + "/mean", mean(per[r]));
+            o.put("rewards/" + rewards.get(r).name() + "/std", std(per[r]));
+        }
+        o.put("reward", mean(total));
+        long tokens = completions.stream().mapToLong(c -> c.tokenIds().length).sum();
+        o.put("completion_length", (double) tokens / completions.size());
+        double klSum = 0, gap = 0;
+        long klN = 0, gapN = 0;
+        for (float[] k : m.kl()) for (float x : k) { klSum += x; klN++; }
+        for (int i = 0; i < m.logps().size(); i++) {
+            float[] a = m.logps().get(i), s = samplerLogps.get(i);
+            for (int j = 0; j < a.length; j++) { gap += Math.abs(a[j] - s[j]); gapN++; }
+        }
+        o.put("kl", klN == 0 ? 0 : klSum / klN);
+        o.put("sampler_trainer_logp_gap", gapN == 0 ? 0 : gap / gapN);
+        o.put("learning_rate", m.learningRate());
+        o.put("grad_norm", m.gradNorm());
+        o.put("adapter_version", version);
+        o.put("tokens_generated", tokens);
+        // wall-clock fields: not reproduced by a resumed run
+        o.put("seconds_sampling", (tSampled - tStart) / 1e9);
+        o.put("seconds_rewards", (tRewards - tSampled) / 1e9);
+        o.put("seconds_reference", refSeconds);
+        o.put("seconds_training", (tEnd - tTrain) / 1e9);
+        o.put("tokens_per_second", tokens / ((tSampled - tStart) / 1e9));
+        return o;
+    }
+
+    /** Deterministic metric names: everything but the wall-clock ones. */
+    public static boolean isWallClock(String field) {
+        return field.startsWith("seconds_") || field.equals("tokens_per_second");
+    }
+
+    static String versionOf(LoraTrainer t) throws Exception {
+        MessageDigest md = MessageDigest.getInstance("SHA-256");
+        java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(4);
+        for (var e : t.weights().entrySet()) {
+            md.update(e.getKey().getBytes(StandardCharsets.UTF_8));
+            for (float f : e.getValue()) {
+                buf.clear();
+                buf.putFloat(f);
+                md.update(buf.array());
+            }
+        }
+        return "step-" + t.step() + "-" + HexFormat.of().formatHex(md.digest()).substring(0, 12);
+    }
+
+    private static Map<String, float[]> copy(Map<String, float[]> w) {
+        Map<String, float[]> c = new LinkedHashMap<>();
+        w.forEach((k, v) -> c.put(k, v.clone()));
+        return c;
+    }
+
+    private Path checkpoint(LoraTrainer trainer, LoraConfig loraConfig, LoadedModel model) throws IOException {
+        Path dir = out.resolve("checkpoint-" + trainer.step());
+        try (AtomicOutputDirectory tmp = new AtomicOutputDirectory(dir, true)) {
+            trainer.exportAdapter(tmp.path().resolve("adapter"), loraConfig, model.config());
+            trainer.save(tmp.path().resolve("optimizer"));
+            ObjectNode state = JSON.createObjectNode();
+            state.put("step", trainer.step());
+            state.put("seed", recipe.runSeed());
+            SafetensorsWriter.writeJsonAtomically(tmp.path().resolve("trainer_state.json"), state);
+            tmp.commit();
+        }
+        List<Path> all = checkpoints();
+        for (int i = 0; i < all.size() - recipe.keep(); i++) AtomicOutputDirectory.deleteRecursively(all.get(i));
+        return dir;
+    }
+
+    private List<Path> checkpoints() throws IOException {
+        if (!Files.isDirectory(out)) return List.of();
+        try (Stream<Path> s = Files.list(out)) {
+            return s.filter(p -> p.getFileName().toString().matches("checkpoint-\\d+") && Files.isRegularFile(p.resolve("trainer_state.json")))
+                    .sorted(Comparator.comparingLong(p -> Long.parseLong(p.getFileName().toString().substring("checkpoint-".length()))))
+                    .toList();
+        }
+    }
+
+    private Path latestCheckpoint() throws IOException {
+        List<Path> all = checkpoints();
+        return all.isEmpty() ? null : all.getLast();
+    }
+
+    private void deleteOldRun() throws IOException {
+        for (Path p : checkpoints()) AtomicOutputDirectory.deleteRecursively(p);
+        Files.deleteIfExists(out.resolve("metrics.jsonl"));
+    }
+
+    private void appendMetrics(ObjectNode m) throws IOException {
+        try (BufferedWriter w = Files.newBufferedWriter(out.resolve("metrics.jsonl"), StandardCharsets.UTF_8,
+                StandardOpenOption.CREATE, StandardOpenOption.APPEND)) {
+            w.write(JSON.writeValueAsString(m));
+            w.write('\n');
+        }
+    }
+
+    /** Drops metric lines of steps after the checkpoint being resumed (they will be logged again). */
+    private void truncateMetrics(long step) throws IOException {
+        Path f = out.resolve("metrics.jsonl");
+        if (!Files.exists(f)) return;
+        List<String> keep = new ArrayList<>();
+        for (String line : Files.readAllLines(f)) {
+            if (line.isBlank()) continue;
+            try {
+                JsonNode n = JSON.readTree(line);
+                if (n.path("step").asLong() <= step) keep.add(line);
+            } catch (com.fasterxml.jackson.core.JacksonException e) {
+                // a line torn by a crash: dropped, its step is replayed
+            }
+        }
+        Path tmp = f.resolveSibling("metrics.jsonl.tmp");
+        Files.write(tmp, keep);
+        Files.move(tmp, f, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    static double mean(double[] v) {
+        double s = 0;
+        for (double x : v) s += x;
+        return v.length == 0 ? 0 : s / v.length;
+    }
+
+    static double std(double[] v) {
+        double m = mean(v), s = 0;
+        for (double x : v) s += (x - m) * (x - m);
+        return v.length < 2 ? 0 : Math.sqrt(s / (v.length - 1));
+    }
+
+    /** One micro-batch of completions as training-graph inputs. */
+    static final class MicroBatch {
+        long[] ids, mask, pos, shape, targetPositions, targetIds;
+        float[] weights, advantages, oldLogps, refLogps;
+        float loraScale;
+
+        static MicroBatch build(List<Completion> mb, List<long[]> prompts, float[] adv, int offset, Aggregation agg,
+                                int maxCompletion, double loraScale) {
+            MicroBatch b = new MicroBatch();
+            b.loraScale = (float) loraScale;
+            int rows = mb.size(), len = 0;
+            for (Completion c : mb) len = Math.max(len, prompts.get(c.promptIndex()).length + c.tokenIds().length);
+            b.shape = new long[]{rows, len};
+            b.ids = new long[rows * len];
+            b.mask = new long[rows * len];
+            b.pos = new long[rows * len];
+            List<long[]> targets = new ArrayList<>();
+            List<Integer> rowOf = new ArrayList<>();
+            List<Float> old = new ArrayList<>(), advs = new ArrayList<>();
+            for (int r = 0; r < rows; r++) {
+                Completion c = mb.get(r);
+                long[] p = prompts.get(c.promptIndex());
+                int n = p.length + c.tokenIds().length;
+                for (int t = 0; t < n; t++) {
+                    b.ids[r * len + t] = t < p.length ? p[t] : c.tokenIds()[t - p.length];
+                    b.mask[r * len + t] = 1;
+                    b.pos[r * len + t] = t;
+                }
+                for (int k = 0; k < c.tokenIds().length; k++) {
+                    targets.add(new long[]{(long) r * len + p.length - 1 + k, c.tokenIds()[k]});
+                    rowOf.add(r);
+                    old.add(c.logprobs()[k]);
+                    advs.add(adv[offset + r]);
+                }
+            }
+            int k = targets.size();
+            b.targetPositions = new long[k];
+            b.targetIds = new long[k];
+            b.oldLogps = new float[k];
+            b.advantages = new float[k];
+            int[] rowArr = new int[k];
+            for (int i = 0; i < k; i++) {
+                b.targetPositions[i] = targets.get(i)[0];
+                b.targetIds[i] = targets.get(i)[1];
+                b.oldLogps[i] = old.get(i);
+                b.advantages[i] = advs.get(i);
+                rowArr[i] = rowOf.get(i);
+            }
+            b.weights = agg.weights(rowArr, rows, maxCompletion);
+            return b;
+        }
+
+        /** Log-probs of the completion tokens with the adapter off (the KL reference), from one forward pass. */
+        void referenceLogps(OrtDecoder decoder, AdapterBinding none) throws Exception {
+            int rows = (int) shape[0], len = (int) shape[1], vocab = decoder.descriptor().vocabSize();
+            try (KvCache empty = KvCache.empty(decoder.environment(), decoder.descriptor(), rows);
+                 DecoderOutput o = decoder.forward(ids, mask, pos, rows, len, empty, none, OrtDecoder.Logits.ALL)) {
+                FloatBuffer fb = o.logits();
+                float[] logits = fb.hasArray() && fb.arrayOffset() == 0 ? fb.array() : toArray(fb);
+                refLogps = new float[targetIds.length];
+                for (int i = 0; i < targetIds.length; i++) {
+                    refLogps[i] = TokenSampler.logprob(logits, (int) (targetPositions[i] * vocab), vocab, (int) targetIds[i]);
+                }
+            }
+        }
+
+        private static float[] toArray(FloatBuffer b) {
+            float[] a = new float[b.remaining()];
+            b.get(a);
+            return a;
+        }
+
+        LoraTrainingSession.Batch batch(double beta, double epsLow, double epsHigh) {
+            int k = targetIds.length;
+            return new LoraTrainingSession.Batch()
+                    .longs("input_ids", ids, shape).longs("attention_mask", mask, shape).longs("position_ids", pos, shape)
+                    .floats("lora_scale", new float[]{loraScale}, 1)
+                    .longs("target_positions", targetPositions, k).longs("target_ids", targetIds, k)
+                    .floats("token_weights", weights, k).floats("temperature", new float[]{1f}, 1)
+                    .floats("advantages", advantages, k).floats("old_logps", oldLogps, k).floats("ref_logps", refLogps, k)
+                    .floats("beta", new float[]{(float) beta}, 1).floats("epsilon_low", new float[]{(float) epsLow}, 1)
+                    .floats("epsilon_high", new float[]{(float) epsHigh}, 1);
+        }
+    }
+}
