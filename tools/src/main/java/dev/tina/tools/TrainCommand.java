@@ -1,0 +1,42 @@
+package dev.tina.tools;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tina.training.grpo.GrpoRecipe;
+import dev.tina.training.grpo.GrpoTrainer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+@Command(name = "train", mixinStandardHelpOptions = true,
+        description = "GRPO on a LoRA adapter from a recipe (TRL GRPOConfig / PEFT LoraConfig field names, JSON or YAML).")
+final class TrainCommand implements Callable<Integer> {
+    @Option(names = "--recipe", required = true, description = "recipe file (.json, .yaml)") Path recipe;
+    @Option(names = "--out", defaultValue = "out/train", description = "run folder: metrics.jsonl, checkpoint-N/; default ${DEFAULT-VALUE}") Path out;
+    @Option(names = "--resume", description = "continue from the last checkpoint in --out") boolean resume;
+    @Option(names = "--model", description = "override model_name_or_path") String model;
+    @Option(names = "--max-steps", description = "override max_steps") Integer maxSteps;
+    @Option(names = "--max-completion-length", description = "override max_completion_length") Integer maxCompletionLength;
+
+    @Override
+    public Integer call() throws Exception {
+        GrpoRecipe r = GrpoRecipe.read(recipe);
+        ObjectNode overrides = new ObjectMapper().createObjectNode();
+        if (model != null) overrides.put("model_name_or_path", model);
+        if (maxSteps != null) overrides.put("max_steps", maxSteps);
+        if (maxCompletionLength != null) overrides.put("max_completion_length", maxCompletionLength);
+        if (!overrides.isEmpty()) r = r.with(overrides);
+        GrpoTrainer.Summary s;
+        try (Progress bar = Progress.count("train", r.steps(), "step")) {
+            s = new GrpoTrainer(r, out).run(resume, m -> {
+                bar.accept(1);
+                System.out.println(m.toString());
+            });
+        }
+        System.err.printf("done: %d steps, %.1f s, %d tokens generated; last checkpoint %s%n", s.steps(), s.wallSeconds(),
+                s.tokensGenerated(), s.lastCheckpoint());
+        return 0;
+    }
+}
