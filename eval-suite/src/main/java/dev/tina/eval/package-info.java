@@ -1,5 +1,9 @@
 /**
- * Benchmarks, the math-answer grader and evaluation reports. The grader lives in
- * {@link dev.tina.eval.grading}; benchmarks and reports are still to come (issue "Eval suite").
+ * Benchmarks, the math-answer grader and evaluation reports: {@link dev.tina.eval.Evaluation} runs a whole
+ * evaluation in a run folder. {@link dev.tina.eval.bench} reads the benchmarks (shipped, GPQA from a user file,
+ * custom JSONL) and fills Tina's prompt; {@link dev.tina.eval.run} generates, grades and appends samples,
+ * resumably; {@link dev.tina.eval.score} holds the estimators (pass@k, maj@k, bootstrap intervals);
+ * {@link dev.tina.eval.report} writes the Markdown, JSON and PNG reports; the grader lives in
+ * {@link dev.tina.eval.grading}.
  */
 package dev.tina.eval;
