@@ -53,13 +53,8 @@ public final class GradientSession implements AutoCloseable {
     public Map<String, long[]> shapes() { return shapes; }
 
     public Result run(LoraTrainingSession.Batch batch, Map<String, float[]> weights) throws OrtException {
-        Map<String, OnnxTensor> feed = new LinkedHashMap<>();
+        Map<String, OnnxTensor> feed = OrtValues.tensors(env, batch.values(), batch.values().keySet());
         try {
-            for (var e : batch.values().entrySet()) {
-                Object[] v = e.getValue();
-                feed.put(e.getKey(), v[0] instanceof long[] l ? OnnxTensor.createTensor(env, LongBuffer.wrap(l), (long[]) v[1])
-                        : OnnxTensor.createTensor(env, FloatBuffer.wrap((float[]) v[0]), (long[]) v[1]));
-            }
             for (String p : params) {
                 float[] w = weights.get(p);
                 if (w == null) throw new IllegalArgumentException("no weights given for " + p);
@@ -67,20 +62,13 @@ public final class GradientSession implements AutoCloseable {
             }
             try (OrtSession.Result r = session.run(feed)) {
                 Map<String, float[]> grads = new LinkedHashMap<>();
-                for (String p : params) grads.put(p, floats(r, TrainingGraph.GRAD_PREFIX + p));
-                float[] kl = r.get(LossHead.KL).isPresent() ? floats(r, LossHead.KL) : null;
-                return new Result(floats(r, LossHead.LOSS)[0], floats(r, LossHead.LOGPS), kl, grads);
+                for (String p : params) grads.put(p, OrtValues.floats(r, TrainingGraph.GRAD_PREFIX + p));
+                float[] kl = r.get(LossHead.KL).isPresent() ? OrtValues.floats(r, LossHead.KL) : null;
+                return new Result(OrtValues.floats(r, LossHead.LOSS)[0], OrtValues.floats(r, LossHead.LOGPS), kl, grads);
             }
         } finally {
             feed.values().forEach(OnnxTensor::close);
         }
-    }
-
-    private static float[] floats(OrtSession.Result r, String name) {
-        FloatBuffer b = ((OnnxTensor) r.get(name).orElseThrow()).getFloatBuffer();
-        float[] a = new float[b.remaining()];
-        b.get(a);
-        return a;
     }
 
     @Override

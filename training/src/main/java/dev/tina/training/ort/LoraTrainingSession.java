@@ -66,18 +66,13 @@ public final class LoraTrainingSession implements AutoCloseable {
 
     /** Forward and backward on one micro-batch; gradients add to the accumulation buffers. */
     public StepOutput trainStep(Batch batch) throws OrtException {
-        Map<String, OnnxTensor> feed = new LinkedHashMap<>(); // bound by position: keep the session's order
+        // bound by position: keep the session's order
+        Map<String, OnnxTensor> feed = OrtValues.tensors(env, batch.values, session.getTrainInputNames());
         try {
-            for (String name : session.getTrainInputNames()) {
-                Object[] v = batch.values.get(name);
-                if (v == null) throw new IllegalArgumentException("training batch lacks input '" + name + "'");
-                feed.put(name, v[0] instanceof long[] l ? OnnxTensor.createTensor(env, LongBuffer.wrap(l), (long[]) v[1])
-                        : OnnxTensor.createTensor(env, FloatBuffer.wrap((float[]) v[0]), (long[]) v[1]));
-            }
             try (OrtSession.Result r = session.trainStep(feed)) {
                 double loss = ((OnnxTensor) r.get(LossHead.LOSS).orElseThrow()).getFloatBuffer().get(0);
-                float[] logps = floats(r, LossHead.LOGPS);
-                float[] kl = r.get(LossHead.KL).isPresent() ? floats(r, LossHead.KL) : null;
+                float[] logps = OrtValues.floats(r, LossHead.LOGPS);
+                float[] kl = r.get(LossHead.KL).isPresent() ? OrtValues.floats(r, LossHead.KL) : null;
                 return new StepOutput(loss, logps, kl);
             }
         } finally {
@@ -101,7 +96,7 @@ public final class LoraTrainingSession implements AutoCloseable {
     public Map<String, float[]> weights() throws OrtException {
         Map<String, float[]> out = new LinkedHashMap<>();
         try (OrtSession.Result r = session.evalStep(Map.of())) {
-            for (String p : files.params()) out.put(p, floats(r, TrainingArtifacts.PARAM_OUT + p));
+            for (String p : files.params()) out.put(p, OrtValues.floats(r, TrainingArtifacts.PARAM_OUT + p));
         }
         return out;
     }
@@ -122,13 +117,6 @@ public final class LoraTrainingSession implements AutoCloseable {
     public int intProperty(String name) throws OrtException { return session.getIntProperty(name); }
 
     public String stringProperty(String name) throws OrtException { return session.getStringProperty(name); }
-
-    private static float[] floats(OrtSession.Result r, String name) {
-        FloatBuffer b = ((OnnxTensor) r.get(name).orElseThrow()).getFloatBuffer();
-        float[] a = new float[b.remaining()];
-        b.get(a);
-        return a;
-    }
 
     @Override
     public void close() {

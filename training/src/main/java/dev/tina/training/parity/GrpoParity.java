@@ -11,6 +11,7 @@ import dev.tina.export.checkpoint.TensorView;
 import dev.tina.export.peft.PeftAdapter;
 import dev.tina.training.graph.LossHead;
 import dev.tina.training.graph.TrainingGraph;
+import dev.tina.training.ort.OrtValues;
 import dev.tina.training.ort.TrainingNatives;
 
 import java.nio.FloatBuffer;
@@ -51,30 +52,26 @@ public final class GrpoParity {
              OrtSession.SessionOptions opts = new OrtSession.SessionOptions();
              OrtSession session = env.createSession(built.file().toString(), opts)) {
             ReferenceCase rc = ReferenceCase.read(cs, caseJson);
-            Map<String, OnnxTensor> feed = new LinkedHashMap<>();
+            var values = rc.batch(adapter.config().scale()).values();
+            Map<String, OnnxTensor> feed = OrtValues.tensors(env, values, values.keySet());
             try {
-                for (var e : rc.batch(adapter.config().scale()).values().entrySet()) {
-                    Object[] v = e.getValue();
-                    feed.put(e.getKey(), v[0] instanceof long[] l ? OnnxTensor.createTensor(env, LongBuffer.wrap(l), (long[]) v[1])
-                            : OnnxTensor.createTensor(env, FloatBuffer.wrap((float[]) v[0]), (long[]) v[1]));
-                }
                 for (String p : built.params()) {
                     float[] v = adapter.tensors().get(p);
                     long[] s = p.endsWith("lora_A.weight") ? new long[]{r, v.length / r} : new long[]{v.length / r, r};
                     feed.put(p, OnnxTensor.createTensor(env, FloatBuffer.wrap(v), s));
                 }
                 try (OrtSession.Result res = session.run(feed)) {
-                    float[] logps = floats(res, LossHead.LOGPS);
+                    float[] logps = OrtValues.floats(res, LossHead.LOGPS);
                     double maxErr = 0;
                     for (int i = 0; i < logps.length; i++) maxErr = Math.max(maxErr, Math.abs(logps[i] - rc.expectedLogps()[i]));
                     out.add(new Comparison("logps (" + logps.length + " completion tokens)", maxErr, "max_abs_err", 1e-4));
-                    double loss = floats(res, LossHead.LOSS)[0], want = cs.tensor("loss").getDouble(0);
+                    double loss = OrtValues.floats(res, LossHead.LOSS)[0], want = cs.tensor("loss").getDouble(0);
                     out.add(new Comparison("loss (" + String.format("%.6f vs %.6f", loss, want) + ")",
                             Math.abs(loss - want) / Math.max(1e-12, Math.abs(want)), "rel_err", 1e-4));
                     for (String p : built.params()) {
                         TensorView expected = cs.tensors().get(TrainingGraph.GRAD_PREFIX + p);
                         if (expected == null) throw new CheckpointFormatException(caseFile + ": missing tensor '" + TrainingGraph.GRAD_PREFIX + p + "'");
-                        float[] got = floats(res, TrainingGraph.GRAD_PREFIX + p);
+                        float[] got = OrtValues.floats(res, TrainingGraph.GRAD_PREFIX + p);
                         double scale = 0, err = 0;
                         for (int i = 0; i < got.length; i++) scale = Math.max(scale, Math.abs(expected.getDouble(i)));
                         for (int i = 0; i < got.length; i++) err = Math.max(err, Math.abs(got[i] - expected.getDouble(i)));
@@ -89,10 +86,4 @@ public final class GrpoParity {
         return out;
     }
 
-    private static float[] floats(OrtSession.Result res, String name) {
-        FloatBuffer b = ((OnnxTensor) res.get(name).orElseThrow()).getFloatBuffer();
-        float[] a = new float[b.remaining()];
-        b.get(a);
-        return a;
-    }
 }
