@@ -17,6 +17,7 @@ import java.util.SplittableRandom;
 public final class TokenSampler {
     private float[] weights = new float[0];
     private int[] order = new int[0];
+    private long[] keys = new long[0];
     private float lastLogprob;
 
     /**
@@ -100,11 +101,16 @@ public final class TokenSampler {
         }
     }
 
+    /**
+     * Sorts order[0..n) by weight, largest first, ties by token id. Weights are positive floats,
+     * whose bit patterns order like their values, so (bits, id) packs into one long and a
+     * primitive sort does it without boxing (the whole vocabulary when the distribution is flat).
+     */
     private void sortByWeightDesc(int n) {
-        Integer[] boxed = new Integer[n];
-        for (int i = 0; i < n; i++) boxed[i] = order[i];
-        Arrays.sort(boxed, (a, b) -> a.equals(b) ? 0 : (weights[a] != weights[b] ? Float.compare(weights[b], weights[a]) : Integer.compare(a, b)));
-        for (int i = 0; i < n; i++) order[i] = boxed[i];
+        if (keys.length < n) keys = new long[n];
+        for (int i = 0; i < n; i++) keys[i] = ((long) Float.floatToRawIntBits(weights[order[i]]) << 32) | (0xFFFFFFFFL - order[i]);
+        Arrays.sort(keys, 0, n);
+        for (int i = 0; i < n; i++) order[i] = (int) (0xFFFFFFFFL - (keys[n - 1 - i] & 0xFFFFFFFFL));
     }
 
     private float kthLargest(float[] w, int vocab, int k) {

@@ -1,0 +1,124 @@
+package dev.tina.eval.run;
+
+import dev.tina.runtime.AdapterBinding;
+import dev.tina.runtime.LoadedModel;
+import dev.tina.runtime.sampling.BatchSampler;
+import dev.tina.runtime.sampling.Completion;
+import dev.tina.runtime.sampling.SamplingParams;
+import dev.tina.runtime.sampling.TokenSampler;
+import dev.tina.runtime.text.ChatMessage;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Consumer;
+
+/**
+ * The real {@link Generator}: prompts through the model's chat template and {@link BatchSampler}, a wave of
+ * {@code rows} sequences per call (the sampler's own wave size, so splitting costs nothing), all problems and
+ * samples of the wave decoded together.
+ *
+ * <p>Resume needs sample (i, s) to be the same whatever range is generated. The sampler seeds each row from
+ * (seed, prompt index in the call, sample); a call that starts at run index {@code first} therefore gets the
+ * seed shifted so that its prompt 0 draws run prompt {@code first}'s stream ({@link #shiftedSeed}). That relies
+ * on how {@link TokenSampler#streamFor} mixes its inputs, so it is checked against it when this class loads;
+ * if the mixing ever changes, generation falls back to one call from run index 0, slower but still exact.
+ */
+public final class SamplerGenerator implements Generator {
+    private static final long A = 0x9E3779B97F4A7C15L, B = 0xC2B2AE3D27D4EB4FL;
+    /** Whether {@link #shiftedSeed} reproduces the sampler's streams (checked, never assumed). */
+    static final boolean SEEDS_SHIFT = checkShift();
+
+    private final LoadedModel model;
+    private final BatchSampler sampler;
+    private final AdapterBinding adapter;
+    private final SamplingParams params;
+    private final boolean chat;
+    private final String system;
+    private final int rows;
+
+    /**
+     * @param adapter owned: closed with this generator
+     * @param params  everything but {@code n}, which each call sets
+     */
+    public SamplerGenerator(LoadedModel model, BatchSampler sampler, AdapterBinding adapter, SamplingParams params, boolean chat, String system, int rows) {
+        if (model.tokenizer().isEmpty()) throw new IllegalArgumentException(model.exportDir() + ": the model has no tokenizer.json; eval needs text prompts");
+        if (chat && model.chatTemplate().isEmpty()) {
+            throw new IllegalArgumentException(model.exportDir() + ": chat prompting (the default) needs a chat template (tokenizer_config.json "
+                    + "'chat_template') and the model has none; pass --no-chat to prompt with the raw text");
+        }
+        this.model = model;
+        this.sampler = sampler;
+        this.adapter = adapter;
+        this.params = params;
+        this.chat = chat;
+        this.system = system;
+        this.rows = rows;
+    }
+
+    @Override
+    public String render(String message) {
+        if (!chat) return message;
+        List<ChatMessage> msgs = system == null ? List.of(ChatMessage.user(message)) : List.of(ChatMessage.system(system), ChatMessage.user(message));
+        return model.chatTemplate().orElseThrow().render(msgs, true);
+    }
+
+    @Override
+    public int promptTokens(String message) { return model.encodePrompt(message, chat, system).length; }
+
+    @Override
+    public int contextLength() { return model.maxPositions(); }
+
+    @Override
+    public void generate(List<String> messages, int from, int to, int n, Consumer<Generated> onDone) throws Exception {
+        if (!SEEDS_SHIFT) {
+            sampler.generate(encode(messages, 0, to), params.withN(n), adapter, c -> {
+                if (c.promptIndex() >= from) onDone.accept(generated(0, c));
+            });
+            return;
+        }
+        int perWave = Math.max(1, rows / n);
+        for (int start = from; start < to; start += perWave) {
+            int first = start;
+            sampler.generate(encode(messages, start, Math.min(to, start + perWave)), params.withN(n).withSeed(shiftedSeed(params.seed(), first)),
+                    adapter, c -> onDone.accept(generated(first, c)));
+        }
+    }
+
+    private List<long[]> encode(List<String> messages, int from, int to) {
+        List<long[]> ids = new ArrayList<>(to - from);
+        for (int i = from; i < to; i++) ids.add(model.encodePrompt(messages.get(i), chat, system));
+        return ids;
+    }
+
+    private static Generated generated(int first, Completion c) {
+        return new Generated(first + c.promptIndex(), c.sampleIndex(), c.text() == null ? "" : c.text(), c.tokenIds().length, c.finishReason().wire());
+    }
+
+    /**
+     * The seed under which a call's prompt i draws the stream of run prompt {@code first + i}: streams are seeded
+     * with {@code seed·A + (prompt+1)·B + (sample+1)·C} (mod 2^64), and A is odd, hence invertible.
+     */
+    static long shiftedSeed(long seed, int first) {
+        return seed + (long) first * B * inverse(A);
+    }
+
+    /** The inverse of an odd number mod 2^64 (Newton's iteration doubles the correct bits each step). */
+    static long inverse(long a) {
+        long x = a;
+        for (int i = 0; i < 6; i++) x *= 2 - a * x;
+        return x;
+    }
+
+    private static boolean checkShift() {
+        long[][] probes = {{42, 0, 0, 0}, {42, 17, 3, 5}, {-7, 1000, 63, 0}, {0, 1, 0, 15}, {Long.MAX_VALUE, 123456, 9, 2}};
+        for (long[] p : probes) {
+            long seed = p[0];
+            int first = (int) p[1], i = (int) p[2], s = (int) p[3];
+            if (TokenSampler.streamFor(shiftedSeed(seed, first), i, s).nextLong() != TokenSampler.streamFor(seed, first + i, s).nextLong()) return false;
+        }
+        return true;
+    }
+
+    @Override
+    public void close() { adapter.close(); }
+}
