@@ -33,7 +33,7 @@ import java.util.function.UnaryOperator;
 /** {@code tina eval}: benchmarks through the batched sampler, graded, resumable, reported like the paper's table. */
 @Command(name = "eval", mixinStandardHelpOptions = true,
         description = {"Evaluates a model (and LoRA adapters) on math benchmarks: Tina's prompt, the batched sampler, the grader; "
-                + "pass@1, pass@k, maj@k with 95% intervals; report.md, report.json, report.png in --out.",
+                + "pass@1, pass@k, maj@k with 95%% intervals; report.md, report.json, report.png in --out.",
                 "Samples are appended to OUT/samples/VARIANT.jsonl as they finish: run the same command again to resume."})
 final class EvalCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, description = "Hugging Face folder (exported into the cache on first use) or exported folder")
