@@ -22,14 +22,20 @@ import java.util.List;
 public record ReferenceCase(long[] inputIds, long[] attentionMask, long[] positionIds, long[] shape,
                             long[] targetPositions, long[] targetIds, float[] tokenWeights, float[] advantages,
                             float[] oldLogps, float[] refLogps, float[] expectedLogps,
-                            double temperature, double beta, double epsilon) {
+                            double temperature, double beta, double epsilonLow, double epsilonHigh) {
 
     public static ReferenceCase read(SafetensorsFile cs, Path caseJson) throws IOException {
         if (!Files.isRegularFile(caseJson)) throw new CheckpointFormatException(caseJson + ": not found (the case's temperature, beta and epsilon)");
         JsonNode settings = new ObjectMapper().readTree(caseJson.toFile());
-        for (String f : List.of("temperature", "beta", "epsilon")) {
+        for (String f : List.of("temperature", "beta")) {
             if (!settings.has(f)) throw new CheckpointFormatException(caseJson + ": missing field '" + f + "'");
         }
+        // TRL's epsilon, or its asymmetric epsilon_low / epsilon_high
+        if (!settings.has("epsilon") && !(settings.has("epsilon_low") && settings.has("epsilon_high"))) {
+            throw new CheckpointFormatException(caseJson + ": missing field 'epsilon' (or 'epsilon_low' and 'epsilon_high')");
+        }
+        double epsLow = settings.has("epsilon_low") ? settings.get("epsilon_low").asDouble() : settings.get("epsilon").asDouble();
+        double epsHigh = settings.has("epsilon_high") ? settings.get("epsilon_high").asDouble() : settings.get("epsilon").asDouble();
         long[] ids = cs.tensor("input_ids").toLongArray();
         long[] shape = cs.tensor("input_ids").shape();
         int batch = (int) shape[0], seq = (int) shape[1];
@@ -59,7 +65,7 @@ public record ReferenceCase(long[] inputIds, long[] attentionMask, long[] positi
         }
         return new ReferenceCase(ids, cs.tensor("attention_mask").toLongArray(), cs.tensor("position_ids").toLongArray(), shape,
                 targetPos, targetIds, weights, advK, oldK, refK, wantLogps,
-                settings.get("temperature").asDouble(), settings.get("beta").asDouble(), settings.get("epsilon").asDouble());
+                settings.get("temperature").asDouble(), settings.get("beta").asDouble(), epsLow, epsHigh);
     }
 
     /** The batch for a training session (LoRA scale included). */
@@ -71,7 +77,7 @@ public record ReferenceCase(long[] inputIds, long[] attentionMask, long[] positi
                 .longs("target_positions", targetPositions, n).longs("target_ids", targetIds, n)
                 .floats("token_weights", tokenWeights, n).floats("temperature", new float[]{(float) temperature}, 1)
                 .floats("advantages", advantages, n).floats("old_logps", oldLogps, n).floats("ref_logps", refLogps, n)
-                .floats("beta", new float[]{(float) beta}, 1).floats("epsilon_low", new float[]{(float) epsilon}, 1)
-                .floats("epsilon_high", new float[]{(float) epsilon}, 1);
+                .floats("beta", new float[]{(float) beta}, 1).floats("epsilon_low", new float[]{(float) epsilonLow}, 1)
+                .floats("epsilon_high", new float[]{(float) epsilonHigh}, 1);
     }
 }
