@@ -41,6 +41,75 @@ public sealed interface Reward {
         }
     }
 
+    /**
+     * Open-RS3's cosine-scaled accuracy: by completion length in characters (up to {@code maxLength},
+     * 3584 in Tina), correct answers score from 1.0 (short) down to 0.5, wrong ones from 0.0 down
+     * to −0.5, along half a cosine.
+     */
+    record Cosine(Grader grader, int maxLength) implements Reward {
+        public String name() { return "cosine"; }
+
+        public double score(String completion, String gold) {
+            boolean correct = grader.grade(gold, completion).correct();
+            double progress = Math.min(1.0, (double) completion.length() / maxLength);
+            double shape = 0.5 * (1 + Math.cos(progress * Math.PI)); // 1 at length 0, 0 at maxLength
+            return correct ? 0.5 + 0.5 * shape : -0.5 + 0.5 * shape;
+        }
+    }
+
+    /** open-r1's tag count: 0.25 for each of the four tags of the think/answer format present exactly once. */
+    record TagCount() implements Reward {
+        public String name() { return "tag_count"; }
+
+        public double score(String completion, String gold) {
+            double r = 0;
+            for (String tag : new String[]{"<think>\n", "\n</think>\n", "\n<answer>\n", "\n</answer>"}) {
+                if (count(completion, tag) == 1) r += 0.25;
+            }
+            return r;
+        }
+    }
+
+    /** open-r1's reasoning steps: markers like "Step 1:", "1.", bullets, "First,"; three or more score 1. */
+    record ReasoningSteps() implements Reward {
+        private static final java.util.regex.Pattern STEP =
+                java.util.regex.Pattern.compile("(Step \\d+:|^\\d+\\.|\n-|\n\\*|First,|Second,|Next,|Finally,)", java.util.regex.Pattern.MULTILINE);
+
+        public String name() { return "reasoning_steps"; }
+
+        public double score(String completion, String gold) {
+            long n = STEP.matcher(completion).results().count();
+            return Math.min(1.0, n / 3.0);
+        }
+    }
+
+    /**
+     * open-r1's n-gram repetition penalty: −(1 − distinct/total) × |maxPenalty| over word
+     * {@code n}-grams; 0 for a completion shorter than n words.
+     */
+    record RepetitionPenalty(int n, double maxPenalty) implements Reward {
+        public String name() { return "repetition_penalty"; }
+
+        public double score(String completion, String gold) {
+            String[] words = completion.toLowerCase(java.util.Locale.ROOT).trim().split("\\s+");
+            if (completion.isBlank() || words.length < n) return 0;
+            java.util.Set<String> distinct = new java.util.HashSet<>();
+            int total = 0;
+            for (int i = 0; i + n <= words.length; i++) {
+                distinct.add(String.join(" ", java.util.Arrays.copyOfRange(words, i, i + n)));
+                total++;
+            }
+            double repeated = 1 - (double) distinct.size() / total;
+            return repeated == 0 ? 0.0 : repeated * -Math.abs(maxPenalty);
+        }
+    }
+
+    private static int count(String s, String sub) {
+        int c = 0;
+        for (int i = s.indexOf(sub); i >= 0; i = s.indexOf(sub, i + 1)) c++;
+        return c;
+    }
+
     /** A reward given as code, for library users and tests. */
     record Custom(String name, java.util.function.ToDoubleBiFunction<String, String> fn) implements Reward {
         public double score(String completion, String gold) { return fn.applyAsDouble(completion, gold); }
@@ -50,7 +119,12 @@ public sealed interface Reward {
         return switch (name.toLowerCase(Locale.ROOT)) {
             case "accuracy" -> new Accuracy(grader);
             case "format" -> new Format();
-            default -> throw new IllegalArgumentException("unknown reward '" + name + "', available: accuracy, format");
+            case "cosine" -> new Cosine(grader, 3584);
+            case "tag_count" -> new TagCount();
+            case "reasoning_steps" -> new ReasoningSteps();
+            case "repetition_penalty" -> new RepetitionPenalty(3, 1.0);
+            default -> throw new IllegalArgumentException("unknown reward '" + name
+                    + "', available: accuracy, format, cosine, tag_count, reasoning_steps, repetition_penalty");
         };
     }
 }
