@@ -44,6 +44,6 @@ class RewardTest {
         assertEquals(1.0, new Reward.ReasoningSteps().score("Step 1: a\nStep 2: b\nStep 3: c", ""));
         assertEquals(1.0 / 3, new Reward.ReasoningSteps().score("First, we add.", ""), 1e-12);
         assertEquals(0.0, new Reward.RepetitionPenalty(3, 1.0).score("a b c d e f", ""));
-        assertEquals(-0.5, new Reward.RepetitionPenalty(3, 1.0).score("a b c a b c", ""), 1e-12); // 2 distinct of 4 trigrams
+        assertEquals(-0.25, new Reward.RepetitionPenalty(3, 1.0).score("a b c a b c", ""), 1e-12); // 3 distinct of 4 trigrams
     }
 }
