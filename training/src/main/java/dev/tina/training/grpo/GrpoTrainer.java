@@ -134,6 +134,7 @@ public final class GrpoTrainer {
                     ObjectNode metrics = oneStep(model, sampler, none, trainer, data, rewards, loraConfig, aggregation, promptsPerStep, step);
                     tokensGenerated += metrics.get("tokens_generated").asLong();
                     appendMetrics(metrics);
+                    plotCurves();
                     onStep.accept(metrics);
                     if (trainer.step() % recipe.saveEvery() == 0 || trainer.step() == totalSteps) {
                         lastCheckpoint = checkpoint(trainer, loraConfig, model);
@@ -141,7 +142,24 @@ public final class GrpoTrainer {
                 }
             }
         }
-        return new Summary(recipe.steps(), (System.nanoTime() - t0) / 1e9, tokensGenerated, lastCheckpoint);
+        Summary summary = new Summary(recipe.steps(), (System.nanoTime() - t0) / 1e9, tokensGenerated, lastCheckpoint);
+        ObjectNode sum = JSON.createObjectNode();
+        sum.put("steps", summary.steps());
+        sum.put("wall_seconds_this_session", summary.wallSeconds());
+        sum.put("tokens_generated_this_session", summary.tokensGenerated());
+        sum.put("last_checkpoint", String.valueOf(summary.lastCheckpoint()));
+        sum.put("price_per_machine_hour", pricePerHour);
+        sum.put("estimated_cost_this_session", pricePerHour * summary.wallSeconds() / 3600); // the paper's accounting: hours × price
+        SafetensorsWriter.writeJsonAtomically(out.resolve("summary.json"), sum);
+        return summary;
+    }
+
+    private double pricePerHour = 1.0;
+
+    /** The price of one machine (the paper: one GPU) per hour, for the run summary's cost estimate. */
+    public GrpoTrainer pricePerHour(double usd) {
+        this.pricePerHour = usd;
+        return this;
     }
 
     private ObjectNode oneStep(LoadedModel model, BatchSampler sampler, AdapterBinding none, LoraTrainer trainer, PromptDataset data,
@@ -290,6 +308,24 @@ public final class GrpoTrainer {
     private void deleteOldRun() throws IOException {
         for (Path p : checkpoints()) AtomicOutputDirectory.deleteRecursively(p);
         Files.deleteIfExists(out.resolve("metrics.jsonl"));
+    }
+
+    /** Redraws {@code curves.png} from {@code metrics.jsonl}: reward, each reward function, loss, KL, completion length. */
+    private void plotCurves() throws IOException {
+        Map<String, List<Double>> series = new LinkedHashMap<>();
+        for (String line : Files.readAllLines(out.resolve("metrics.jsonl"))) {
+            if (line.isBlank()) continue;
+            JsonNode n = JSON.readTree(line);
+            for (var it = n.fields(); it.hasNext(); ) {
+                var f = it.next();
+                String k = f.getKey();
+                if (k.equals("reward") || (k.startsWith("rewards/") && k.endsWith("/mean")) || k.equals("loss") || k.equals("kl")
+                        || k.equals("completion_length")) {
+                    series.computeIfAbsent(k, x -> new ArrayList<>()).add(f.getValue().asDouble());
+                }
+            }
+        }
+        CurvePlot.write(out.resolve("curves.png"), series);
     }
 
     private void appendMetrics(ObjectNode m) throws IOException {

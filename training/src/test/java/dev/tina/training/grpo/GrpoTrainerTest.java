@@ -94,6 +94,8 @@ class GrpoTrainerTest {
         System.out.println("GRPO reward per step: " + rewards);
         assertTrue(last > first + 0.25, "reward " + rewards);
         assertTrue(Files.isRegularFile(out.resolve("checkpoint-20/adapter/adapter_model.safetensors")));
+        assertTrue(Files.size(out.resolve("curves.png")) > 1000);
+        assertTrue(JSON.readTree(out.resolve("summary.json").toFile()).get("estimated_cost_this_session").asDouble() > 0);
         try (var s = Files.list(out)) {
             assertEquals(2, s.filter(p -> p.getFileName().toString().startsWith("checkpoint-")).count(), "save_total_limit");
         }
