@@ -48,7 +48,14 @@ public final class DecoderGraph {
      * A graph variant: with a KV cache (inference) or without (training: one pass over whole
      * sequences); LoRA rank symbolic ({@code null}) or fixed; and the head.
      */
-    public record Variant(boolean kvCache, Integer loraRank, Head head) {
+    public record Variant(boolean kvCache, Integer loraRank, Head head, double loraDropout) {
+        public Variant {
+            if (!(loraDropout >= 0 && loraDropout < 1)) throw new IllegalArgumentException("lora_dropout must be in [0, 1), got " + loraDropout);
+            if (loraDropout > 0 && kvCache) throw new IllegalArgumentException("LoRA dropout belongs to training graphs only");
+        }
+
+        public Variant(boolean kvCache, Integer loraRank, Head head) { this(kvCache, loraRank, head, 0.0); }
+
         public static Variant inference() { return new Variant(true, null, DecoderGraph::logitsHead); }
     }
 
@@ -59,6 +66,7 @@ public final class DecoderGraph {
     private final Variant variant;
     private final java.util.Set<String> castDone = new java.util.HashSet<>(), added = new java.util.HashSet<>();
 
+    private boolean dropoutSeedDeclared;
     private String batchDim, seqDim, qShape, kvShape, cos4, sin4, cos5, sin5, allowed;
 
     private DecoderGraph(GraphBuilder g, ModelConfig c, WeightSource weights, List<Projection> loraTargets, Variant variant) {
@@ -276,10 +284,45 @@ public final class DecoderGraph {
             List<String> in = p.hasBias(c) ? List.of(x, w, weight(path + ".bias", p.outFeatures(c))) : List.of(x, w);
             String base = g.op("Gemm", in, attr("transB", 1L));
             if (!loraTargets.contains(p)) return base;
-            String xa = g.op("Gemm", List.of(x, PeftAdapter.tensorName(layer, p, 'A')), attr("transB", 1L));
+            String xIn = variant.loraDropout() > 0 ? dropout(x, layer * 16L + p.ordinal()) : x;
+            String xa = g.op("Gemm", List.of(xIn, PeftAdapter.tensorName(layer, p, 'A')), attr("transB", 1L));
             String scaled = g.op("Mul", List.of(xa, LORA_SCALE));
             return g.op("Gemm", List.of(scaled, PeftAdapter.tensorName(layer, p, 'B'), base), attr("transB", 1L));
         }
+    }
+
+    public static final String DROPOUT_SEED = "lora_dropout_seed";
+
+    /**
+     * PEFT's {@code lora_dropout} on the LoRA branch's input, x ⊙ m / keep, with a mask that is a
+     * pure function of ({@code lora_dropout_seed}, module, element index): a counter-based hash in
+     * int64 arithmetic (a multiplicative step, a squaring, a second step, all mod 2³¹−1) rather
+     * than a random op, so the same step gives the same mask on every run and after a resume.
+     * The seed input [1] is set per micro-batch by the trainer and must be declared by the caller.
+     */
+    public static String loraDropout(GraphBuilder g, String x, long module, double rate) {
+        try (var s = g.scope("lora_dropout")) {
+            String p = g.constInt64(2147483647L);
+            String idx = g.op("Range", List.of(g.constInt64Scalar(0), g.op("Size", List.of(x)), g.constInt64Scalar(1)));
+            String salted = g.op("Add", List.of(g.op("Mul", List.of(idx, g.constInt64(2654435761L))),
+                    g.op("Add", List.of(g.op("Mul", List.of(DROPOUT_SEED, g.constInt64(1000003L))), g.constInt64(module * 7919L + 17)))));
+            String z1 = g.op("Mod", List.of(salted, p));          // int Mod takes the divisor's sign: in [0, p)
+            String z2 = g.op("Mod", List.of(g.op("Mul", List.of(z1, z1)), p));
+            String z3 = g.op("Mod", List.of(g.op("Add", List.of(g.op("Mul", List.of(z2, g.constInt64(48271L))), z1)), p));
+            String u = g.op("Div", List.of(g.op("Cast", List.of(z3), attr("to", (long) FLOAT)), g.constFloat(2147483647f)));
+            float keep = (float) (1 - rate);
+            String mask = g.op("Div", List.of(g.op("Cast", List.of(g.op("Less", List.of(u, g.constFloat(keep)))), attr("to", (long) FLOAT)),
+                    g.constFloat(keep)));
+            return g.op("Mul", List.of(x, g.op("Reshape", List.of(mask, g.op("Shape", List.of(x))))));
+        }
+    }
+
+    private String dropout(String x, long module) {
+        if (!dropoutSeedDeclared) {
+            g.input(DROPOUT_SEED, INT64, 1);
+            dropoutSeedDeclared = true;
+        }
+        return loraDropout(g, x, module, variant.loraDropout());
     }
 
     /** Adds a weight as an initializer (once; tied embeddings reuse it); returns a float32 value name. */

@@ -49,6 +49,11 @@ public final class TrainingGraph {
     public record Pass(GraphBuilder g, ModelConfig config, List<String> params, Map<String, String> gradients) {}
 
     public static Pass forwardAndBackward(Path exportDir, int rank, List<Projection> targets, LossHead head) throws Exception {
+        return forwardAndBackward(exportDir, rank, targets, head, 0.0);
+    }
+
+    /** @param loraDropout PEFT's lora_dropout; above 0 the graph takes a {@code lora_dropout_seed} input */
+    public static Pass forwardAndBackward(Path exportDir, int rank, List<Projection> targets, LossHead head, double loraDropout) throws Exception {
         ModelDescriptor d = ModelDescriptor.read(exportDir);
         ModelConfig c = ModelConfig.read(exportDir.resolve("config.json"));
         if (targets.isEmpty()) throw new IllegalArgumentException("no LoRA target modules given");
@@ -60,7 +65,7 @@ public final class TrainingGraph {
         }
         if (rank < 1) throw new IllegalArgumentException("LoRA rank must be >= 1, got " + rank);
         GraphBuilder g = new GraphBuilder("tina_lora_train", null);
-        DecoderGraph.build(g, c, new ExportedWeights(exportDir), targets, new DecoderGraph.Variant(false, rank, head));
+        DecoderGraph.build(g, c, new ExportedWeights(exportDir), targets, new DecoderGraph.Variant(false, rank, head, loraDropout));
         List<String> params = loraParams(c, targets);
         Map<String, String> grads = GradientBuilder.build(g, LossHead.LOSS, params);
         for (String p : params) if (!grads.containsKey(p)) throw new IllegalStateException("the loss does not depend on " + p);
@@ -74,7 +79,12 @@ public final class TrainingGraph {
 
     /** Writes, into {@code exportDir} (beside the weights it references), a graph whose outputs include {@code grad.<param>}. */
     public static Built gradientGraph(Path exportDir, int rank, List<Projection> targets, LossHead head, String fileName) throws Exception {
-        Pass pass = forwardAndBackward(exportDir, rank, targets, head);
+        return gradientGraph(exportDir, rank, targets, head, 0.0, fileName);
+    }
+
+    public static Built gradientGraph(Path exportDir, int rank, List<Projection> targets, LossHead head, double loraDropout,
+                                      String fileName) throws Exception {
+        Pass pass = forwardAndBackward(exportDir, rank, targets, head, loraDropout);
         GraphBuilder g = pass.g();
         for (String p : pass.params()) {
             g.opNamed("Identity", GRAD_PREFIX + p, List.of(pass.gradients().get(p)));

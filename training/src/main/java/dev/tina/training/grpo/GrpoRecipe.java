@@ -63,8 +63,8 @@ public record GrpoRecipe(
         @JsonProperty("logging_steps") Integer loggingSteps) {
 
     public GrpoRecipe {
-        if (loraDropout != null && loraDropout != 0.0) {
-            throw new IllegalArgumentException("lora_dropout " + loraDropout + " is not supported yet (the training graph has no dropout); use 0");
+        if (loraDropout != null && !(loraDropout >= 0 && loraDropout < 1)) {
+            throw new IllegalArgumentException("lora_dropout must be in [0, 1), got " + loraDropout);
         }
         if (rewardWeights != null && rewardFuncs != null && rewardWeights.size() != rewardFuncs.size()) {
             throw new IllegalArgumentException("reward_weights has " + rewardWeights.size() + " entries for " + rewardFuncs.size() + " reward_funcs");
@@ -180,5 +180,6 @@ public record GrpoRecipe(
     public long runSeed() { return seed != null ? seed : 42; }
     public String problemField() { return datasetProblemField != null ? datasetProblemField : "problem"; }
     public String answerField() { return datasetAnswerField != null ? datasetAnswerField : "answer"; }
+    public double dropout() { return loraDropout != null ? loraDropout : 0.0; }
     public boolean chat() { return useChatTemplate == null || useChatTemplate; }
 }

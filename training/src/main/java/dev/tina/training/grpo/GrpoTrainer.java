@@ -115,8 +115,8 @@ public final class GrpoTrainer {
              BatchSampler sampler = new BatchSampler(model.decoder(), model.tokenizer().orElseThrow(() ->
                      new IllegalArgumentException(recipe.modelNameOrPath() + ": GRPO needs the model's tokenizer.json (rewards read text)")), 64);
              AdapterBinding none = AdapterBinding.none(model.decoder().environment(), model.decoder().descriptor())) {
-            var graph = TrainingGraph.gradientGraph(model.exportDir(), recipe.rank(), targets, new LossHead.Grpo(),
-                    "grpo-r" + recipe.rank() + "-" + targets.size() + "t.onnx");
+            var graph = TrainingGraph.gradientGraph(model.exportDir(), recipe.rank(), targets, new LossHead.Grpo(), recipe.dropout(),
+                    "grpo-r" + recipe.rank() + "-" + targets.size() + "t" + (recipe.dropout() > 0 ? "-dropout" : "") + ".onnx");
             Map<String, long[]> shapes = new LinkedHashMap<>();
             for (String p : graph.params()) shapes.put(p, TrainingGraph.paramShape(model.config(), p, recipe.rank()));
             try (GradientSession grads = new GradientSession(graph, shapes)) {
@@ -211,7 +211,13 @@ public final class GrpoTrainer {
             MicroBatch b = MicroBatch.build(mb, prompts, adv, start, aggregation, recipe.completionLength(), loraConfig.scale());
             b.referenceLogps(model.decoder(), none);
             refSeconds += (System.nanoTime() - tr) / 1e9;
-            micro.add(b.batch(recipe.klBeta(), recipe.eps(), recipe.epsHigh()));
+            LoraTrainingSession.Batch batch = b.batch(recipe.klBeta(), recipe.eps(), recipe.epsHigh());
+            if (recipe.dropout() > 0) {
+                // a fresh mask per (run, step, micro-batch), the same on every run of it
+                batch.longs(dev.tina.export.onnx.DecoderGraph.DROPOUT_SEED,
+                        new long[]{recipe.runSeed() * 1_000_003L + step * 1009L + micro.size()}, 1);
+            }
+            micro.add(batch);
             samplerLogps.add(b.oldLogps);
         }
         long tTrain = System.nanoTime();
