@@ -13,18 +13,20 @@ import java.util.concurrent.Callable;
 @Command(name = "train", mixinStandardHelpOptions = true,
         description = "GRPO on a LoRA adapter from a recipe (TRL GRPOConfig / PEFT LoraConfig field names, JSON or YAML).")
 final class TrainCommand implements Callable<Integer> {
-    @Option(names = "--recipe", required = true, description = "recipe file (.json, .yaml)") Path recipe;
+    @Option(names = "--recipe", required = true, description = "recipe file (.json, .yaml) or a built-in name (tina recipes)") String recipe;
     @Option(names = "--out", defaultValue = "out/train", description = "run folder: metrics.jsonl, checkpoint-N/; default ${DEFAULT-VALUE}") Path out;
     @Option(names = "--resume", description = "continue from the last checkpoint in --out") boolean resume;
     @Option(names = "--model", description = "override model_name_or_path") String model;
+    @Option(names = "--dataset", description = "override dataset_path") String dataset;
     @Option(names = "--max-steps", description = "override max_steps") Integer maxSteps;
     @Option(names = "--max-completion-length", description = "override max_completion_length") Integer maxCompletionLength;
 
     @Override
     public Integer call() throws Exception {
-        GrpoRecipe r = GrpoRecipe.read(recipe);
+        GrpoRecipe r = java.nio.file.Files.isRegularFile(Path.of(recipe)) ? GrpoRecipe.read(Path.of(recipe)) : RecipesCommand.builtIn(recipe);
         ObjectNode overrides = new ObjectMapper().createObjectNode();
         if (model != null) overrides.put("model_name_or_path", model);
+        if (dataset != null) overrides.put("dataset_path", dataset);
         if (maxSteps != null) overrides.put("max_steps", maxSteps);
         if (maxCompletionLength != null) overrides.put("max_completion_length", maxCompletionLength);
         if (!overrides.isEmpty()) r = r.with(overrides);

@@ -82,6 +82,18 @@ public final class TrainingGraph {
         return gradientGraph(exportDir, rank, targets, head, 0.0, fileName);
     }
 
+    /**
+     * The forward pass and loss head alone, no backward: log-probabilities at the target positions
+     * only ([K × vocab] logits, not [batch × seq × vocab]). With {@code lora_scale} 0 it gives the
+     * adapter-off reference log-probs GRPO's KL term needs.
+     */
+    public static Built scoringGraph(Path exportDir, int rank, List<Projection> targets, LossHead head, String fileName) throws Exception {
+        ModelConfig c = ModelConfig.read(exportDir.resolve("config.json"));
+        GraphBuilder g = new GraphBuilder("tina_lora_score", null);
+        DecoderGraph.build(g, c, new ExportedWeights(exportDir), targets, new DecoderGraph.Variant(false, rank, head));
+        return new Built(write(exportDir, fileName, g), loraParams(c, targets), Map.of());
+    }
+
     public static Built gradientGraph(Path exportDir, int rank, List<Projection> targets, LossHead head, double loraDropout,
                                       String fileName) throws Exception {
         Pass pass = forwardAndBackward(exportDir, rank, targets, head, loraDropout);

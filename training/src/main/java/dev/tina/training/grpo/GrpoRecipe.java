@@ -84,6 +84,15 @@ public record GrpoRecipe(
         return fromTree(root, file.toString());
     }
 
+    /** A recipe from YAML (or JSON, a subset) text; {@code where} names it in errors. */
+    public static GrpoRecipe parse(String text, String where) {
+        try {
+            return fromTree(new ObjectMapper(new YAMLFactory()).readTree(text), where);
+        } catch (com.fasterxml.jackson.core.JacksonException e) {
+            throw new CheckpointFormatException(where + ": " + e.getOriginalMessage(), e);
+        }
+    }
+
     public static GrpoRecipe fromTree(JsonNode root, String where) {
         if (root == null || !root.isObject()) throw new CheckpointFormatException(where + ": a recipe is a mapping of field names to values");
         List<String> known = fieldNames();

@@ -10,15 +10,11 @@ import dev.tina.export.checkpoint.SafetensorsWriter;
 import dev.tina.export.peft.LoraConfig;
 import dev.tina.export.peft.PeftAdapter;
 import dev.tina.runtime.AdapterBinding;
-import dev.tina.runtime.DecoderOutput;
-import dev.tina.runtime.KvCache;
 import dev.tina.runtime.LoadedModel;
-import dev.tina.runtime.OrtDecoder;
 import dev.tina.runtime.SessionSettings;
 import dev.tina.runtime.sampling.BatchSampler;
 import dev.tina.runtime.sampling.Completion;
 import dev.tina.runtime.sampling.SamplingParams;
-import dev.tina.runtime.sampling.TokenSampler;
 import dev.tina.training.graph.Aggregation;
 import dev.tina.training.graph.LossHead;
 import dev.tina.training.graph.TrainingGraph;
@@ -30,7 +26,6 @@ import dev.tina.training.ort.LoraTrainingSession;
 
 import java.io.BufferedWriter;
 import java.io.IOException;
-import java.nio.FloatBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -49,7 +44,7 @@ import java.util.stream.Stream;
 /**
  * The GRPO loop on LoRA: sample prompts → {@code num_generations} completions each through the
  * batched sampler with the live adapter → rewards → group advantages → reference log-probs
- * (adapter off) → GRPO loss and gradients over micro-batches (ONNX Runtime) → clipping and AdamW
+ * (the same graph's forward with {@code lora_scale} 0) → GRPO loss and gradients over micro-batches (ONNX Runtime) → clipping and AdamW
  * (Java) → the new factors bound to the sampler directly, versioned by step and content hash.
  * Checkpoints (adapter in PEFT layout, optimizer state, data cursor) are atomic; a resumed run
  * replays exactly the metrics an uninterrupted one logs (wall-clock fields aside).
@@ -113,13 +108,16 @@ public final class GrpoTrainer {
         Path lastCheckpoint = null;
         try (LoadedModel model = LoadedModel.open(Path.of(recipe.modelNameOrPath()), SessionSettings.cpu());
              BatchSampler sampler = new BatchSampler(model.decoder(), model.tokenizer().orElseThrow(() ->
-                     new IllegalArgumentException(recipe.modelNameOrPath() + ": GRPO needs the model's tokenizer.json (rewards read text)")), 64);
-             AdapterBinding none = AdapterBinding.none(model.decoder().environment(), model.decoder().descriptor())) {
+                     new IllegalArgumentException(recipe.modelNameOrPath() + ": GRPO needs the model's tokenizer.json (rewards read text)")), 64)) {
             var graph = TrainingGraph.gradientGraph(model.exportDir(), recipe.rank(), targets, new LossHead.Grpo(), recipe.dropout(),
                     "grpo-r" + recipe.rank() + "-" + targets.size() + "t" + (recipe.dropout() > 0 ? "-dropout" : "") + ".onnx");
             Map<String, long[]> shapes = new LinkedHashMap<>();
             for (String p : graph.params()) shapes.put(p, TrainingGraph.paramShape(model.config(), p, recipe.rank()));
-            try (GradientSession grads = new GradientSession(graph, shapes)) {
+            var scoring = TrainingGraph.scoringGraph(model.exportDir(), recipe.rank(), targets, new LossHead.Grpo(),
+                    "grpo-score-r" + recipe.rank() + "-" + targets.size() + "t.onnx");
+            try (GradientSession grads = new GradientSession(graph, shapes);
+                 GradientSession reference = new GradientSession(scoring, shapes)) {
+                this.reference = reference;
                 LoraTrainer trainer;
                 Path latest = resume ? latestCheckpoint() : null;
                 if (latest != null) {
@@ -131,7 +129,7 @@ public final class GrpoTrainer {
                 }
                 while (trainer.step() < totalSteps) {
                     long step = trainer.step(); // steps done; this is step + 1
-                    ObjectNode metrics = oneStep(model, sampler, none, trainer, data, rewards, loraConfig, aggregation, promptsPerStep, step);
+                    ObjectNode metrics = oneStep(model, sampler, trainer, data, rewards, loraConfig, aggregation, promptsPerStep, step);
                     tokensGenerated += metrics.get("tokens_generated").asLong();
                     appendMetrics(metrics);
                     plotCurves();
@@ -162,7 +160,7 @@ public final class GrpoTrainer {
         return this;
     }
 
-    private ObjectNode oneStep(LoadedModel model, BatchSampler sampler, AdapterBinding none, LoraTrainer trainer, PromptDataset data,
+    private ObjectNode oneStep(LoadedModel model, BatchSampler sampler, LoraTrainer trainer, PromptDataset data,
                                List<Reward> rewards, LoraConfig loraConfig, Aggregation aggregation, int promptsPerStep, long step)
             throws Exception {
         long tStart = System.nanoTime();
@@ -209,7 +207,11 @@ public final class GrpoTrainer {
             List<Completion> mb = completions.subList(start, Math.min(completions.size(), start + recipe.microBatch()));
             long tr = System.nanoTime();
             MicroBatch b = MicroBatch.build(mb, prompts, adv, start, aggregation, recipe.completionLength(), loraConfig.scale());
-            b.referenceLogps(model.decoder(), none);
+            // reference: the same graph's forward with the adapter switched off (lora_scale 0)
+            b.refLogps = new float[b.targetIds.length];
+            LoraTrainingSession.Batch refBatch = b.batch(recipe.klBeta(), recipe.eps(), recipe.epsHigh());
+            refBatch.floats("lora_scale", new float[]{0f}, 1);
+            b.refLogps = reference.run(refBatch, trainer.weights()).logps();
             refSeconds += (System.nanoTime() - tr) / 1e9;
             LoraTrainingSession.Batch batch = b.batch(recipe.klBeta(), recipe.eps(), recipe.epsHigh());
             if (recipe.dropout() > 0) {
@@ -280,6 +282,8 @@ public final class GrpoTrainer {
         w.forEach((k, v) -> c.put(k, v.clone()));
         return c;
     }
+
+    private GradientSession reference;
 
     private Path checkpoint(LoraTrainer trainer, LoraConfig loraConfig, LoadedModel model) throws IOException {
         Path dir = out.resolve("checkpoint-" + trainer.step());
@@ -423,26 +427,6 @@ public final class GrpoTrainer {
             }
             b.weights = agg.weights(rowArr, rows, maxCompletion);
             return b;
-        }
-
-        /** Log-probs of the completion tokens with the adapter off (the KL reference), from one forward pass. */
-        void referenceLogps(OrtDecoder decoder, AdapterBinding none) throws Exception {
-            int rows = (int) shape[0], len = (int) shape[1], vocab = decoder.descriptor().vocabSize();
-            try (KvCache empty = KvCache.empty(decoder.environment(), decoder.descriptor(), rows);
-                 DecoderOutput o = decoder.forward(ids, mask, pos, rows, len, empty, none, OrtDecoder.Logits.ALL)) {
-                FloatBuffer fb = o.logits();
-                float[] logits = fb.hasArray() && fb.arrayOffset() == 0 ? fb.array() : toArray(fb);
-                refLogps = new float[targetIds.length];
-                for (int i = 0; i < targetIds.length; i++) {
-                    refLogps[i] = TokenSampler.logprob(logits, (int) (targetPositions[i] * vocab), vocab, (int) targetIds[i]);
-                }
-            }
-        }
-
-        private static float[] toArray(FloatBuffer b) {
-            float[] a = new float[b.remaining()];
-            b.get(a);
-            return a;
         }
 
         LoraTrainingSession.Batch batch(double beta, double epsLow, double epsHigh) {

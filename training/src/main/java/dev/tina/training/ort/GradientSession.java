@@ -15,7 +15,8 @@ import java.util.Map;
 
 /**
  * Runs a gradient graph ({@link TrainingGraph#gradientGraph}) as an ordinary ONNX Runtime
- * session: LoRA factors in, loss, log-probs and every factor's gradient out. The Java-side
+ * session: LoRA factors in, loss, log-probs and every factor's gradient out (or a scoring graph,
+ * {@link TrainingGraph#scoringGraph}: no gradients). The Java-side
  * optimizer path ({@link dev.tina.training.optim.AdamW}) and the GRPO parity check use it.
  * Owns its session.
  */
@@ -62,7 +63,9 @@ public final class GradientSession implements AutoCloseable {
             }
             try (OrtSession.Result r = session.run(feed)) {
                 Map<String, float[]> grads = new LinkedHashMap<>();
-                for (String p : params) grads.put(p, OrtValues.floats(r, TrainingGraph.GRAD_PREFIX + p));
+                for (String p : params) {
+                    if (r.get(TrainingGraph.GRAD_PREFIX + p).isPresent()) grads.put(p, OrtValues.floats(r, TrainingGraph.GRAD_PREFIX + p));
+                }
                 float[] kl = r.get(LossHead.KL).isPresent() ? OrtValues.floats(r, LossHead.KL) : null;
                 return new Result(OrtValues.floats(r, LossHead.LOSS)[0], OrtValues.floats(r, LossHead.LOGPS), kl, grads);
             }
