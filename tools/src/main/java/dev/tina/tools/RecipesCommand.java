@@ -12,7 +12,7 @@ import java.util.concurrent.Callable;
 @Command(name = "recipes", mixinStandardHelpOptions = true,
         description = "List the built-in recipes of Tina's runs (use the name with tina train --recipe NAME --model DIR --dataset FILE).")
 final class RecipesCommand implements Callable<Integer> {
-    static final List<String> NAMES = List.of("open-rs2", "open-rs3", "limr", "deepscaler");
+    static final List<String> NAMES = List.of("open-rs2", "open-rs3", "limr", "deepscaler", "still3");
 
     @Override
     public Integer call() throws Exception {
@@ -24,7 +24,6 @@ final class RecipesCommand implements Callable<Integer> {
                     n, title, r.rank(), r.alpha(), r.dropout(), r.lr(), r.scheduler(), r.microBatch() * r.accumulation() / r.generations(),
                     r.generations(), r.rewards(), r.weights(), r.steps());
         }
-        System.out.println("(STILL-3's recipe needs the Kimi length reward, which is not built yet.)");
         return 0;
     }
 

@@ -178,9 +178,11 @@ public final class GrpoTrainer {
         // 2. rollouts with the live adapter, checked to be the trainer's current version
         String version = versionOf(trainer);
         List<Completion> completions;
+        long tHand = System.nanoTime();
         try (AdapterBinding live = AdapterBinding.of(model.decoder().environment(), model.decoder().descriptor(),
                 new PeftAdapter(loraConfig, copy(trainer.weights()), null))) {
             if (!version.equals(versionOf(trainer))) throw new IllegalStateException("adapter changed during binding");
+            handoverSeconds = (System.nanoTime() - tHand) / 1e9;
             SamplingParams params = new SamplingParams(g, recipe.samplingTemperature(), recipe.samplingTopP(), 0, 0.0,
                     recipe.completionLength(), List.of(), Set.of(), recipe.runSeed() * 1_000_003L + step);
             completions = sampler.generate(prompts, params, live);
@@ -189,13 +191,20 @@ public final class GrpoTrainer {
         // 3. rewards and advantages
         double[] total = new double[completions.size()];
         double[][] per = new double[rewards.size()][completions.size()];
-        for (int c = 0; c < completions.size(); c++) {
-            Completion comp = completions.get(c);
-            String gold = rows.get(comp.promptIndex()).answer();
-            for (int r = 0; r < rewards.size(); r++) {
-                per[r][c] = rewards.get(r).score(comp.text(), gold);
-                total[c] += (r < recipe.weights().size() ? recipe.weights().get(r) : 1.0) * per[r][c];
+        for (int r = 0; r < rewards.size(); r++) {
+            if (rewards.get(r) instanceof Reward.KimiLength kimi) {
+                for (int start = 0; start < completions.size(); start += g) {
+                    List<String> texts = completions.subList(start, start + g).stream().map(Completion::text).toList();
+                    double[] v = kimi.scoreGroup(texts, rows.get(completions.get(start).promptIndex()).answer());
+                    System.arraycopy(v, 0, per[r], start, g);
+                }
+            } else {
+                for (int c = 0; c < completions.size(); c++) {
+                    per[r][c] = rewards.get(r).score(completions.get(c).text(), rows.get(completions.get(c).promptIndex()).answer());
+                }
             }
+            double w = r < recipe.weights().size() ? recipe.weights().get(r) : 1.0;
+            for (int c = 0; c < completions.size(); c++) total[c] += w * per[r][c];
         }
         float[] adv = Advantages.group(total, g, recipe.scale());
         long tRewards = System.nanoTime();
@@ -250,7 +259,8 @@ public final class GrpoTrainer {
         o.put("adapter_version", version);
         o.put("tokens_generated", tokens);
         // wall-clock fields: not reproduced by a resumed run
-        o.put("seconds_sampling", (tSampled - tStart) / 1e9);
+        o.put("seconds_handover", handoverSeconds); // binding the new factors to the sampler (in memory)
+        o.put("seconds_sampling", (tSampled - tStart) / 1e9 - handoverSeconds);
         o.put("seconds_rewards", (tRewards - tSampled) / 1e9);
         o.put("seconds_reference", refSeconds);
         o.put("seconds_training", (tEnd - tTrain) / 1e9);
@@ -284,6 +294,7 @@ public final class GrpoTrainer {
     }
 
     private GradientSession reference;
+    private double handoverSeconds;
 
     private Path checkpoint(LoraTrainer trainer, LoraConfig loraConfig, LoadedModel model) throws IOException {
         Path dir = out.resolve("checkpoint-" + trainer.step());

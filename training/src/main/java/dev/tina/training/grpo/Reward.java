@@ -3,6 +3,7 @@ package dev.tina.training.grpo;
 import dev.tina.eval.grading.GradeResult;
 import dev.tina.eval.grading.Grader;
 
+import java.util.List;
 import java.util.Locale;
 
 /**
@@ -110,6 +111,34 @@ public sealed interface Reward {
         return c;
     }
 
+    /**
+     * Kimi k1.5's length reward, over the completions of one prompt: λ = 0.5 − (len − min)/(max − min)
+     * (lengths in characters, within the group); correct answers get λ, wrong ones min(0, λ); all 0
+     * when the group's lengths are equal. Scored per group by the trainer ({@link #scoreGroup}).
+     */
+    record KimiLength(Grader grader) implements Reward {
+        public String name() { return "length"; }
+
+        public double score(String completion, String gold) {
+            throw new UnsupportedOperationException("the length reward needs the whole group: use scoreGroup");
+        }
+
+        public double[] scoreGroup(List<String> completions, String gold) {
+            int min = Integer.MAX_VALUE, max = 0;
+            for (String c : completions) {
+                min = Math.min(min, c.length());
+                max = Math.max(max, c.length());
+            }
+            double[] out = new double[completions.size()];
+            if (max == min) return out;
+            for (int i = 0; i < out.length; i++) {
+                double lambda = 0.5 - (double) (completions.get(i).length() - min) / (max - min);
+                out[i] = grader.grade(gold, completions.get(i)).correct() ? lambda : Math.min(0, lambda);
+            }
+            return out;
+        }
+    }
+
     /** A reward given as code, for library users and tests. */
     record Custom(String name, java.util.function.ToDoubleBiFunction<String, String> fn) implements Reward {
         public double score(String completion, String gold) { return fn.applyAsDouble(completion, gold); }
@@ -123,8 +152,9 @@ public sealed interface Reward {
             case "tag_count" -> new TagCount();
             case "reasoning_steps" -> new ReasoningSteps();
             case "repetition_penalty" -> new RepetitionPenalty(3, 1.0);
+            case "length" -> new KimiLength(grader);
             default -> throw new IllegalArgumentException("unknown reward '" + name
-                    + "', available: accuracy, format, cosine, tag_count, reasoning_steps, repetition_penalty");
+                    + "', available: accuracy, format, cosine, length, tag_count, reasoning_steps, repetition_penalty");
         };
     }
 }

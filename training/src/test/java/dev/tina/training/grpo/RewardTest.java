@@ -46,4 +46,15 @@ class RewardTest {
         assertEquals(0.0, new Reward.RepetitionPenalty(3, 1.0).score("a b c d e f", ""));
         assertEquals(-0.25, new Reward.RepetitionPenalty(3, 1.0).score("a b c a b c", ""), 1e-12); // 3 distinct of 4 trigrams
     }
+
+    @Test
+    void kimiLengthRewardScoresWithinTheGroup() {
+        var kimi = new Reward.KimiLength(GRADER);
+        double[] v = kimi.scoreGroup(List.of("\\boxed{4}", "xxxxxxxxxx\\boxed{4}", "\\boxed{5}", "xxxxxxxxxx\\boxed{5}"), "4");
+        assertEquals(0.5, v[0], 1e-12);   // shortest, right
+        assertEquals(-0.5, v[1], 1e-12);  // longest, right
+        assertEquals(0.0, v[2], 1e-12);   // shortest, wrong: min(0, 0.5)
+        assertEquals(-0.5, v[3], 1e-12);  // longest, wrong
+        assertEquals(0.0, kimi.scoreGroup(List.of("a", "b"), "4")[0], 0.0); // equal lengths: no signal
+    }
 }
