@@ -42,6 +42,9 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--adapter", description = "PEFT LoRA adapter folder; repeat to compare several side by side")
     List<Path> adapters = new ArrayList<>();
 
+    @Option(names = "--checkpoints", description = "a tina train run folder: evaluates every checkpoint-N/adapter in step order (after any --adapter); the report names the best and the final one")
+    Path checkpoints;
+
     @Option(names = "--base", negatable = true, defaultValue = "true", fallbackValue = "true",
             description = "with --adapter, also evaluate the base model as the table's first row (default; --no-base skips it)")
     boolean base;
@@ -106,6 +109,16 @@ final class EvalCommand implements Callable<Integer> {
         // data and adapters are checked before the model loads, so bad input fails in a second
         Evaluation.Data data = Evaluation.load(Catalog.resolve(benchmarks, gpqa, custom), limit);
         List<Variant> variants = new ArrayList<>();
+        if (checkpoints != null) {
+            if (!java.nio.file.Files.isDirectory(checkpoints)) throw new IllegalArgumentException(checkpoints + ": no such run folder");
+            try (var s = java.nio.file.Files.list(checkpoints)) {
+                List<Path> found = s.filter(p -> p.getFileName().toString().matches("checkpoint-\\d+") && java.nio.file.Files.isDirectory(p.resolve("adapter")))
+                        .sorted(java.util.Comparator.comparingLong(p -> Long.parseLong(p.getFileName().toString().substring("checkpoint-".length()))))
+                        .map(p -> p.resolve("adapter")).toList();
+                if (found.isEmpty()) throw new IllegalArgumentException(checkpoints + ": no checkpoint-N/adapter folders");
+                adapters.addAll(found);
+            }
+        }
         if (adapters.isEmpty() || base) variants.add(Variant.base());
         List<String> names = Variant.names(adapters);
         for (int i = 0; i < adapters.size(); i++) variants.add(Variant.adapter(names.get(i), adapters.get(i)));

@@ -1,5 +1,7 @@
 package dev.tina.eval.report;
 
+import dev.tina.eval.run.Variant;
+
 import dev.tina.eval.run.EvalSettings;
 import dev.tina.eval.run.RunManifest;
 import dev.tina.eval.score.AverageScore;
@@ -91,6 +93,15 @@ public final class ReportMarkdown {
             md.append("| ").append(v.variant().name()).append(" |");
             for (BenchmarkScore b : v.scores()) md.append(' ').append(pct(b.pass1())).append(" |");
             md.append(' ').append(pct(v.average().pass1())).append(" |\n");
+        }
+        // With several adapters (e.g. a run's checkpoints, in order), name the best and the last:
+        // papers report the best checkpoint, and users need to know both.
+        List<VariantResult> adapters = report.variants().stream().filter(v -> !v.variant().name().equals(Variant.BASE)).toList();
+        if (adapters.size() > 1) {
+            VariantResult best = adapters.getFirst(), last = adapters.getLast();
+            for (VariantResult v : adapters) if (v.average().pass1() > best.average().pass1()) best = v;
+            md.append("\nBest adapter: ").append(best.variant().name()).append(" (avg ").append(pct(best.average().pass1()))
+                    .append("); final (last listed): ").append(last.variant().name()).append(" (avg ").append(pct(last.average().pass1())).append(").\n");
         }
         return md.toString();
     }

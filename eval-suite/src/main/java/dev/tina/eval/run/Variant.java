@@ -56,7 +56,10 @@ public record Variant(String name, Path adapter, Map<String, String> files, Stri
     public static List<String> names(List<Path> adapters) {
         List<String> names = new ArrayList<>();
         for (int i = 0; i < adapters.size(); i++) {
-            String n = adapters.get(i).toAbsolutePath().normalize().getFileName().toString().replaceAll("[^A-Za-z0-9._-]", "_");
+            Path abs = adapters.get(i).toAbsolutePath().normalize();
+            // a training run's checkpoint-N/adapter is named after its checkpoint
+            Path named = abs.getFileName().toString().equals("adapter") && abs.getParent() != null ? abs.getParent() : abs;
+            String n = named.getFileName().toString().replaceAll("[^A-Za-z0-9._-]", "_");
             if (n.equals(BASE)) n = "adapter-base";
             names.add(n);
         }
