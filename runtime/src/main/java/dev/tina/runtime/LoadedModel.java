@@ -28,6 +28,7 @@ public final class LoadedModel implements AutoCloseable {
     private final HfTokenizer tokenizer;
     private final ChatTemplate chatTemplate;
     private final GenerationDefaults defaults;
+    private SharedWeights shared;
 
     private LoadedModel(Path exportDir, ModelConfig config, OrtDecoder decoder, HfTokenizer tokenizer,
                         ChatTemplate chatTemplate, GenerationDefaults defaults) {
@@ -39,13 +40,37 @@ public final class LoadedModel implements AutoCloseable {
         this.defaults = defaults;
     }
 
-    public static LoadedModel open(Path model, SessionSettings settings) throws Exception {
+    /**
+     * As {@link #open}, with the base weights memory-mapped once ({@link SharedWeights}) so that
+     * other sessions over the same export (training, scoring) can share them; the model owns them.
+     */
+    public static LoadedModel openShared(Path model, SessionSettings settings) throws Exception {
+        Path exportDir = resolveExport(model);
+        SharedWeights w = new SharedWeights(ai.onnxruntime.OrtEnvironment.getEnvironment(), exportDir);
+        try {
+            LoadedModel m = open(exportDir, settings.withSharedWeights(w));
+            m.shared = w;
+            return m;
+        } catch (Exception e) {
+            w.close();
+            throw e;
+        }
+    }
+
+    /** The shared base weights, when opened with {@link #openShared}. */
+    public SharedWeights sharedWeights() { return shared; }
+
+    private static Path resolveExport(Path model) throws Exception {
         if (!Files.isDirectory(model)) throw new IllegalArgumentException(model + ": no such model folder");
         if (!ExportCache.isExport(model) && !Files.isRegularFile(model.resolve("config.json"))) {
             throw new IllegalArgumentException(model + ": neither a Hugging Face model folder (config.json) nor an exported one ("
                     + dev.tina.export.ModelDescriptor.FILE + ")");
         }
-        Path exportDir = ExportCache.resolve(model, new DecoderExporter.Options(DType.F32, List.of(Projection.values()), false));
+        return ExportCache.resolve(model, new DecoderExporter.Options(DType.F32, List.of(Projection.values()), false));
+    }
+
+    public static LoadedModel open(Path model, SessionSettings settings) throws Exception {
+        Path exportDir = resolveExport(model);
         ModelConfig config = ModelConfig.read(exportDir.resolve("config.json"));
         OrtDecoder decoder = OrtDecoder.open(exportDir, settings);
         HfTokenizer tok = null;
@@ -101,5 +126,6 @@ public final class LoadedModel implements AutoCloseable {
     public void close() throws Exception {
         if (tokenizer != null) tokenizer.close();
         decoder.close();
+        if (shared != null) shared.close();
     }
 }

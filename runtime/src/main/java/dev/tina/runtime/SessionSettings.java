@@ -8,7 +8,12 @@ import ai.onnxruntime.OrtSession;
 import java.util.Locale;
 
 /** How to build an ONNX Runtime session: device (execution provider) and threading. */
-public record SessionSettings(Device device, int intraOpThreads) {
+public record SessionSettings(Device device, int intraOpThreads, SharedWeights sharedWeights) {
+
+    public SessionSettings(Device device, int intraOpThreads) { this(device, intraOpThreads, null); }
+
+    /** These settings, with the base weights shared from {@code weights} (see {@link SharedWeights}). */
+    public SessionSettings withSharedWeights(SharedWeights weights) { return new SessionSettings(device, intraOpThreads, weights); }
 
     /** Where the decoder runs. CPU is always there; CUDA needs an ONNX Runtime build that has it. */
     public enum Device {
@@ -36,10 +41,11 @@ public record SessionSettings(Device device, int intraOpThreads) {
         return new SessionSettings(device, Runtime.getRuntime().availableProcessors());
     }
 
-    OrtSession.SessionOptions toOptions() throws OrtException {
+    public OrtSession.SessionOptions toOptions() throws OrtException {
         OrtSession.SessionOptions o = new OrtSession.SessionOptions();
         o.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
         if (intraOpThreads > 0) o.setIntraOpNumThreads(intraOpThreads);
+        if (sharedWeights != null) sharedWeights.addTo(o);
         if (device == Device.CUDA) {
             if (!OrtEnvironment.getAvailableProviders().contains(OrtProvider.CUDA)) {
                 o.close();

@@ -106,7 +106,8 @@ public final class GrpoTrainer {
                 recipe.adamEpsilon() != null ? recipe.adamEpsilon() : 1e-8, recipe.weightDecay() != null ? recipe.weightDecay() : 0.0);
         long tokensGenerated = 0;
         Path lastCheckpoint = null;
-        try (LoadedModel model = LoadedModel.open(Path.of(recipe.modelNameOrPath()), SessionSettings.cpu());
+        // one memory-mapped copy of the base weights for the sampler, the gradient graph and the scorer
+        try (LoadedModel model = LoadedModel.openShared(Path.of(recipe.modelNameOrPath()), SessionSettings.cpu());
              BatchSampler sampler = new BatchSampler(model.decoder(), model.tokenizer().orElseThrow(() ->
                      new IllegalArgumentException(recipe.modelNameOrPath() + ": GRPO needs the model's tokenizer.json (rewards read text)")), 64)) {
             var graph = TrainingGraph.gradientGraph(model.exportDir(), recipe.rank(), targets, new LossHead.Grpo(), recipe.dropout(),
@@ -115,8 +116,8 @@ public final class GrpoTrainer {
             for (String p : graph.params()) shapes.put(p, TrainingGraph.paramShape(model.config(), p, recipe.rank()));
             var scoring = TrainingGraph.scoringGraph(model.exportDir(), recipe.rank(), targets, new LossHead.Grpo(),
                     "grpo-score-r" + recipe.rank() + "-" + targets.size() + "t.onnx");
-            try (GradientSession grads = new GradientSession(graph, shapes);
-                 GradientSession reference = new GradientSession(scoring, shapes)) {
+            try (GradientSession grads = new GradientSession(graph, shapes, true, model.sharedWeights());
+                 GradientSession reference = new GradientSession(scoring, shapes, true, model.sharedWeights())) {
                 this.reference = reference;
                 LoraTrainer trainer;
                 Path latest = resume ? latestCheckpoint() : null;

@@ -38,12 +38,19 @@ public final class GradientSession implements AutoCloseable {
      *                  which roughly triples their resident size; off, they are read as stored
      */
     public GradientSession(TrainingGraph.Built graph, Map<String, long[]> shapes, boolean lowMemory) throws OrtException {
+        this(graph, shapes, lowMemory, null);
+    }
+
+    /** @param shared base weights shared with other sessions over the same export (null: load them) */
+    public GradientSession(TrainingGraph.Built graph, Map<String, long[]> shapes, boolean lowMemory,
+                           dev.tina.runtime.SharedWeights shared) throws OrtException {
         this.env = TrainingNatives.requireTraining();
         this.params = graph.params();
         this.shapes = shapes;
         try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
             o.setDeterministicCompute(true);
             if (lowMemory) o.addConfigEntry("session.disable_prepacking", "1");
+            if (shared != null) shared.addTo(o);
             this.session = env.createSession(graph.file().toString(), o);
         }
     }
