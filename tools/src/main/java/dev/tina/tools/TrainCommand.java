@@ -20,6 +20,7 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--dataset", description = "override dataset_path") String dataset;
     @Option(names = "--max-steps", description = "override max_steps") Integer maxSteps;
     @Option(names = "--max-completion-length", description = "override max_completion_length") Integer maxCompletionLength;
+    @Option(names = "--max-prompt-length", description = "override max_prompt_length") Integer maxPromptLength;
 
     @Override
     public Integer call() throws Exception {
@@ -29,6 +30,7 @@ final class TrainCommand implements Callable<Integer> {
         if (dataset != null) overrides.put("dataset_path", dataset);
         if (maxSteps != null) overrides.put("max_steps", maxSteps);
         if (maxCompletionLength != null) overrides.put("max_completion_length", maxCompletionLength);
+        if (maxPromptLength != null) overrides.put("max_prompt_length", maxPromptLength);
         if (!overrides.isEmpty()) r = r.with(overrides);
         GrpoTrainer.Summary s;
         try (Progress bar = Progress.count("train", r.steps(), "step")) {

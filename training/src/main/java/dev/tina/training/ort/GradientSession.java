@@ -49,8 +49,8 @@ public final class GradientSession implements AutoCloseable {
         this.shapes = shapes;
         try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
             o.setDeterministicCompute(true);
-            if (lowMemory) o.addConfigEntry("session.disable_prepacking", "1");
-            if (shared != null) shared.addTo(o);
+            if (shared != null) shared.addTo(o); // turns pre-packing off too
+            else if (lowMemory) o.addConfigEntry("session.disable_prepacking", "1");
             this.session = env.createSession(graph.file().toString(), o);
         }
     }
