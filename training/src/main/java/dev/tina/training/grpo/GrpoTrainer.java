@@ -254,6 +254,17 @@ public final class GrpoTrainer {
             for (int j = 0; j < a.length; j++) { gap += Math.abs(a[j] - s[j]); gapN++; }
         }
         o.put("kl", klN == 0 ? 0 : klSum / klN);
+        // share of tokens whose ratio ρ = e^(l − l_old) lies outside [1 − ε_low, 1 + ε_high] (TRL's clip_ratio)
+        long clipped = 0;
+        for (int i = 0; i < m.logps().size(); i++) {
+            float[] a = m.logps().get(i), old = samplerLogps.get(i);
+            for (int j = 0; j < a.length; j++) {
+                double ratio = Math.exp(a[j] - old[j]);
+                if (ratio < 1 - recipe.eps() || ratio > 1 + recipe.epsHigh()) clipped++;
+            }
+        }
+        o.put("clip_ratio", gapN == 0 ? 0 : (double) clipped / gapN);
+        o.put("dataset_rows_skipped", data.skipped());
         o.put("sampler_trainer_logp_gap", gapN == 0 ? 0 : gap / gapN);
         o.put("learning_rate", m.learningRate());
         o.put("grad_norm", m.gradNorm());

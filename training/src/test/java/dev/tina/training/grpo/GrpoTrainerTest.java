@@ -113,6 +113,8 @@ class GrpoTrainerTest {
         List<JsonNode> a = deterministic(full.resolve("metrics.jsonl")), b = deterministic(cut.resolve("metrics.jsonl"));
         assertEquals(5, a.size());
         assertEquals(a, b);
+        assertEquals(1, a.getFirst().get("dataset_rows_skipped").asInt(), "the row without an answer is skipped and counted");
+        assertTrue(a.getFirst().has("clip_ratio"));
     }
 
     @Test
