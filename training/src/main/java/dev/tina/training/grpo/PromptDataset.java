@@ -12,7 +12,7 @@ import java.util.List;
 import java.util.SplittableRandom;
 
 /**
- * Training prompts from JSONL with a field mapping; rows without a problem or an answer are
+ * Training prompts from JSONL, or a Hugging Face {@code datasets} Arrow file, with a field mapping; rows without a problem or an answer are
  * skipped and counted, not fatal. The order is a seeded shuffle per epoch, so a position in the
  * stream (the data cursor) names the same prompt on every run.
  */
@@ -31,6 +31,17 @@ public final class PromptDataset {
 
     public static PromptDataset read(Path file, String problemField, String answerField, long seed) throws IOException {
         if (!Files.isRegularFile(file)) throw new CheckpointFormatException(file + ": dataset not found");
+        if (file.getFileName().toString().endsWith(".arrow")) {
+            List<Row> rows = new ArrayList<>();
+            int skipped = 0, i = 0;
+            for (String[] r : ArrowRows.read(file, List.of(problemField, answerField))) {
+                i++;
+                if (r[0] == null || r[1] == null || r[1].isBlank()) skipped++;
+                else rows.add(new Row(Integer.toString(i), r[0], r[1]));
+            }
+            if (rows.isEmpty()) throw new CheckpointFormatException(file + ": no usable rows (columns '" + problemField + "' and '" + answerField + "')");
+            return new PromptDataset(rows, skipped, seed);
+        }
         ObjectMapper json = new ObjectMapper();
         List<Row> rows = new ArrayList<>();
         int skipped = 0, lineNo = 0;
