@@ -118,6 +118,22 @@ class GrpoTrainerTest {
     }
 
     @Test
+    void aRunInterruptedMidStepResumesToTheSameMetrics() throws Exception {
+        Path full = tmp.resolve("full-mid"), cut = tmp.resolve("cut-mid");
+        new GrpoTrainer(recipe(5), full).run(false, m -> { }, List.of(ASCII));
+        // dies while scoring step 4's rollouts: after sampling, before the update
+        int[] calls = {0};
+        Reward dying = new Reward.Custom("starts_with_capital", (c, g) -> {
+            if (++calls[0] == 3 * 8 + 5) throw new IllegalStateException("killed mid-step");
+            return ASCII.score(c, g);
+        });
+        assertThrows(IllegalStateException.class, () -> new GrpoTrainer(recipe(5), cut).run(false, m -> { }, List.of(dying)));
+        assertEquals(3, Files.readAllLines(cut.resolve("metrics.jsonl")).size());
+        new GrpoTrainer(recipe(5), cut).run(true, m -> { }, List.of(ASCII));
+        assertEquals(deterministic(full.resolve("metrics.jsonl")), deterministic(cut.resolve("metrics.jsonl")));
+    }
+
+    @Test
     void unknownRecipeFieldsAndRewardsAreNamed() {
         ObjectNode r = JSON.createObjectNode();
         r.put("learning_rat", 1e-5);
