@@ -191,7 +191,7 @@ final class BenchCommand {
             for (String p : graph.params()) {
                 var proj = projections.stream().filter(x -> p.contains("." + x.moduleName() + ".")).findFirst().orElseThrow();
                 boolean a = p.endsWith("lora_A.weight");
-                long[] shape = a ? new long[]{rank, proj.inFeatures(config)} : new long[]{proj.outFeatures(config), rank};
+                long[] shape = dev.tina.training.graph.TrainingGraph.paramShape(config, p, rank);
                 float[] v = new float[(int) (shape[0] * shape[1])];
                 double bound = a ? 1 / Math.sqrt(proj.inFeatures(config)) : 1e-3; // B small but non-zero so A gets gradients
                 for (int i = 0; i < v.length; i++) v[i] = (float) rng.nextDouble(-bound, bound);

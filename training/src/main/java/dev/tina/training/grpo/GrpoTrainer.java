@@ -218,7 +218,7 @@ public final class GrpoTrainer {
             long tr = System.nanoTime();
             MicroBatch b = MicroBatch.build(mb, prompts, adv, start, aggregation, recipe.completionLength(), loraConfig.scale());
             // reference: the same graph's forward with the adapter switched off (lora_scale 0)
-            b.refLogps = new float[b.targetIds.length];
+            b.refLogps = new float[b.targetIds.length]; // the head takes ref_logps as an input; unused for the reference's own log-probs
             LoraTrainingSession.Batch refBatch = b.batch(recipe.klBeta(), recipe.eps(), recipe.epsHigh());
             refBatch.floats("lora_scale", new float[]{0f}, 1);
             b.refLogps = reference.run(refBatch, trainer.weights()).logps();

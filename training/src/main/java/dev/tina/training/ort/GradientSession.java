@@ -8,7 +8,6 @@ import dev.tina.training.graph.LossHead;
 import dev.tina.training.graph.TrainingGraph;
 
 import java.nio.FloatBuffer;
-import java.nio.LongBuffer;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;

@@ -7,8 +7,6 @@ import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.OrtTrainingSession;
 import dev.tina.training.graph.LossHead;
 
-import java.nio.FloatBuffer;
-import java.nio.LongBuffer;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
