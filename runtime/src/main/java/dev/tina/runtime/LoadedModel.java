@@ -29,6 +29,8 @@ public final class LoadedModel implements AutoCloseable {
     private final ChatTemplate chatTemplate;
     private final GenerationDefaults defaults;
     private SharedWeights shared;
+    private SessionSettings.Device device = SessionSettings.Device.CPU;
+    private dev.tina.runtime.gpu.TensorRtDecoder tensorRt;
 
     private LoadedModel(Path exportDir, ModelConfig config, OrtDecoder decoder, HfTokenizer tokenizer,
                         ChatTemplate chatTemplate, GenerationDefaults defaults) {
@@ -48,7 +50,7 @@ public final class LoadedModel implements AutoCloseable {
         Path exportDir = resolveExport(model);
         SharedWeights w = new SharedWeights(ai.onnxruntime.OrtEnvironment.getEnvironment(), exportDir);
         try {
-            LoadedModel m = open(exportDir, settings.withSharedWeights(w));
+            LoadedModel m = openSession(exportDir, settings.withSharedWeights(w));
             m.shared = w;
             return m;
         } catch (Exception e) {
@@ -69,15 +71,28 @@ public final class LoadedModel implements AutoCloseable {
         return ExportCache.resolve(model, new DecoderExporter.Options(DType.F32, List.of(Projection.values()), false));
     }
 
+    /**
+     * Opens the model for {@code settings.device()}. On TENSORRT the ONNX Runtime session (adapter
+     * bindings, scoring) stays on the CPU over memory-mapped shared weights (cheap: no copy), and
+     * {@link #sampler} decodes on the TensorRT engine.
+     */
     public static LoadedModel open(Path model, SessionSettings settings) throws Exception {
-        Path exportDir = resolveExport(model);
+        if (settings.device() == SessionSettings.Device.TENSORRT && settings.sharedWeights() == null) return openShared(model, settings);
+        return openSession(resolveExport(model), settings);
+    }
+
+    private static LoadedModel openSession(Path exportDir, SessionSettings settings) throws Exception {
         ModelConfig config = ModelConfig.read(exportDir.resolve("config.json"));
-        OrtDecoder decoder = OrtDecoder.open(exportDir, settings);
+        SessionSettings ort = settings.device() == SessionSettings.Device.TENSORRT
+                ? new SessionSettings(SessionSettings.Device.CPU, settings.intraOpThreads(), settings.sharedWeights()) : settings;
+        OrtDecoder decoder = OrtDecoder.open(exportDir, ort);
         HfTokenizer tok = null;
         try {
             tok = HfTokenizer.exists(exportDir) ? HfTokenizer.open(exportDir) : null;
             ChatTemplate template = ChatTemplate.load(exportDir).orElse(null);
-            return new LoadedModel(exportDir, config, decoder, tok, template, GenerationDefaults.read(exportDir));
+            LoadedModel m = new LoadedModel(exportDir, config, decoder, tok, template, GenerationDefaults.read(exportDir));
+            m.device = settings.device();
+            return m;
         } catch (Exception e) {
             if (tok != null) tok.close();
             decoder.close();
@@ -86,6 +101,33 @@ public final class LoadedModel implements AutoCloseable {
     }
 
     public OrtDecoder decoder() { return decoder; }
+
+    /** The device this model was opened for. */
+    public SessionSettings.Device device() { return device; }
+
+    /**
+     * A batched sampler on this model's device: the ONNX Runtime session (CPU or CUDA), or on
+     * TENSORRT an engine built (or loaded from {@code $TINA_CACHE/trt-engines}) with
+     * {@link dev.tina.runtime.gpu.TensorRtSettings#fromEnvironment} and kept by this model.
+     * Close the sampler before the model.
+     */
+    public dev.tina.runtime.sampling.BatchSampler sampler(int maxRows) throws Exception {
+        return sampler(maxRows, true);
+    }
+
+    /** As {@link #sampler(int)}; without {@code text} the completions carry ids only (benchmarks). */
+    public dev.tina.runtime.sampling.BatchSampler sampler(int maxRows, boolean text) throws Exception {
+        HfTokenizer tok = text ? tokenizer : null;
+        if (device == SessionSettings.Device.TENSORRT) {
+            if (tensorRt == null) {
+                tensorRt = dev.tina.runtime.gpu.TensorRtDecoder.open(exportDir,
+                        dev.tina.runtime.gpu.TensorRtSettings.fromEnvironment(System.getenv()),
+                        dev.tina.runtime.gpu.EngineCache.defaultCache(), System.err::println);
+            }
+            return new dev.tina.runtime.sampling.BatchSampler(tensorRt, tok, maxRows);
+        }
+        return new dev.tina.runtime.sampling.BatchSampler(decoder, tok, maxRows);
+    }
 
     public ModelConfig config() { return config; }
 
@@ -124,6 +166,7 @@ public final class LoadedModel implements AutoCloseable {
 
     @Override
     public void close() throws Exception {
+        if (tensorRt != null) tensorRt.close();
         if (tokenizer != null) tokenizer.close();
         decoder.close();
         if (shared != null) shared.close();

@@ -4,7 +4,11 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtProvider;
 import ai.onnxruntime.OrtSession;
+import dev.tina.runtime.gpu.GpuProbe;
+import dev.tina.runtime.gpu.GpuUnavailableException;
+import dev.tina.runtime.gpu.NativeLibraries;
 
+import java.util.EnumSet;
 import java.util.Locale;
 
 /** How to build an ONNX Runtime session: device (execution provider) and threading. */
@@ -15,21 +19,34 @@ public record SessionSettings(Device device, int intraOpThreads, SharedWeights s
     /** These settings, with the base weights shared from {@code weights} (see {@link SharedWeights}). */
     public SessionSettings withSharedWeights(SharedWeights weights) { return new SessionSettings(device, intraOpThreads, weights); }
 
-    /** Where the decoder runs. CPU is always there; CUDA needs an ONNX Runtime build that has it. */
+    /**
+     * Where the work runs. CPU is always there. CUDA: ONNX Runtime's CUDA execution provider for
+     * every session (sampling, scoring, training). TENSORRT: sampling on a TensorRT engine
+     * ({@code dev.tina.runtime.gpu}), the ONNX Runtime sessions (training, scoring) on CUDA. The
+     * GPU devices are chosen at run time and need the GPU natives (build with {@code -Pgpu}).
+     */
     public enum Device {
-        CPU, CUDA;
+        CPU, CUDA, TENSORRT;
 
         public static Device parse(String s) {
+            if (s == null) throw new IllegalArgumentException("device is required: cpu, cuda or tensorrt");
             return switch (s.toLowerCase(Locale.ROOT)) {
                 case "cpu" -> CPU;
                 case "cuda", "gpu" -> CUDA;
-                case "tensorrt" -> throw new IllegalArgumentException("device 'tensorrt' is not available yet (planned); use cpu or cuda");
-                default -> throw new IllegalArgumentException("unknown device '" + s + "', expected cpu or cuda");
+                case "tensorrt", "trt" -> TENSORRT;
+                default -> throw new IllegalArgumentException("unknown device '" + s + "', expected cpu, cuda or tensorrt");
             };
         }
+
+        /** The execution provider the ONNX Runtime sessions of this device use. */
+        public Device ortDevice() { return this == TENSORRT ? CUDA : this; }
+
+        /** The command-line spelling. */
+        public String cli() { return name().toLowerCase(Locale.ROOT); }
     }
 
     public SessionSettings {
+        if (device == null) throw new IllegalArgumentException("device is required");
         if (intraOpThreads < 0) throw new IllegalArgumentException("intraOpThreads must be >= 0 (0 = ONNX Runtime's default)");
     }
 
@@ -43,17 +60,46 @@ public record SessionSettings(Device device, int intraOpThreads, SharedWeights s
 
     public OrtSession.SessionOptions toOptions() throws OrtException {
         OrtSession.SessionOptions o = new OrtSession.SessionOptions();
-        o.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
-        if (intraOpThreads > 0) o.setIntraOpNumThreads(intraOpThreads);
-        if (sharedWeights != null) sharedWeights.addTo(o);
-        if (device == Device.CUDA) {
-            if (!OrtEnvironment.getAvailableProviders().contains(OrtProvider.CUDA)) {
-                o.close();
-                throw new IllegalArgumentException("the CUDA execution provider is not in this ONNX Runtime build (available: "
-                        + OrtEnvironment.getAvailableProviders() + "); the default build is CPU-only; run with --device cpu");
-            }
-            o.addCUDA(0);
+        try {
+            o.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+            if (intraOpThreads > 0) o.setIntraOpNumThreads(intraOpThreads);
+            if (sharedWeights != null) sharedWeights.addTo(o);
+            if (device == Device.CUDA) addCuda(o, "--device cuda");
+            return o;
+        } catch (OrtException | RuntimeException e) {
+            o.close();
+            throw e;
         }
-        return o;
+    }
+
+    /**
+     * Appends the CUDA execution provider (device 0), after checking everything it needs so that a
+     * missing piece is a one-line {@link GpuUnavailableException} naming it: a GPU and its driver,
+     * ONNX Runtime natives built with CUDA (the {@code -Pgpu} build), and the CUDA 13 / cuDNN 9
+     * libraries the provider loads.
+     */
+    public static void addCuda(OrtSession.SessionOptions o, String path) throws OrtException {
+        EnumSet<OrtProvider> providers = OrtEnvironment.getAvailableProviders();
+        String problem = cudaProblem(providers.contains(OrtProvider.CUDA));
+        if (problem != null) throw new GpuUnavailableException(path + " cannot start: " + problem);
+        try {
+            o.addCUDA(0);
+        } catch (OrtException e) {
+            // e.g. "Failed to load library libonnxruntime_providers_cuda.so with error: libcublasLt.so.13: cannot open shared object file"
+            throw NativeLibraries.explain(path, e);
+        }
+    }
+
+    /** Why the CUDA provider cannot start here, or null; pure checks first, so the message names the first missing piece. */
+    static String cudaProblem(boolean providerInBuild) {
+        if (!providerInBuild) {
+            return "the loaded ONNX Runtime native library has no CUDA execution provider (available: "
+                    + OrtEnvironment.getAvailableProviders() + "); the default build is CPU-only: build with mvn -Pgpu "
+                    + "(or TINA_GPU=1 ./tina …) to add org.bytedeco:onnxruntime:1.24.1-1.5.13:linux-x86_64-gpu, or run with --device cpu";
+        }
+        if (GpuProbe.gpu().isEmpty()) return GpuProbe.whyNot() + "; run with --device cpu";
+        var missing = NativeLibraries.missing(NativeLibraries.CUDA_EP);
+        if (!missing.isEmpty()) return NativeLibraries.describeMissing("", missing).replaceFirst("^ cannot start: ", "");
+        return null;
     }
 }

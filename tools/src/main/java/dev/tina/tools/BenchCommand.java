@@ -33,7 +33,7 @@ final class BenchCommand {
         @Option(names = "--repeats", defaultValue = "3", description = "runs per batch size, the best is reported; default ${DEFAULT-VALUE}") int repeats;
         @Option(names = "--reference-tps", description = "an outside single-stream figure to compare with (e.g. llama2.c's on this machine)") Double referenceTps;
         @Option(names = "--reference-name", defaultValue = "reference", description = "its name") String referenceName;
-        @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda") String device;
+        @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda or tensorrt (GPU paths need a -Pgpu build; README, GPU)") String device;
         @Option(names = "--out", description = "write the results as JSON too") Path out;
         @Option(names = "--peer", description = "also run a peer engine single-stream on the same Hugging Face folder and compare: jlama "
                 + "(needs a build with mvn -Pjlama and TINA_JAVA_OPTS=\"--add-modules jdk.incubator.vector\")") String peer;
@@ -47,9 +47,9 @@ final class BenchCommand {
             double single = 0, singleDecodeOnly = Double.NaN;
             try (LoadedModel m = LoadedModel.open(model, SessionSettings.of(SessionSettings.Device.parse(device)));
                  AdapterBinding binding = m.adapter(adapter);
-                 BatchSampler sampler = new BatchSampler(m.decoder(), null, Math.max(64, batches.stream().mapToInt(i -> i).max().orElse(1)))) {
-                System.out.printf("model %s, prompt %d ids, %d new tokens per sequence, %s, %d threads%n", m.exportDir(), prompt.length,
-                        newTokens, device, Runtime.getRuntime().availableProcessors());
+                 BatchSampler sampler = m.sampler(Math.max(64, batches.stream().mapToInt(i -> i).max().orElse(1)), false)) {
+                System.out.printf("model %s, prompt %d ids, %d new tokens per sequence, %s (%s), %d threads%n", m.exportDir(), prompt.length,
+                        newTokens, device, sampler.backend().name(), Runtime.getRuntime().availableProcessors());
                 sampler.generate(List.of(prompt), SamplingParams.greedy(Math.min(16, newTokens)), binding); // warm-up
                 System.out.println("| batch | tokens | seconds | tokens/s | × batch 1 | prefill | decode (ORT) | sampling (Java) | KV gather |");
                 System.out.println("|---|---|---|---|---|---|---|---|---|");
@@ -81,6 +81,11 @@ final class BenchCommand {
                     row.put("decode_s", best.decodeNanos / 1e9);
                     row.put("sampling_s", best.samplingNanos / 1e9);
                     row.put("gather_s", best.gatherNanos / 1e9);
+                }
+                if (sampler.backend() instanceof dev.tina.runtime.gpu.TensorRtDecoder trt) {
+                    long[] c = trt.copiedBytes();
+                    System.out.printf("TensorRT copies over the whole run: %.1f MB host→device, %.1f MB device→host (logits), %.1f MB device→device "
+                            + "(KV row selection); the KV cache stays on the GPU%n", c[0] / 1e6, c[1] / 1e6, c[2] / 1e6);
                 }
                 if (referenceTps != null && single > 0) {
                     System.out.printf("single stream vs %s (%.1f tokens/s, given): %.2f×%n", referenceName, referenceTps, single / referenceTps);
@@ -168,6 +173,7 @@ final class BenchCommand {
         @Option(names = "--steps", defaultValue = "3", description = "timed steps after one warm-up; default ${DEFAULT-VALUE}") int steps;
         @Option(names = "--loss", defaultValue = "grpo", description = "grpo or sft; default ${DEFAULT-VALUE}") String loss;
         @Option(names = "--low-memory", description = "do not let ONNX Runtime pre-pack the base weights (less memory, maybe slower)") boolean lowMemory;
+        @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda (tensorrt trains on cuda too); default ${DEFAULT-VALUE}") String device;
 
         @Override
         public Integer call() throws Exception {
@@ -202,7 +208,8 @@ final class BenchCommand {
             var settings = new dev.tina.training.optim.LoraTrainer.Settings(1e-5, new dev.tina.training.optim.LrSchedule.Constant(),
                     steps + 1, 0, 1.0, 0.9, 0.999, 1e-8, 0.0);
             double[] times = new double[steps];
-            try (var grads = new dev.tina.training.ort.GradientSession(graph, shapes, lowMemory)) {
+            SessionSettings.Device onDevice = SessionSettings.Device.parse(device);
+            try (var grads = new dev.tina.training.ort.GradientSession(graph, shapes, lowMemory, null, onDevice)) {
                 var trainer = new dev.tina.training.optim.LoraTrainer(grads, init, settings);
                 long w0 = System.nanoTime();
                 trainer.step(java.util.List.of(batchData));
@@ -216,8 +223,12 @@ final class BenchCommand {
                 System.out.printf("model %s, %s loss, LoRA r=%d on %s, batch %d × %d tokens (%d completion tokens), %d threads%n",
                         export, loss, rank, projections.stream().map(dev.tina.export.checkpoint.Projection::moduleName).toList(), batch, seq,
                         batch * (seq / 2), Runtime.getRuntime().availableProcessors());
-                System.out.printf("graph build %.1f s, warm-up step %.2f s, median step %.3f s over %d, peak RSS %.2f GB%s%n",
-                        buildSeconds, warm, times[steps / 2], steps, peakRssGb(), lowMemory ? " (pre-packing off)" : "");
+                System.out.printf("graph build %.1f s, warm-up step %.2f s, median step %.3f s over %d, peak RSS %.2f GB%s, device %s%n",
+                        buildSeconds, warm, times[steps / 2], steps, peakRssGb(), lowMemory ? " (pre-packing off)" : "", onDevice.ortDevice().cli());
+                if (onDevice != SessionSettings.Device.CPU) {
+                    long[] c = grads.lastCopyBytes();
+                    System.out.printf("per micro-batch run: %.1f MB host→device, %.1f MB device→host (no IoBinding in the Java API)%n", c[0] / 1e6, c[1] / 1e6);
+                }
             }
             return 0;
         }

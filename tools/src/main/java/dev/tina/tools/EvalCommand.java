@@ -91,7 +91,7 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--batch-rows", defaultValue = "64", description = "max sequences decoded together; default ${DEFAULT-VALUE}")
     int batchRows;
 
-    @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda; default ${DEFAULT-VALUE}")
+    @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda or tensorrt (GPU paths need a -Pgpu build; README, GPU); default ${DEFAULT-VALUE}")
     String device;
 
     @Option(names = "--grade-deadline-ms", defaultValue = "5000", description = "per-sample grading deadline; past it the sample scores 0; default ${DEFAULT-VALUE}")
@@ -124,7 +124,7 @@ final class EvalCommand implements Callable<Integer> {
         for (int i = 0; i < adapters.size(); i++) variants.add(Variant.adapter(names.get(i), adapters.get(i)));
 
         try (LoadedModel m = LoadedModel.open(model, SessionSettings.of(SessionSettings.Device.parse(device)));
-             BatchSampler sampler = new BatchSampler(m.decoder(), m.tokenizer().orElse(null), batchRows)) {
+             BatchSampler sampler = m.sampler(batchRows)) {
             String fingerprint = m.decoder().descriptor().source() == null ? null : m.decoder().descriptor().source().get("fingerprint");
             ModelInfo info = new ModelInfo(model.toAbsolutePath().normalize().toString(), m.exportDir().toAbsolutePath().normalize().toString(),
                     fingerprint == null ? "unknown" : fingerprint, m.decoder().descriptor().architecture());

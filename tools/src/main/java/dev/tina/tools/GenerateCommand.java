@@ -62,13 +62,13 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "0", description = "sampling seed; default ${DEFAULT-VALUE}") long seed;
     @Option(names = "--out", description = "JSONL output file (written atomically); default stdout") Path out;
     @Option(names = "--batch-rows", defaultValue = "64", description = "max sequences decoded together; default ${DEFAULT-VALUE}") int batchRows;
-    @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda; default ${DEFAULT-VALUE}") String device;
+    @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda or tensorrt (GPU paths need a -Pgpu build; README, GPU); default ${DEFAULT-VALUE}") String device;
 
     @Override
     public Integer call() throws Exception {
         try (LoadedModel m = LoadedModel.open(model, SessionSettings.of(SessionSettings.Device.parse(device)));
              AdapterBinding binding = m.adapter(adapter);
-             BatchSampler sampler = new BatchSampler(m.decoder(), m.tokenizer().orElse(null), batchRows)) {
+             BatchSampler sampler = m.sampler(batchRows)) {
             SamplingParams params = params(m.defaults());
             List<long[]> prompts = prompts(m);
             for (int i = 0; i < prompts.size(); i++) {

@@ -8,6 +8,11 @@ import dev.tina.export.checkpoint.Projection;
 import dev.tina.export.peft.PeftAdapter;
 import dev.tina.runtime.OrtDecoder;
 import dev.tina.runtime.ParityCheck;
+import dev.tina.runtime.SessionSettings;
+import dev.tina.runtime.gpu.EngineCache;
+import dev.tina.runtime.gpu.TensorRtDecoder;
+import dev.tina.runtime.gpu.TensorRtEngine;
+import dev.tina.runtime.gpu.TensorRtSettings;
 import dev.tina.training.parity.GrpoParity;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -40,8 +45,13 @@ final class ParityCommand implements Callable<Integer> {
     @Option(names = "--case-json", description = "the case's settings (temperature, beta, epsilon); default: CASE with .json for .safetensors")
     Path caseJson;
 
+    @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda or tensorrt (an FP32 engine sized to the case, built once and cached); "
+            + "GPU paths need a -Pgpu build; default ${DEFAULT-VALUE}")
+    String device;
+
     @Override
     public Integer call() throws Exception {
+        SessionSettings.Device onDevice = SessionSettings.Device.parse(device);
         Path exported = ExportCache.resolve(model, new DecoderExporter.Options(DType.fromCli(dtype), List.of(Projection.values()), false));
         PeftAdapter peft = null;
         if (adapter != null) {
@@ -50,8 +60,23 @@ final class ParityCommand implements Callable<Integer> {
         }
         System.out.println("model: " + exported);
         boolean ok;
-        try (OrtDecoder d = OrtDecoder.open(exported)) {
-            List<ParityCheck.Comparison> results = ParityCheck.run(d, peft, caseFile, tolerance);
+        System.out.println("device: " + onDevice.cli());
+        try (OrtDecoder d = OrtDecoder.open(exported, SessionSettings.of(onDevice == SessionSettings.Device.TENSORRT ? SessionSettings.Device.CPU : onDevice))) {
+            List<ParityCheck.Comparison> results;
+            if (onDevice == SessionSettings.Device.TENSORRT) {
+                int[] shape = ParityCheck.caseShape(caseFile);
+                // parity wants float32 products (TF32 off) and an engine just big enough for the case
+                var s = new TensorRtSettings(shape[0], shape[0], shape[1], shape[1], shape[1] + 2,
+                        Math.max(1, peft == null ? 1 : peft.config().r()), TensorRtSettings.Precision.FP32);
+                try (TensorRtEngine engine = TensorRtEngine.open(exported, s, TensorRtEngine.Variant.FULL_LOGITS, EngineCache.defaultCache(),
+                        System.err::println);
+                     TensorRtDecoder trt = TensorRtDecoder.over(engine)) {
+                    results = ParityCheck.run(d, (ids, mask, pos, a) -> trt.forwardFull(flat(ids), flat(mask), flat(pos), ids.length,
+                            ids[0].length, a), peft, caseFile, tolerance);
+                }
+            } else {
+                results = ParityCheck.run(d, peft, caseFile, tolerance);
+            }
             results.forEach(r -> System.out.println(r.line()));
             ok = results.stream().allMatch(ParityCheck.Comparison::passed);
         }
@@ -59,10 +84,16 @@ final class ParityCommand implements Callable<Integer> {
             if (peft == null) throw new IllegalArgumentException("--grpo needs --adapter (the gradients are those of the adapter's factors)");
             Path settings = caseJson != null ? caseJson
                     : caseFile.resolveSibling(caseFile.getFileName().toString().replaceFirst("\\.safetensors$", "") + ".json");
-            List<GrpoParity.Comparison> results = GrpoParity.run(exported, peft, caseFile, settings);
+            List<GrpoParity.Comparison> results = GrpoParity.run(exported, peft, caseFile, settings, onDevice);
             results.forEach(r -> System.out.println(r.line()));
             ok &= results.stream().allMatch(GrpoParity.Comparison::passed);
         }
         return ok ? 0 : 1;
+    }
+
+    private static long[] flat(long[][] m) {
+        long[] out = new long[m.length * m[0].length];
+        for (int i = 0; i < m.length; i++) System.arraycopy(m[i], 0, out, i * m[0].length, m[0].length);
+        return out;
     }
 }

@@ -21,6 +21,8 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--max-steps", description = "override max_steps") Integer maxSteps;
     @Option(names = "--max-completion-length", description = "override max_completion_length") Integer maxCompletionLength;
     @Option(names = "--max-prompt-length", description = "override max_prompt_length") Integer maxPromptLength;
+    @Option(names = "--device", description = "override device: cpu, cuda or tensorrt (sampling on TensorRT, training steps on CUDA); "
+            + "GPU paths need a -Pgpu build (README, GPU)") String device;
 
     @Override
     public Integer call() throws Exception {
@@ -31,6 +33,7 @@ final class TrainCommand implements Callable<Integer> {
         if (maxSteps != null) overrides.put("max_steps", maxSteps);
         if (maxCompletionLength != null) overrides.put("max_completion_length", maxCompletionLength);
         if (maxPromptLength != null) overrides.put("max_prompt_length", maxPromptLength);
+        if (device != null) overrides.put("device", device);
         if (!overrides.isEmpty()) r = r.with(overrides);
         GrpoTrainer.Summary s;
         try (Progress bar = Progress.count("train", r.steps(), "step")) {

@@ -2,13 +2,9 @@ package dev.tina.runtime.sampling;
 
 import ai.onnxruntime.OrtException;
 import dev.tina.runtime.AdapterBinding;
-import dev.tina.runtime.DecoderOutput;
-import dev.tina.runtime.KvCache;
-import dev.tina.runtime.KvRowGather;
 import dev.tina.runtime.OrtDecoder;
 import dev.tina.runtime.text.HfTokenizer;
 
-import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
@@ -21,7 +17,7 @@ import java.util.stream.IntStream;
 /**
  * Batched generation: many prompts × n samples each. Prompts are processed in waves of at most
  * {@code maxRows} sequences. Each wave prefills its prompts once (left-padded, last-position
- * logits only), fans each prompt's KV cache out to its n samples inside ONNX Runtime, then
+ * logits only), fans each prompt's KV cache out to its n samples inside the engine ({@link DecoderBackend}), then
  * decodes all rows together one token per step. Finished rows are dropped from the batch (their
  * cache rows gathered away) once they make up an eighth of it, so they stop costing compute.
  *
@@ -31,8 +27,9 @@ import java.util.stream.IntStream;
  * cases tested).
  */
 public final class BatchSampler implements AutoCloseable {
-    private final OrtDecoder decoder;
-    private final KvRowGather gather;
+    private final DecoderBackend backend;
+    /** Whether closing this sampler closes the backend (true for the ONNX Runtime one it makes itself). */
+    private final boolean ownsBackend;
     private final HfTokenizer tokenizer;
     private final Set<Long> eosIds;
     private final int maxRows;
@@ -51,13 +48,28 @@ public final class BatchSampler implements AutoCloseable {
 
     /** @param tokenizer may be null (no text, no stop strings) */
     public BatchSampler(OrtDecoder decoder, HfTokenizer tokenizer, int maxRows) throws OrtException {
+        this(new OrtBackend(decoder, "onnxruntime"), true, tokenizer, maxRows);
+    }
+
+    /**
+     * A sampler over any engine (ONNX Runtime, TensorRT); the caller keeps ownership of
+     * {@code backend} and closes it after this sampler.
+     */
+    public BatchSampler(DecoderBackend backend, HfTokenizer tokenizer, int maxRows) {
+        this(backend, false, tokenizer, maxRows);
+    }
+
+    private BatchSampler(DecoderBackend backend, boolean owns, HfTokenizer tokenizer, int maxRows) {
         if (maxRows < 1) throw new IllegalArgumentException("maxRows must be >= 1");
-        this.decoder = decoder;
+        this.backend = backend;
+        this.ownsBackend = owns;
         this.tokenizer = tokenizer;
         this.maxRows = maxRows;
-        this.eosIds = Set.copyOf(decoder.descriptor().eosTokenIds());
-        this.gather = new KvRowGather(decoder.environment(), decoder.descriptor());
+        this.eosIds = Set.copyOf(backend.descriptor().eosTokenIds());
     }
+
+    /** The engine this sampler decodes with. */
+    public DecoderBackend backend() { return backend; }
 
     public List<Completion> generate(List<long[]> prompts, SamplingParams p, AdapterBinding adapter) throws OrtException {
         return generate(prompts, p, adapter, c -> { });
@@ -69,7 +81,7 @@ public final class BatchSampler implements AutoCloseable {
         if (!p.stopStrings().isEmpty() && tokenizer == null) {
             throw new IllegalArgumentException("stop strings need a tokenizer (the model folder has no tokenizer.json)");
         }
-        int vocab = decoder.descriptor().vocabSize();
+        int vocab = backend.descriptor().vocabSize();
         for (int i = 0; i < prompts.size(); i++) {
             long[] ids = prompts.get(i);
             if (ids.length == 0) throw new IllegalArgumentException("prompt " + i + " is empty");
@@ -117,7 +129,7 @@ public final class BatchSampler implements AutoCloseable {
 
     private void wave(List<long[]> prompts, int start, int end, SamplingParams p, AdapterBinding adapter,
                       Completion[] out, Consumer<Completion> onDone) throws OrtException {
-        int promptsInWave = end - start, vocab = decoder.descriptor().vocabSize();
+        int promptsInWave = end - start, vocab = backend.descriptor().vocabSize();
         int maxLen = 0;
         for (int i = start; i < end; i++) maxLen = Math.max(maxLen, prompts.get(i).length);
         long[] ids = new long[promptsInWave * maxLen], mask = new long[promptsInWave * maxLen], pos = new long[promptsInWave * maxLen];
@@ -131,18 +143,20 @@ public final class BatchSampler implements AutoCloseable {
             }
         }
         // Prefill: one pass over the wave's prompts, last-position logits only.
-        float[] promptLogits;
-        KvCache kv;
         long t0 = System.nanoTime();
-        try (KvCache empty = KvCache.empty(decoder.environment(), decoder.descriptor(), promptsInWave);
-             DecoderOutput prefill = decoder.forward(ids, mask, pos, promptsInWave, maxLen, empty, adapter, OrtDecoder.Logits.LAST)) {
-            promptLogits = toArray(prefill.logits());
+        DecoderBackend.Wave kv = backend.prefill(ids, mask, pos, promptsInWave, maxLen, promptsInWave * p.n(), p.maxNewTokens(), adapter);
+        float[] promptLogits;
+        try {
+            promptLogits = kv.lastLogits();
             long t1 = System.nanoTime();
             stats.prefillNanos += t1 - t0;
             long[] fanOut = new long[promptsInWave * p.n()];
             for (int r = 0; r < fanOut.length; r++) fanOut[r] = r / p.n();
-            kv = gather.gather(prefill.presentCache(), fanOut);
+            kv.selectRows(fanOut);
             stats.gatherNanos += System.nanoTime() - t1;
+        } catch (OrtException | RuntimeException e) {
+            kv.close();
+            throw e;
         }
         long ts = System.nanoTime();
         List<Row> rows = new ArrayList<>();
@@ -161,7 +175,6 @@ public final class BatchSampler implements AutoCloseable {
         stats.samplingNanos += System.nanoTime() - ts;
         stats.tokens += promptsInWave * p.n();
         int length = maxLen;
-        AutoCloseable kvOwner = kv;
         try {
             while (true) {
                 int finished = 0;
@@ -181,11 +194,8 @@ public final class BatchSampler implements AutoCloseable {
                         }
                     }
                     long tg = System.nanoTime();
-                    KvCache smaller = gather.gather(kv, keep);
+                    kv.selectRows(keep);
                     stats.gatherNanos += System.nanoTime() - tg;
-                    kvOwner.close();
-                    kv = smaller;
-                    kvOwner = smaller;
                     rows = live;
                     masks = liveMasks;
                 }
@@ -201,15 +211,11 @@ public final class BatchSampler implements AutoCloseable {
                     System.arraycopy(m, 0, stepMask, r * (length + 1), length + 1);
                 }
                 long td = System.nanoTime();
-                DecoderOutput step = decoder.forward(stepIds, stepMask, stepPos, batch, 1, kv, adapter, OrtDecoder.Logits.LAST);
-                float[] logits = toArray(step.logits());
+                float[] logits = kv.step(stepIds, stepMask, stepPos, batch, adapter);
                 long tsamp = System.nanoTime();
                 stats.decodeNanos += tsamp - td;
                 stats.decodeSteps++;
                 stats.rowSteps += batch;
-                kvOwner.close();
-                kv = step.presentCache();
-                kvOwner = step;
                 length++;
                 List<Row> stepRows = rows;
                 IntStream.range(0, batch).parallel().forEach(r -> {
@@ -224,16 +230,8 @@ public final class BatchSampler implements AutoCloseable {
                 for (Row row : rows) if (row.finish == null || row.finishedAtStep == stats.decodeSteps) stats.tokens++;
                 stats.samplingNanos += System.nanoTime() - tsamp;
             }
-        } catch (Exception e) {
-            if (e instanceof OrtException oe) throw oe;
-            if (e instanceof RuntimeException re) throw re;
-            throw new IllegalStateException(e);
         } finally {
-            try {
-                kvOwner.close();
-            } catch (Exception ignored) {
-                // already failing, or closed; nothing to add
-            }
+            kv.close();
         }
     }
 
@@ -266,16 +264,8 @@ public final class BatchSampler implements AutoCloseable {
         }
     }
 
-    /** ONNX Runtime's Java API already copies outputs into a heap buffer: use its array when it has one. */
-    private static float[] toArray(FloatBuffer b) {
-        if (b.hasArray() && b.arrayOffset() == 0 && b.position() == 0 && b.remaining() == b.array().length) return b.array();
-        float[] a = new float[b.remaining()];
-        b.get(a);
-        return a;
-    }
-
     @Override
     public void close() throws OrtException {
-        gather.close();
+        if (ownsBackend) backend.close();
     }
 }

@@ -60,9 +60,11 @@ public record GrpoRecipe(
         @JsonProperty("save_steps") Integer saveSteps,
         @JsonProperty("save_total_limit") Integer saveTotalLimit,
         @JsonProperty("seed") Long seed,
-        @JsonProperty("logging_steps") Integer loggingSteps) {
+        @JsonProperty("logging_steps") Integer loggingSteps,
+        @JsonProperty("device") String device) {
 
     public GrpoRecipe {
+        if (device != null) dev.tina.runtime.SessionSettings.Device.parse(device); // "unknown device 'x', expected cpu, cuda or tensorrt"
         if (loraDropout != null && !(loraDropout >= 0 && loraDropout < 1)) {
             throw new IllegalArgumentException("lora_dropout must be in [0, 1), got " + loraDropout);
         }
@@ -191,4 +193,8 @@ public record GrpoRecipe(
     public String answerField() { return datasetAnswerField != null ? datasetAnswerField : "answer"; }
     public double dropout() { return loraDropout != null ? loraDropout : 0.0; }
     public boolean chat() { return useChatTemplate == null || useChatTemplate; }
+    /** Not a TRL field: where rollouts and training steps run (cpu, cuda, tensorrt: sampling on TensorRT, training on CUDA). */
+    public dev.tina.runtime.SessionSettings.Device deviceKind() {
+        return device == null ? dev.tina.runtime.SessionSettings.Device.CPU : dev.tina.runtime.SessionSettings.Device.parse(device);
+    }
 }

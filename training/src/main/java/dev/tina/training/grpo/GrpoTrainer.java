@@ -107,17 +107,17 @@ public final class GrpoTrainer {
         long tokensGenerated = 0;
         Path lastCheckpoint = null;
         // one memory-mapped copy of the base weights for the sampler, the gradient graph and the scorer
-        try (LoadedModel model = LoadedModel.openShared(Path.of(recipe.modelNameOrPath()), SessionSettings.cpu());
-             BatchSampler sampler = new BatchSampler(model.decoder(), model.tokenizer().orElseThrow(() ->
-                     new IllegalArgumentException(recipe.modelNameOrPath() + ": GRPO needs the model's tokenizer.json (rewards read text)")), 64)) {
+        SessionSettings.Device device = recipe.deviceKind();
+        try (LoadedModel model = LoadedModel.openShared(Path.of(recipe.modelNameOrPath()), SessionSettings.of(device));
+             BatchSampler sampler = samplerFor(model)) {
             var graph = TrainingGraph.gradientGraph(model.exportDir(), recipe.rank(), targets, new LossHead.Grpo(), recipe.dropout(),
                     "grpo-r" + recipe.rank() + "-" + targets.size() + "t" + (recipe.dropout() > 0 ? "-dropout" : "") + ".onnx");
             Map<String, long[]> shapes = new LinkedHashMap<>();
             for (String p : graph.params()) shapes.put(p, TrainingGraph.paramShape(model.config(), p, recipe.rank()));
             var scoring = TrainingGraph.scoringGraph(model.exportDir(), recipe.rank(), targets, new LossHead.Grpo(),
                     "grpo-score-r" + recipe.rank() + "-" + targets.size() + "t.onnx");
-            try (GradientSession grads = new GradientSession(graph, shapes, true, model.sharedWeights());
-                 GradientSession reference = new GradientSession(scoring, shapes, true, model.sharedWeights())) {
+            try (GradientSession grads = new GradientSession(graph, shapes, true, model.sharedWeights(), device);
+                 GradientSession reference = new GradientSession(scoring, shapes, true, model.sharedWeights(), device)) {
                 this.reference = reference;
                 LoraTrainer trainer;
                 Path latest = resume ? latestCheckpoint() : null;
@@ -130,7 +130,16 @@ public final class GrpoTrainer {
                 }
                 while (trainer.step() < totalSteps) {
                     long step = trainer.step(); // steps done; this is step + 1
+                    long[] copiedBefore = sum(grads.totalCopyBytes(), reference.totalCopyBytes());
                     ObjectNode metrics = oneStep(model, sampler, trainer, data, rewards, loraConfig, aggregation, promptsPerStep, step);
+                    if (device != SessionSettings.Device.CPU) {
+                        // ONNX Runtime's Java API has no IoBinding: on CUDA every training/scoring run copies its
+                        // inputs up and its outputs down; the step's bytes show what that costs
+                        long[] copied = sum(grads.totalCopyBytes(), reference.totalCopyBytes());
+                        metrics.put("device", device.cli());
+                        metrics.put("training_host_to_device_bytes", copied[0] - copiedBefore[0]);
+                        metrics.put("training_device_to_host_bytes", copied[1] - copiedBefore[1]);
+                    }
                     tokensGenerated += metrics.get("tokens_generated").asLong();
                     appendMetrics(metrics);
                     plotCurves();
@@ -151,6 +160,16 @@ public final class GrpoTrainer {
         sum.put("estimated_cost_this_session", pricePerHour * summary.wallSeconds() / 3600); // the paper's accounting: hours × price
         SafetensorsWriter.writeJsonAtomically(out.resolve("summary.json"), sum);
         return summary;
+    }
+
+    private static long[] sum(long[] a, long[] b) { return new long[]{a[0] + b[0], a[1] + b[1]}; }
+
+    /** Rollouts on the recipe's device: the ONNX Runtime session (CPU, CUDA) or a TensorRT engine. */
+    private static BatchSampler samplerFor(LoadedModel model) throws Exception {
+        if (model.tokenizer().isEmpty()) {
+            throw new IllegalArgumentException(model.exportDir() + ": GRPO needs the model's tokenizer.json (rewards read text)");
+        }
+        return model.sampler(64);
     }
 
     private double pricePerHour = 1.0;

@@ -24,6 +24,9 @@ public final class GradientSession implements AutoCloseable {
     private final OrtSession session;
     private final List<String> params;
     private final Map<String, long[]> shapes;
+    private final dev.tina.runtime.SessionSettings.Device device;
+    /** Host→device and device→host bytes of the last run and in total (only counted off the CPU). */
+    private final long[] lastCopy = new long[2], totalCopy = new long[2];
 
     public record Result(double loss, float[] logps, float[] kl, Map<String, float[]> gradients) {}
 
@@ -43,16 +46,37 @@ public final class GradientSession implements AutoCloseable {
     /** @param shared base weights shared with other sessions over the same export (null: load them) */
     public GradientSession(TrainingGraph.Built graph, Map<String, long[]> shapes, boolean lowMemory,
                            dev.tina.runtime.SharedWeights shared) throws OrtException {
+        this(graph, shapes, lowMemory, shared, dev.tina.runtime.SessionSettings.Device.CPU);
+    }
+
+    /**
+     * @param device CPU, or CUDA/TENSORRT for ONNX Runtime's CUDA execution provider. Microsoft's
+     *               Java API has no IoBinding, so on CUDA every run copies its inputs (batch and
+     *               LoRA factors) to the device and its outputs (loss, log-probs, gradients) back;
+     *               {@link #lastCopyBytes()} counts those bytes so reports can show the cost.
+     */
+    public GradientSession(TrainingGraph.Built graph, Map<String, long[]> shapes, boolean lowMemory,
+                           dev.tina.runtime.SharedWeights shared, dev.tina.runtime.SessionSettings.Device device) throws OrtException {
         this.env = TrainingNatives.requireTraining();
         this.params = graph.params();
         this.shapes = shapes;
+        this.device = device.ortDevice();
         try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
             o.setDeterministicCompute(true);
             if (shared != null) shared.addTo(o); // turns pre-packing off too
             else if (lowMemory) o.addConfigEntry("session.disable_prepacking", "1");
+            if (this.device == dev.tina.runtime.SessionSettings.Device.CUDA) {
+                dev.tina.runtime.SessionSettings.addCuda(o, "--device " + device.cli() + " (training)");
+            }
             this.session = env.createSession(graph.file().toString(), o);
         }
     }
+
+    /** {host→device, device→host} bytes of the last {@link #run} (zeros on the CPU). */
+    public long[] lastCopyBytes() { return lastCopy.clone(); }
+
+    /** {host→device, device→host} bytes of all runs so far (zeros on the CPU). */
+    public long[] totalCopyBytes() { return totalCopy.clone(); }
 
     public List<String> params() { return params; }
 
@@ -73,11 +97,25 @@ public final class GradientSession implements AutoCloseable {
                     if (r.get(TrainingGraph.GRAD_PREFIX + p).isPresent()) grads.put(p, OrtValues.floats(r, TrainingGraph.GRAD_PREFIX + p));
                 }
                 float[] kl = r.get(LossHead.KL).isPresent() ? OrtValues.floats(r, LossHead.KL) : null;
-                return new Result(OrtValues.floats(r, LossHead.LOSS)[0], OrtValues.floats(r, LossHead.LOGPS), kl, grads);
+                Result res = new Result(OrtValues.floats(r, LossHead.LOSS)[0], OrtValues.floats(r, LossHead.LOGPS), kl, grads);
+                if (device != dev.tina.runtime.SessionSettings.Device.CPU) countCopies(feed, res);
+                return res;
             }
         } finally {
             feed.values().forEach(OnnxTensor::close);
         }
+    }
+
+    /** Every input went up and every output came down: that is what the CUDA provider copies without IoBinding. */
+    private void countCopies(Map<String, OnnxTensor> feed, Result res) {
+        long up = 0, down = 8; // the loss scalar (double-width upper bound)
+        for (OnnxTensor t : feed.values()) up += t.getInfo().getNumElements() * (t.getInfo().type == ai.onnxruntime.OnnxJavaType.INT64 ? 8L : 4L);
+        down += 4L * res.logps().length + (res.kl() == null ? 0 : 4L * res.kl().length);
+        for (float[] g : res.gradients().values()) down += 4L * g.length;
+        lastCopy[0] = up;
+        lastCopy[1] = down;
+        totalCopy[0] += up;
+        totalCopy[1] += down;
     }
 
     @Override

@@ -32,10 +32,23 @@ public final class LoraTrainingSession implements AutoCloseable {
 
     /** Opens a session from a checkpoint (the initial one, or one this session saved). */
     public static LoraTrainingSession open(TrainingArtifacts.Files files, Path checkpoint) throws OrtException {
+        return open(files, checkpoint, dev.tina.runtime.SessionSettings.Device.CPU);
+    }
+
+    /**
+     * As {@link #open(TrainingArtifacts.Files, Path)} on a device: CUDA (or TENSORRT, whose
+     * training runs on CUDA) adds ONNX Runtime's CUDA execution provider, which needs the
+     * training-enabled CUDA build of the natives (bytedeco's 1.24.1 linux-x86_64-gpu, {@code -Pgpu}).
+     */
+    public static LoraTrainingSession open(TrainingArtifacts.Files files, Path checkpoint, dev.tina.runtime.SessionSettings.Device device)
+            throws OrtException {
         OrtEnvironment env = TrainingNatives.requireTraining();
         // Exact resumption needs the same bits from the same inputs: deterministic kernels.
         try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
             o.setDeterministicCompute(true);
+            if (device.ortDevice() == dev.tina.runtime.SessionSettings.Device.CUDA) {
+                dev.tina.runtime.SessionSettings.addCuda(o, "--device " + device.cli() + " (training session)");
+            }
             OrtTrainingSession s = env.createTrainingSession(checkpoint.toString(), files.train().toString(), files.eval().toString(),
                     files.optimizer().toString(), o);
             return new LoraTrainingSession(env, s, files);

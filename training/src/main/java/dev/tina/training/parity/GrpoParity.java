@@ -34,6 +34,12 @@ public final class GrpoParity {
     private GrpoParity() {}
 
     public static List<Comparison> run(Path exportDir, PeftAdapter adapter, Path caseFile, Path caseJson) throws Exception {
+        return run(exportDir, adapter, caseFile, caseJson, dev.tina.runtime.SessionSettings.Device.CPU);
+    }
+
+    /** As above, with the gradient graph on {@code device} (CUDA's execution provider for cuda and tensorrt). */
+    public static List<Comparison> run(Path exportDir, PeftAdapter adapter, Path caseFile, Path caseJson,
+                                       dev.tina.runtime.SessionSettings.Device device) throws Exception {
         int r = adapter.config().r();
         String targets = String.join("-", adapter.config().targets().stream().map(p -> p.moduleName().replace("_proj", "")).toList());
         TrainingGraph.Built built = TrainingGraph.gradientGraph(exportDir, r, adapter.config().targets(), new LossHead.Grpo(),
@@ -43,7 +49,7 @@ public final class GrpoParity {
         for (String p : built.params()) shapes.put(p, TrainingGraph.paramShape(config, p, r));
         List<Comparison> out = new ArrayList<>();
         try (SafetensorsFile cs = SafetensorsFile.open(caseFile);
-             GradientSession session = new GradientSession(built, shapes)) {
+             GradientSession session = new GradientSession(built, shapes, false, null, device)) {
             ReferenceCase rc = ReferenceCase.read(cs, caseJson);
             GradientSession.Result res = session.run(rc.batch(adapter.config().scale()), adapter.tensors());
             float[] logps = res.logps();
