@@ -103,11 +103,23 @@ public final class DecoderExporter {
     }
 
     /**
-     * A cheap content fingerprint of a checkpoint folder: SHA-256 over config.json and, for each
-     * weight file, its size and safetensors header (names, dtypes, shapes, offsets). It does not
-     * read the tensor bytes, so two checkpoints that differ only inside equal-shaped tensors with
-     * equal file sizes collide; it identifies an export's source, it is not an integrity check.
+     * A content fingerprint of a checkpoint folder: SHA-256 over config.json and, for each weight
+     * file, its name, size, safetensors header and a CRC32C of its bytes. The CRC is what tells
+     * apart two checkpoints of one shape (a model before and after training): without it an
+     * export cache would hand back the other one's graph. CRC32C runs at memory speed (hardware
+     * instruction), so a 1.5B checkpoint costs seconds, not a re-export.
      */
+    private static long crc32c(Path f) throws IOException {
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(f, java.nio.file.StandardOpenOption.READ)) {
+            long size = ch.size();
+            for (long pos = 0; pos < size; pos += 1 << 30) {
+                crc.update(ch.map(java.nio.channels.FileChannel.MapMode.READ_ONLY, pos, Math.min(1L << 30, size - pos)));
+            }
+        }
+        return crc.getValue();
+    }
+
     public static String fingerprint(Path hfDir) throws IOException {
         try {
             MessageDigest md = MessageDigest.getInstance("SHA-256");
@@ -123,6 +135,7 @@ public final class DecoderExporter {
                     ch.read(head);
                     md.update(head.flip());
                 }
+                md.update(Long.toHexString(crc32c(f)).getBytes());
             }
             return HexFormat.of().formatHex(md.digest());
         } catch (java.security.NoSuchAlgorithmException e) {

@@ -1,144 +1,96 @@
 package dev.tina.tools;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.tina.export.DecoderExporter;
-import dev.tina.export.checkpoint.DType;
-import dev.tina.export.checkpoint.ModelConfig;
-import dev.tina.export.checkpoint.Projection;
-import dev.tina.export.init.RandomCheckpoint;
-import dev.tina.export.merge.AdapterMerger;
-import dev.tina.export.peft.LoraConfig;
-import dev.tina.export.peft.PeftAdapter;
-import dev.tina.runtime.AdapterBinding;
-import dev.tina.runtime.DecoderOutput;
-import dev.tina.runtime.GreedyDecoder;
-import dev.tina.runtime.KvCache;
-import dev.tina.runtime.OrtDecoder;
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.tina.training.grpo.GrpoRecipe;
+import dev.tina.training.tiny.TinyDemo;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import java.io.IOException;
 import java.io.InputStream;
-import java.nio.FloatBuffer;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.Set;
-import java.util.SplittableRandom;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 
 /**
- * The pipeline so far, end to end on a model the tool makes itself: a random-weight tiny Qwen2,
- * a random LoRA adapter, export, live adapter swap, KV-cache decoding, merge. It proves the
- * plumbing, not reasoning: the weights are random, so the generated ids are noise. (The trained
- * embedded model and the GRPO demo replace this once they exist.)
+ * The README's first command: the Tina pipeline in miniature on the embedded tiny model (made by
+ * {@code tina pretrain-tiny}): held-out accuracy, GRPO on a LoRA adapter, held-out accuracy
+ * again, a report. With several ranks it is the rank ablation; with several seeds, the spread.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = "End-to-end check of export, LoRA swap, KV-cache decoding and merge on a tiny random Qwen2 made on the spot.")
+        description = "Evaluate the embedded tiny reasoning model, train a LoRA adapter on it with GRPO, evaluate again, write a report.")
 final class DemoCommand implements Callable<Integer> {
-    static final String CONFIG_RESOURCE = "/onnx-models/configs/qwen2-demo-tiny.json";
+    static final String MODEL_RESOURCE = "/onnx-models/tiny-reasoner/";
+    static final List<String> MODEL_FILES = List.of("config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
+            "tokenizer_config.json", "README.md");
+    static final String RECIPE_RESOURCE = "/onnx-models/recipes/demo-tiny-arith.yaml";
 
     @Option(names = "--out", defaultValue = "out/demo", description = "work and report folder; default ${DEFAULT-VALUE}")
     Path out;
-
-    @Option(names = "--seed", defaultValue = "42", description = "seed for weights and adapter; default ${DEFAULT-VALUE}")
-    long seed;
-
-    @Option(names = "--new-tokens", defaultValue = "64", description = "greedy tokens to generate; default ${DEFAULT-VALUE}")
-    int newTokens;
+    @Option(names = "--model", description = "a model folder to use instead of the embedded one (same task and tokenizer)")
+    Path model;
+    @Option(names = "--recipe", description = "GRPO recipe (YAML/JSON) instead of the embedded demo recipe")
+    Path recipe;
+    @Option(names = "--steps", description = "GRPO steps per run; default: the recipe's max_steps")
+    Integer steps;
+    @Option(names = "--seeds", split = ",", defaultValue = "1", description = "GRPO seeds, one run each; default ${DEFAULT-VALUE}")
+    List<Long> seeds;
+    @Option(names = "--ranks", split = ",", description = "LoRA ranks (alpha = 4 × rank), one run per rank and seed; default: the recipe's lora_r. "
+            + "--ranks 4,8,16,32,64 is the rank ablation")
+    List<Integer> ranks;
+    @Option(names = "--eval-problems", defaultValue = "256", description = "held-out problems; default ${DEFAULT-VALUE}")
+    int evalProblems;
+    @Option(names = "--eval-samples", defaultValue = "2", description = "samples per held-out problem; default ${DEFAULT-VALUE}")
+    int evalSamples;
 
     @Override
     public Integer call() throws Exception {
-        long t0 = System.nanoTime();
         Files.createDirectories(out);
-        Path config = out.resolve("config.json");
-        try (InputStream in = DemoCommand.class.getResourceAsStream(CONFIG_RESOURCE)) {
-            Files.copy(in, config, StandardCopyOption.REPLACE_EXISTING);
+        Path modelDir = model != null ? model : extractEmbeddedModel(out.resolve("model"));
+        GrpoRecipe r = recipe != null ? GrpoRecipe.read(recipe) : GrpoRecipe.parse(resource(RECIPE_RESOURCE), RECIPE_RESOURCE);
+        var s = new TinyDemo.Settings(modelDir, r, ranks != null ? ranks : List.of(r.rank()), seeds, steps != null ? steps : r.steps(),
+                evalProblems, evalSamples, 2026);
+        System.out.printf(Locale.ROOT, "tina demo: %s; %d held-out problems × %d samples; GRPO %d steps × %d completions, rank%s %s, seed%s %s%n",
+                modelDir, evalProblems, evalSamples, s.steps(), r.microBatch() * r.accumulation(), s.ranks().size() > 1 ? "s" : "",
+                s.ranks(), s.seeds().size() > 1 ? "s" : "", s.seeds());
+        JsonNode rep;
+        try (Progress bar = Progress.count("demo", s.work(), "units")) {
+            rep = TinyDemo.run(s, out, new TinyDemo.Listener() {
+                public void phase(String text) { System.out.println("· " + text); }
+
+                public void advance(long units) { bar.accept(units); }
+            });
         }
-        ModelConfig c = ModelConfig.read(config);
-        Path base = out.resolve("base"), adapterDir = out.resolve("adapter"), export = out.resolve("export");
-        Path merged = out.resolve("merged"), mergedExport = out.resolve("merged-export");
-        Map<String, Object> report = new LinkedHashMap<>();
-        report.put("note", "random weights: this checks the pipeline, it is not a trained model");
-
-        step("1/5 random tiny Qwen2 (" + c.parameterCount() + " parameters)");
-        RandomCheckpoint.write(config, base, DType.F32, 1, seed, true);
-        step("2/5 random LoRA adapter, r=8 on all seven projections");
-        randomAdapter(c, 8, 16, seed).write(adapterDir, c);
-        PeftAdapter adapter = PeftAdapter.read(adapterDir, c);
-        step("3/5 export to ONNX with LoRA inputs");
-        DecoderExporter.export(base, export, new DecoderExporter.Options(DType.F32, List.of(Projection.values()), true));
-
-        long[] prompt = {1, 17, 42, 99, 7};
-        try (OrtDecoder d = OrtDecoder.open(export);
-             AdapterBinding none = AdapterBinding.none(d.environment(), d.descriptor());
-             AdapterBinding lora = AdapterBinding.of(d.environment(), d.descriptor(), adapter)) {
-            step("4/5 greedy decoding with the KV cache, base and adapter, same session");
-            long g0 = System.nanoTime();
-            long[] baseIds = GreedyDecoder.generate(d, none, prompt, newTokens, Set.of());
-            double baseSec = (System.nanoTime() - g0) / 1e9;
-            long[] loraIds = GreedyDecoder.generate(d, lora, prompt, newTokens, Set.of());
-            System.out.println("   base    : " + Arrays.toString(Arrays.copyOf(baseIds, 16)) + " ...");
-            System.out.println("   adapter : " + Arrays.toString(Arrays.copyOf(loraIds, 16)) + " ...");
-            System.out.printf("   %.0f tokens/s greedy at batch 1 (CPU)%n", baseIds.length / baseSec);
-            report.put("greedy_tokens_per_second", baseIds.length / baseSec);
-            report.put("adapter_changes_output", !Arrays.equals(baseIds, loraIds));
-
-            step("5/5 merge the adapter into the weights and compare with the live adapter");
-            AdapterMerger.merge(base, adapterDir, merged, true);
-            DecoderExporter.export(merged, mergedExport, new DecoderExporter.Options(DType.F32, List.of(), true));
-            try (OrtDecoder m = OrtDecoder.open(mergedExport);
-                 AdapterBinding mNone = AdapterBinding.none(m.environment(), m.descriptor())) {
-                double err = maxDiff(lastLogits(d, lora, prompt), lastLogits(m, mNone, prompt));
-                System.out.printf("   merged vs live adapter: max |Δlogit| = %.2e%n", err);
-                report.put("merged_vs_adapter_max_abs_logit_diff", err);
-            }
-        }
-        double wall = (System.nanoTime() - t0) / 1e9;
-        report.put("wall_seconds", wall);
-        Path tmp = out.resolve("report.json.tmp");
-        Files.writeString(tmp, new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(report));
-        Files.move(tmp, out.resolve("report.json"), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        System.out.printf("done in %.1f s; report: %s%n", wall, out.resolve("report.json"));
+        System.out.printf(Locale.ROOT, "held-out accuracy %.3f → %.3f%s; format %.3f → %.3f; %.0f s%n", rep.get("accuracy_before").asDouble(),
+                rep.get("accuracy_after").asDouble(), s.seeds().size() > 1 ? String.format(Locale.ROOT, " (± %.3f over %d seeds)",
+                        rep.get("accuracy_after_std").asDouble(), s.seeds().size()) : "",
+                rep.get("format_before").asDouble(), rep.get("format_after").asDouble(), rep.get("wall_seconds").asDouble());
+        System.out.println("report: " + out.resolve("report.md") + ", " + out.resolve("report.png") + ", " + out.resolve("report.json"));
         return 0;
     }
 
-    private static void step(String s) { System.out.println("[demo] " + s); }
-
-    static PeftAdapter randomAdapter(ModelConfig c, int r, double alpha, long seed) {
-        SplittableRandom rng = new SplittableRandom(seed);
-        Map<String, float[]> t = new LinkedHashMap<>();
-        for (int i = 0; i < c.numHiddenLayers(); i++) {
-            for (Projection p : Projection.values()) {
-                float[] a = new float[r * p.inFeatures(c)], b = new float[p.outFeatures(c) * r];
-                for (int k = 0; k < a.length; k++) a[k] = (float) rng.nextDouble(-0.1, 0.1);
-                for (int k = 0; k < b.length; k++) b[k] = (float) rng.nextDouble(-0.1, 0.1);
-                t.put(PeftAdapter.tensorName(i, p, 'A'), a);
-                t.put(PeftAdapter.tensorName(i, p, 'B'), b);
+    /** Copies the embedded model out of the jar (every run: a few MB, and it must match this build). */
+    static Path extractEmbeddedModel(Path dir) throws IOException {
+        Files.createDirectories(dir);
+        for (String f : MODEL_FILES) {
+            try (InputStream in = DemoCommand.class.getResourceAsStream(MODEL_RESOURCE + f)) {
+                if (in == null) throw new IllegalStateException("the embedded model file " + MODEL_RESOURCE + f + " is missing from this build");
+                Path tmp = dir.resolve(f + ".tmp");
+                Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
+                Files.move(tmp, dir.resolve(f), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             }
         }
-        return new PeftAdapter(LoraConfig.of(r, alpha, 0.0, List.of(Projection.values()), false), t, null);
+        return dir;
     }
 
-    private static float[] lastLogits(OrtDecoder d, AdapterBinding a, long[] prompt) throws Exception {
-        long[] mask = new long[prompt.length], pos = new long[prompt.length];
-        Arrays.fill(mask, 1);
-        for (int i = 0; i < pos.length; i++) pos[i] = i;
-        try (KvCache empty = KvCache.empty(d.environment(), d.descriptor(), 1);
-             DecoderOutput o = d.forward(new long[][]{prompt}, new long[][]{mask}, new long[][]{pos}, empty, a)) {
-            FloatBuffer l = o.logits();
-            float[] out = new float[l.remaining()];
-            l.get(out);
-            return out;
+    private static String resource(String name) throws IOException {
+        try (InputStream in = DemoCommand.class.getResourceAsStream(name)) {
+            if (in == null) throw new IllegalStateException(name + " is missing from this build");
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
         }
-    }
-
-    private static double maxDiff(float[] x, float[] y) {
-        double m = 0;
-        for (int i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i] - y[i]));
-        return m;
     }
 }

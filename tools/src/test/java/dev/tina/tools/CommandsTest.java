@@ -53,14 +53,4 @@ class CommandsTest {
         assertEquals(1, r.code(), r.out());
         assertTrue(r.out().contains("FAIL"), r.out());
     }
-
-    @Test
-    void demoRunsEndToEndAndWritesItsReport(@TempDir Path tmp) throws Exception {
-        Path out = tmp.resolve("demo");
-        Run r = tina("demo", "--out", out.toString(), "--new-tokens", "16");
-        assertEquals(0, r.code(), r.out());
-        JsonNode report = new ObjectMapper().readTree(Files.readString(out.resolve("report.json")));
-        assertTrue(report.get("merged_vs_adapter_max_abs_logit_diff").asDouble() < 1e-4, report.toString());
-        assertTrue(report.get("wall_seconds").asDouble() > 0);
-    }
 }

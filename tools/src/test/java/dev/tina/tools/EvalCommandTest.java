@@ -59,7 +59,7 @@ class EvalCommandTest {
             Files.copy(CommandsTest.SHARED.resolve("tokenizers/qwen2-bpe").resolve(f), qwenTiny.resolve(f));
         }
         adapter = tmp.resolve("my-lora");
-        DemoCommand.randomAdapter(ModelConfig.read(qwenTiny.resolve("config.json")), 4, 8, 3).write(adapter, ModelConfig.read(qwenTiny.resolve("config.json")));
+        randomAdapter(ModelConfig.read(qwenTiny.resolve("config.json")), 4, 8, 3).write(adapter, ModelConfig.read(qwenTiny.resolve("config.json")));
         gpqa = tmp.resolve("gpqa_diamond.csv");
         Files.writeString(gpqa, """
                 Record ID,Question,Correct Answer,Incorrect Answer 1,Incorrect Answer 2,Incorrect Answer 3
@@ -282,5 +282,21 @@ class EvalCommandTest {
 
     static String sha256(Path f) throws Exception {
         return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(f)));
+    }
+
+    static dev.tina.export.peft.PeftAdapter randomAdapter(ModelConfig c, int r, double alpha, long seed) {
+        java.util.SplittableRandom rng = new java.util.SplittableRandom(seed);
+        java.util.Map<String, float[]> t = new java.util.LinkedHashMap<>();
+        for (int i = 0; i < c.numHiddenLayers(); i++) {
+            for (dev.tina.export.checkpoint.Projection p : dev.tina.export.checkpoint.Projection.values()) {
+                float[] a = new float[r * p.inFeatures(c)], b = new float[p.outFeatures(c) * r];
+                for (int k = 0; k < a.length; k++) a[k] = (float) rng.nextDouble(-0.1, 0.1);
+                for (int k = 0; k < b.length; k++) b[k] = (float) rng.nextDouble(-0.1, 0.1);
+                t.put(dev.tina.export.peft.PeftAdapter.tensorName(i, p, 'A'), a);
+                t.put(dev.tina.export.peft.PeftAdapter.tensorName(i, p, 'B'), b);
+            }
+        }
+        return new dev.tina.export.peft.PeftAdapter(dev.tina.export.peft.LoraConfig.of(r, alpha, 0.0,
+                java.util.List.of(dev.tina.export.checkpoint.Projection.values()), false), t, null);
     }
 }

@@ -1,0 +1,227 @@
+package dev.tina.training.tiny;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tina.eval.grading.Grader;
+import dev.tina.export.checkpoint.SafetensorsWriter;
+import dev.tina.runtime.AdapterBinding;
+import dev.tina.runtime.LoadedModel;
+import dev.tina.runtime.SessionSettings;
+import dev.tina.runtime.sampling.BatchSampler;
+import dev.tina.training.grpo.GrpoRecipe;
+import dev.tina.training.grpo.GrpoTrainer;
+
+import java.io.IOException;
+import java.io.Writer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Tina in miniature on the embedded model: held-out accuracy of the base, GRPO on a LoRA adapter
+ * with format + accuracy rewards, held-out accuracy again; for each (rank, seed) asked for. One
+ * base evaluation serves every run (it does not depend on the run). Writes {@code report.json},
+ * {@code report.md} and {@code report.png} into the output folder; runs live in {@code runs/}.
+ */
+public final class TinyDemo {
+    public record Settings(Path model, GrpoRecipe recipe, List<Integer> ranks, List<Long> seeds, int steps,
+                           int evalProblems, int evalSamples, long evalSeed) {
+        public Settings {
+            ranks = List.copyOf(ranks);
+            seeds = List.copyOf(seeds);
+            if (ranks.isEmpty() || seeds.isEmpty()) throw new IllegalArgumentException("at least one rank and one seed");
+            if (steps < 1) throw new IllegalArgumentException("steps must be >= 1, got " + steps);
+            if (evalProblems < 1 || evalProblems > ArithmeticTask.HELD_OUT_POOL) {
+                throw new IllegalArgumentException("eval problems must be in [1, " + ArithmeticTask.HELD_OUT_POOL + "], got " + evalProblems);
+            }
+        }
+
+        /** Units of work for a progress bar: evaluated samples, and one unit per GRPO step. */
+        public long work() {
+            long evals = (long) evalProblems * evalSamples;
+            return evals + (long) ranks.size() * seeds.size() * (steps + evals);
+        }
+    }
+
+    /** Where the demo is; {@code advance} counts units of {@link Settings#work()}. */
+    public interface Listener {
+        void phase(String text);
+
+        void advance(long units);
+    }
+
+    /** One GRPO run's outcome. */
+    public record Run(int rank, double alpha, long seed, HeldOutEval.Result after, List<Double> reward, List<Double> format,
+                      List<Double> accuracy, double grpoSeconds, double rolloutTokensPerSecond) {}
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private TinyDemo() {}
+
+    public static ObjectNode run(Settings s, Path out, Listener listener) throws Exception {
+        long t0 = System.nanoTime();
+        Files.createDirectories(out);
+        Path data = out.resolve("grpo-prompts.jsonl");
+        int promptsPerStep = s.recipe().microBatch() * s.recipe().accumulation() / s.recipe().generations();
+        writePrompts(data, s.steps() * promptsPerStep);
+        List<ArithmeticTask.Problem> heldOut = ArithmeticTask.heldOut(s.evalProblems());
+
+        HeldOutEval.Result before;
+        try (Grader grader = new Grader()) {
+            grader.warmUp();
+            listener.phase("held-out accuracy of the base model");
+            before = evaluate(s, null, heldOut, grader, listener);
+            List<Run> runs = new ArrayList<>();
+            for (int rank : s.ranks()) {
+                for (long seed : s.seeds()) {
+                    runs.add(grpo(s, out, data, rank, seed, heldOut, grader, listener));
+                }
+            }
+            double wall = (System.nanoTime() - t0) / 1e9;
+            ObjectNode report = report(s, before, runs, wall);
+            SafetensorsWriter.writeJsonAtomically(out.resolve("report.json"), report);
+            DemoReport.markdown(out.resolve("report.md"), report);
+            DemoReport.chart(out.resolve("report.png"), before, runs);
+            return report;
+        }
+    }
+
+    private static HeldOutEval.Result evaluate(Settings s, Path adapter, List<ArithmeticTask.Problem> heldOut, Grader grader,
+                                               Listener listener) throws Exception {
+        try (LoadedModel m = LoadedModel.open(s.model(), SessionSettings.cpu());
+             BatchSampler sampler = new BatchSampler(m.decoder(), m.tokenizer().orElseThrow(), 128);
+             AdapterBinding binding = m.adapter(adapter)) {
+            return HeldOutEval.run(m, sampler, binding, heldOut, s.evalSamples(), s.evalSeed(), grader, listener::advance);
+        }
+    }
+
+    private static Run grpo(Settings s, Path out, Path data, int rank, long seed, List<ArithmeticTask.Problem> heldOut,
+                            Grader grader, Listener listener) throws Exception {
+        double alpha = 4.0 * rank; // the paper's rank ablation keeps alpha = 4 r
+        ObjectNode o = JSON.createObjectNode();
+        o.put("model_name_or_path", s.model().toString());
+        o.put("dataset_path", data.toString());
+        o.put("max_steps", s.steps());
+        o.put("lora_r", rank);
+        o.put("lora_alpha", alpha);
+        o.put("seed", seed);
+        o.put("save_steps", s.steps());
+        o.put("save_total_limit", 1);
+        GrpoRecipe recipe = s.recipe().with(o);
+        Path dir = out.resolve("runs").resolve("r" + rank + "-seed" + seed);
+        listener.phase("GRPO, LoRA rank " + rank + ", seed " + seed);
+        List<Double> reward = new ArrayList<>(), format = new ArrayList<>(), accuracy = new ArrayList<>();
+        double[] rollout = new double[2];
+        GrpoTrainer.Summary sum = new GrpoTrainer(recipe, dir).run(false, m -> {
+            reward.add(m.get("reward").asDouble());
+            format.add(m.path("rewards/format/mean").asDouble(Double.NaN));
+            accuracy.add(m.path("rewards/accuracy/mean").asDouble(Double.NaN));
+            rollout[0] += m.get("tokens_generated").asDouble();
+            rollout[1] += m.get("seconds_sampling").asDouble();
+            listener.advance(1);
+        });
+        listener.phase("held-out accuracy after GRPO (rank " + rank + ", seed " + seed + ")");
+        HeldOutEval.Result after = evaluate(s, sum.lastCheckpoint().resolve("adapter"), heldOut, grader, listener);
+        return new Run(rank, alpha, seed, after, reward, format, accuracy, sum.wallSeconds(), rollout[0] / Math.max(1e-9, rollout[1]));
+    }
+
+    /** GRPO prompts: fresh 3–4 operand problems, none of them held out. */
+    static void writePrompts(Path file, int n) throws IOException {
+        Set<String> exclude = ArithmeticTask.heldOutQuestions();
+        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+        try (Writer w = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8)) {
+            for (ArithmeticTask.Problem p : ArithmeticTask.problems(GRPO_PROMPT_SEED, n, ArithmeticTask.HARD, exclude)) {
+                ObjectNode row = JSON.createObjectNode();
+                row.put("problem", p.question());
+                row.put("answer", String.valueOf(p.answer()));
+                w.write(JSON.writeValueAsString(row));
+                w.write('\n');
+            }
+        }
+        Files.move(tmp, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    static final long GRPO_PROMPT_SEED = 77;
+
+    static ObjectNode report(Settings s, HeldOutEval.Result before, List<Run> runs, double wall) {
+        ObjectNode r = JSON.createObjectNode();
+        int mainRank = s.ranks().getFirst();
+        List<Run> main = runs.stream().filter(x -> x.rank() == mainRank).toList();
+        double[] acc = main.stream().mapToDouble(x -> x.after().accuracy()).toArray();
+        r.put("accuracy_before", before.accuracy());
+        r.put("accuracy_after", mean(acc));
+        r.put("accuracy_after_std", std(acc));
+        r.put("accuracy_after_min", java.util.Arrays.stream(acc).min().orElse(Double.NaN));
+        r.put("accuracy_after_max", java.util.Arrays.stream(acc).max().orElse(Double.NaN));
+        r.put("format_before", before.formatRate());
+        r.put("format_after", mean(main.stream().mapToDouble(x -> x.after().formatRate()).toArray()));
+        r.put("step_by_step_before", before.stepByStepRate());
+        r.put("step_by_step_after", mean(main.stream().mapToDouble(x -> x.after().stepByStepRate()).toArray()));
+        r.put("wall_seconds", wall);
+        r.put("eval_tokens_per_second", before.tokensPerSecond());
+        r.put("rollout_tokens_per_second", mean(main.stream().mapToDouble(Run::rolloutTokensPerSecond).toArray()));
+        r.put("cores", Runtime.getRuntime().availableProcessors());
+        ObjectNode ev = r.putObject("evaluation");
+        ev.put("problems", s.evalProblems());
+        ev.put("samples_per_problem", s.evalSamples());
+        ev.put("temperature", HeldOutEval.TEMPERATURE);
+        ev.put("top_p", HeldOutEval.TOP_P);
+        ev.put("seed", s.evalSeed());
+        ev.put("held_out", "3- and 4-operand problems, ArithmeticTask.heldOut (fixed seed), never in pre-training or GRPO prompts");
+        r.put("model", s.model().toString());
+        r.set("recipe", JSON.valueToTree(s.recipe()));
+        r.put("grpo_steps", s.steps());
+        r.put("main_rank", mainRank);
+        ArrayNode rs = r.putArray("runs");
+        for (Run x : runs) {
+            ObjectNode o = rs.addObject();
+            o.put("rank", x.rank());
+            o.put("alpha", x.alpha());
+            o.put("seed", x.seed());
+            o.put("accuracy_after", x.after().accuracy());
+            o.put("format_after", x.after().formatRate());
+            o.put("step_by_step_after", x.after().stepByStepRate());
+            o.put("grpo_seconds", x.grpoSeconds());
+            o.put("rollout_tokens_per_second", x.rolloutTokensPerSecond());
+            o.put("first_step_with_format_reward_0.95", firstAtLeast(x.format(), 0.95));
+            putSeries(o.putArray("reward"), x.reward());
+            putSeries(o.putArray("format_reward"), x.format());
+            putSeries(o.putArray("accuracy_reward"), x.accuracy());
+        }
+        return r;
+    }
+
+    static int firstAtLeast(List<Double> v, double level) {
+        for (int i = 0; i < v.size(); i++) if (v.get(i) >= level) return i + 1;
+        return -1;
+    }
+
+    private static void putSeries(ArrayNode a, List<Double> v) {
+        for (double d : v) a.add(Math.round(d * 1e4) / 1e4);
+    }
+
+    static double mean(double[] v) {
+        double s = 0;
+        for (double x : v) s += x;
+        return v.length == 0 ? Double.NaN : s / v.length;
+    }
+
+    /** Sample standard deviation (0 for a single run). */
+    static double std(double[] v) {
+        if (v.length < 2) return 0;
+        double m = mean(v), s = 0;
+        for (double x : v) s += (x - m) * (x - m);
+        return Math.sqrt(s / (v.length - 1));
+    }
+
+    static List<Double> series(JsonNode a) {
+        List<Double> out = new ArrayList<>();
+        a.forEach(x -> out.add(x.asDouble()));
+        return out;
+    }
+}
