@@ -69,9 +69,9 @@ final class DemoReport {
     static final Color[] COLORS = {new Color(31, 119, 180), new Color(255, 127, 14), new Color(44, 160, 44), new Color(214, 39, 40),
             new Color(148, 103, 189), new Color(140, 86, 75), new Color(227, 119, 194), new Color(127, 127, 127)};
 
-    static void chart(Path png, HeldOutEval.Result before, List<TinyDemo.Run> runs) throws IOException {
+    static void chart(Path png, HeldOutEval.Result before, List<TinyDemo.Run> runs, JsonNode r) throws IOException {
         int w = 520, h = 260;
-        BufferedImage img = new BufferedImage(2 * w, 2 * h, BufferedImage.TYPE_INT_RGB);
+        BufferedImage img = new BufferedImage(2 * w, 2 * h + 20, BufferedImage.TYPE_INT_RGB);
         Graphics2D g = img.createGraphics();
         g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
         g.setColor(Color.WHITE);
@@ -88,6 +88,10 @@ final class DemoReport {
         lines(g, w, 0, w, h, "format reward per step", format, 0, 1);
         lines(g, 0, h, w, h, "accuracy reward per step (rollouts)", acc, 0, 1);
         bars(g, w, h, w, h, before, runs);
+        g.setColor(Color.DARK_GRAY);
+        g.drawString(String.format(Locale.ROOT, "format rate %.2f → %.2f · wall %.0f s on %d cores · sampling %.0f tok/s (eval), %.0f tok/s (rollouts)",
+                r.get("format_before").asDouble(), r.get("format_after").asDouble(), r.get("wall_seconds").asDouble(), r.get("cores").asInt(),
+                r.get("eval_tokens_per_second").asDouble(), r.get("rollout_tokens_per_second").asDouble()), 45, 2 * h + 12);
         g.dispose();
         Path tmp = png.resolveSibling(png.getFileName() + ".tmp");
         ImageIO.write(img, "png", tmp.toFile());

@@ -86,7 +86,7 @@ public final class TinyDemo {
             ObjectNode report = report(s, before, runs, wall);
             SafetensorsWriter.writeJsonAtomically(out.resolve("report.json"), report);
             DemoReport.markdown(out.resolve("report.md"), report);
-            DemoReport.chart(out.resolve("report.png"), before, runs);
+            DemoReport.chart(out.resolve("report.png"), before, runs, report);
             return report;
         }
     }
