@@ -37,13 +37,15 @@ final class DemoCommand implements Callable<Integer> {
     Path recipe;
     @Option(names = "--steps", description = "GRPO steps per run; default: the recipe's max_steps")
     Integer steps;
-    @Option(names = "--seeds", split = ",", defaultValue = "1", description = "GRPO seeds, one run each; default ${DEFAULT-VALUE}")
+    @Option(names = "--seeds", split = ",", defaultValue = "1,2,3", description = "GRPO seeds, one run each; default ${DEFAULT-VALUE}")
     List<Long> seeds;
     @Option(names = "--ranks", split = ",", description = "LoRA ranks (alpha = 4 × rank), one run per rank and seed; default: the recipe's lora_r. "
             + "--ranks 4,8,16,32,64 is the rank ablation")
     List<Integer> ranks;
-    @Option(names = "--eval-problems", defaultValue = "256", description = "held-out problems; default ${DEFAULT-VALUE}")
+    @Option(names = "--eval-problems", defaultValue = "512", description = "held-out problems; default ${DEFAULT-VALUE}")
     int evalProblems;
+    @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda or tensorrt (sampling; training on cpu or cuda); default ${DEFAULT-VALUE}")
+    String device;
     @Option(names = "--eval-samples", defaultValue = "2", description = "samples per held-out problem; default ${DEFAULT-VALUE}")
     int evalSamples;
 
@@ -53,7 +55,7 @@ final class DemoCommand implements Callable<Integer> {
         Path modelDir = model != null ? model : extractEmbeddedModel(out.resolve("model"));
         GrpoRecipe r = recipe != null ? GrpoRecipe.read(recipe) : GrpoRecipe.parse(resource(RECIPE_RESOURCE), RECIPE_RESOURCE);
         var s = new TinyDemo.Settings(modelDir, r, ranks != null ? ranks : List.of(r.rank()), seeds, steps != null ? steps : r.steps(),
-                evalProblems, evalSamples, 2026);
+                evalProblems, evalSamples, 2026, dev.tina.runtime.SessionSettings.Device.parse(device));
         System.out.printf(Locale.ROOT, "tina demo: %s; %d held-out problems × %d samples; GRPO %d steps × %d completions, rank%s %s, seed%s %s%n",
                 modelDir, evalProblems, evalSamples, s.steps(), r.microBatch() * r.accumulation(), s.ranks().size() > 1 ? "s" : "",
                 s.ranks(), s.seeds().size() > 1 ? "s" : "", s.seeds());

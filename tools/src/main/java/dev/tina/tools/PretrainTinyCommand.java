@@ -24,7 +24,7 @@ final class PretrainTinyCommand implements Callable<Integer> {
     Path out;
     @Option(names = "--seed", defaultValue = "1234", description = "initialisation and data seed; default ${DEFAULT-VALUE}")
     long seed;
-    @Option(names = "--steps", defaultValue = "2000", description = "optimizer steps; default ${DEFAULT-VALUE}")
+    @Option(names = "--steps", defaultValue = "3000", description = "optimizer steps; default ${DEFAULT-VALUE}")
     int steps;
     @Option(names = "--batch", defaultValue = "64", description = "sequences per step; default ${DEFAULT-VALUE}")
     int batch;

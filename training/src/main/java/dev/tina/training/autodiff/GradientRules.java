@@ -118,8 +118,29 @@ final class GradientRules {
             for (int i = 1; i < n.getInputCount(); i++) in.add(n.getInput(i));
             b.add(n.getInput(0), b.ms("SliceGrad", in));
         });
-        r.put("Gather", (b, n, dz) -> b.add(n.getInput(0),
-                b.ms("GatherGrad", List.of(b.shape(n.getInput(0)), n.getInput(1), dz[0]), attr("axis", attrInt(n, "axis", 0)))));
+        r.put("Gather", (b, n, dz) -> {
+            long axis = attrInt(n, "axis", 0);
+            if (axis != 0) {
+                b.add(n.getInput(0), b.ms("GatherGrad", List.of(b.shape(n.getInput(0)), n.getInput(1), dz[0]), attr("axis", axis)));
+                return;
+            }
+            // Rows gathered along axis 0 (the embedding lookup): dData = onehot(indices)ᵀ · dz, one
+            // GEMM. ORT's CPU GatherGrad sums repeated indices in an order that varies between runs
+            // (1e-8 differences that grow over an SFT run) and ScatterND's reduction="add" loses
+            // updates under its thread pool, so neither gives reproducible training. The one-hot
+            // matrix is [tokens × rows]: fine for small vocabularies (full-parameter training of
+            // small models, the only place an embedding gets a gradient; LoRA never does).
+            String data = n.getInput(0);
+            String rows = b.op("Gather", List.of(b.shape(data), b.ints(0)));
+            String range = b.op("Range", List.of(b.op("Squeeze", List.of(b.ints(0))), b.op("Squeeze", List.of(rows)),
+                    b.op("Squeeze", List.of(b.ints(1)))));
+            String hits = b.op("Equal", List.of(b.op("Unsqueeze", List.of(n.getInput(1), b.ints(-1))), range));
+            String onehot = b.op("Reshape", List.of(b.op("Cast", List.of(hits), attr("to", 1L)), b.op("Concat", List.of(b.ints(-1), rows), attr("axis", 0L))));
+            String tokens = b.op("Gather", List.of(b.shape(onehot), b.ints(0)));
+            String dz2d = b.op("Reshape", List.of(dz[0], b.op("Concat", List.of(tokens, b.ints(-1)), attr("axis", 0L))));
+            String grad = b.op("Gemm", List.of(onehot, dz2d), attr("transA", 1L));
+            b.add(data, b.op("Reshape", List.of(grad, b.shape(data))));
+        });
         r.put("GatherElements", (b, n, dz) -> b.add(n.getInput(0),
                 b.ms("GatherElementsGrad", List.of(dz[0], b.shape(n.getInput(0)), n.getInput(1)), attr("axis", attrInt(n, "axis", 0)))));
         r.put("Where", (b, n, dz) -> {

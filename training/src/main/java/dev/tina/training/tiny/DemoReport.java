@@ -39,8 +39,11 @@ final class DemoReport {
                 seeds > 1 ? String.format(Locale.ROOT, " ± %.3f (min %.3f, max %.3f)", r.get("accuracy_after_std").asDouble(),
                         r.get("accuracy_after_min").asDouble(), r.get("accuracy_after_max").asDouble()) : ""));
         sb.append(String.format(Locale.ROOT, "| format rate | %.3f | %.3f |%n", r.get("format_before").asDouble(), r.get("format_after").asDouble()));
-        sb.append(String.format(Locale.ROOT, "| first line step-by-step | %.3f | %.3f |%n%n", r.get("step_by_step_before").asDouble(),
+        sb.append(String.format(Locale.ROOT, "| first line step-by-step | %.3f | %.3f |%n", r.get("step_by_step_before").asDouble(),
                 r.get("step_by_step_after").asDouble()));
+        sb.append(String.format(Locale.ROOT, "| accuracy when step-by-step | %.3f | %.3f |%n", r.get("accuracy_before_when_step_by_step").asDouble(),
+                r.get("accuracy_after_when_step_by_step").asDouble()));
+        sb.append(String.format(Locale.ROOT, "| accuracy when one line | %.3f | |%n%n", r.get("accuracy_before_when_one_line").asDouble()));
         sb.append(String.format(Locale.ROOT, "Wall time %.0f s on %d cores; sampling %.0f tokens/s (evaluation), %.0f tokens/s (GRPO rollouts).%n%n",
                 r.get("wall_seconds").asDouble(), r.get("cores").asInt(), r.get("eval_tokens_per_second").asDouble(),
                 r.get("rollout_tokens_per_second").asDouble()));

@@ -22,8 +22,12 @@ public final class HeldOutEval {
     /** Tina's evaluation sampling. */
     public static final double TEMPERATURE = 0.6, TOP_P = 0.95;
 
+    /**
+     * @param stepByStepAccuracy accuracy of the samples whose first line is one operation (NaN when none)
+     * @param oneLineAccuracy    accuracy of the others, which start with the whole chain in one line
+     */
     public record Result(int problems, int samplesPerProblem, double accuracy, double formatRate, double stepByStepRate,
-                         long tokens, double seconds) {
+                         double stepByStepAccuracy, double oneLineAccuracy, long tokens, double seconds) {
         public double tokensPerSecond() { return tokens / Math.max(1e-9, seconds); }
     }
 
@@ -44,17 +48,22 @@ public final class HeldOutEval {
         List<Completion> out = sampler.generate(prompts, params, adapter, c -> onCompletion.accept(1));
         double seconds = (System.nanoTime() - t0) / 1e9;
         Reward format = new Reward.Format();
-        int correct = 0, formatted = 0, steps = 0;
+        int correct = 0, formatted = 0, steps = 0, stepsCorrect = 0;
         long tokens = 0;
         for (Completion c : out) {
             ArithmeticTask.Problem p = problems.get(c.promptIndex());
-            if (grader.grade(String.valueOf(p.answer()), c.text()).correct()) correct++;
+            boolean ok = grader.grade(String.valueOf(p.answer()), c.text()).correct();
+            boolean byStep = stepByStep(c.text());
+            if (ok) correct++;
             if (format.score(c.text(), null) > 0) formatted++;
-            if (stepByStep(c.text())) steps++;
+            if (byStep) steps++;
+            if (ok && byStep) stepsCorrect++;
             tokens += c.tokenIds().length;
         }
         double total = out.size();
-        return new Result(problems.size(), n, correct / total, formatted / total, steps / total, tokens, seconds);
+        return new Result(problems.size(), n, correct / total, formatted / total, steps / total,
+                steps == 0 ? Double.NaN : (double) stepsCorrect / steps,
+                steps == out.size() ? Double.NaN : (double) (correct - stepsCorrect) / (out.size() - steps), tokens, seconds);
     }
 
     /** Room for the longest solution (4 operands step by step is about 50 tokens). */

@@ -37,16 +37,16 @@ public final class ModelCard {
 
                 ## Scores (held-out, %d problems of 3 and 4 operands, temperature %.1f, top-p %.2f, one sample each)
 
-                | accuracy | format (`\\n</think>\\n` once) | first line step-by-step | tokens/s sampling |
-                |---|---|---|---|
-                | %.3f | %.3f | %.3f | %.0f |
+                | accuracy | format (`\\n</think>\\n` once) | first line step-by-step | accuracy when step-by-step | accuracy when one line | tokens/s sampling |
+                |---|---|---|---|---|---|
+                | %.3f | %.3f | %.3f | %.3f | %.3f | %.0f |
 
-                The one-line style is usually wrong at this size and the step-by-step style usually right, so
-                accuracy follows the style the model samples: the room GRPO has.
+                Accuracy follows the style the model happens to sample: that is the room GRPO has.
                 """, r.parameters(), ByteTokenizer.VOCAB, s.seed(), s.steps(), s.batchSize(), Double.toString(s.learningRate()),
                 s.warmupSteps(), (long) s.steps() * s.batchSize(), s.warmupSteps(), r.seconds(),
                 Runtime.getRuntime().availableProcessors(), r.finalLoss(), eval.problems(), HeldOutEval.TEMPERATURE, HeldOutEval.TOP_P,
-                eval.accuracy(), eval.formatRate(), eval.stepByStepRate(), eval.tokensPerSecond());
+                eval.accuracy(), eval.formatRate(), eval.stepByStepRate(), eval.stepByStepAccuracy(), eval.oneLineAccuracy(),
+                eval.tokensPerSecond());
         Path tmp = modelDir.resolve("README.md.tmp");
         Files.writeString(tmp, text);
         Files.move(tmp, modelDir.resolve("README.md"), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);

@@ -30,7 +30,7 @@ import java.util.Set;
  */
 public final class TinyDemo {
     public record Settings(Path model, GrpoRecipe recipe, List<Integer> ranks, List<Long> seeds, int steps,
-                           int evalProblems, int evalSamples, long evalSeed) {
+                           int evalProblems, int evalSamples, long evalSeed, SessionSettings.Device device) {
         public Settings {
             ranks = List.copyOf(ranks);
             seeds = List.copyOf(seeds);
@@ -93,8 +93,8 @@ public final class TinyDemo {
 
     private static HeldOutEval.Result evaluate(Settings s, Path adapter, List<ArithmeticTask.Problem> heldOut, Grader grader,
                                                Listener listener) throws Exception {
-        try (LoadedModel m = LoadedModel.open(s.model(), SessionSettings.cpu());
-             BatchSampler sampler = new BatchSampler(m.decoder(), m.tokenizer().orElseThrow(), 128);
+        try (LoadedModel m = LoadedModel.open(s.model(), SessionSettings.of(s.device()));
+             BatchSampler sampler = m.sampler(128);
              AdapterBinding binding = m.adapter(adapter)) {
             return HeldOutEval.run(m, sampler, binding, heldOut, s.evalSamples(), s.evalSeed(), grader, listener::advance);
         }
@@ -112,6 +112,7 @@ public final class TinyDemo {
         o.put("seed", seed);
         o.put("save_steps", s.steps());
         o.put("save_total_limit", 1);
+        o.put("device", s.device().cli());
         GrpoRecipe recipe = s.recipe().with(o);
         Path dir = out.resolve("runs").resolve("r" + rank + "-seed" + seed);
         listener.phase("GRPO, LoRA rank " + rank + ", seed " + seed);
@@ -162,10 +163,14 @@ public final class TinyDemo {
         r.put("format_after", mean(main.stream().mapToDouble(x -> x.after().formatRate()).toArray()));
         r.put("step_by_step_before", before.stepByStepRate());
         r.put("step_by_step_after", mean(main.stream().mapToDouble(x -> x.after().stepByStepRate()).toArray()));
+        r.put("accuracy_before_when_step_by_step", before.stepByStepAccuracy());
+        r.put("accuracy_before_when_one_line", before.oneLineAccuracy());
+        r.put("accuracy_after_when_step_by_step", mean(main.stream().mapToDouble(x -> x.after().stepByStepAccuracy()).toArray()));
         r.put("wall_seconds", wall);
         r.put("eval_tokens_per_second", before.tokensPerSecond());
         r.put("rollout_tokens_per_second", mean(main.stream().mapToDouble(Run::rolloutTokensPerSecond).toArray()));
         r.put("cores", Runtime.getRuntime().availableProcessors());
+        r.put("device", s.device().cli());
         ObjectNode ev = r.putObject("evaluation");
         ev.put("problems", s.evalProblems());
         ev.put("samples_per_problem", s.evalSamples());

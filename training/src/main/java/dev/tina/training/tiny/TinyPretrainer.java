@@ -38,7 +38,7 @@ import java.util.function.Consumer;
  */
 public final class TinyPretrainer {
     public record Settings(long seed, int steps, int batchSize, double learningRate, int warmupSteps) {
-        public static Settings defaults() { return new Settings(1234, 2000, 64, 3e-3, 100); }
+        public static Settings defaults() { return new Settings(1234, 3000, 64, 3e-3, 100); }
     }
 
     /** Called every {@code logEvery} steps with (step, mean loss since the last call, seconds so far). */
