@@ -22,6 +22,7 @@ class DemoCommandTest {
         JsonNode rep = new ObjectMapper().readTree(out.resolve("report.json").toFile());
         JsonNode run = rep.get("runs").get(0);
         double first = mean(run.get("accuracy_reward"), 0, 4), last = mean(run.get("accuracy_reward"), 12, 16);
+        System.out.println("short demo: rollout accuracy " + run.get("accuracy_reward") + ", held-out " + rep.get("accuracy_before") + " -> " + rep.get("accuracy_after"));
         // the baseline is this run's own: the base model's held-out accuracy and the first steps' rollouts
         assertTrue(last > first + 0.1, "rollout accuracy " + run.get("accuracy_reward"));
         assertTrue(rep.get("accuracy_after").asDouble() > rep.get("accuracy_before").asDouble() + 0.05, rep.toString());
