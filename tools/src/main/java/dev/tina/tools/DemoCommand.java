@@ -62,7 +62,7 @@ final class DemoCommand implements Callable<Integer> {
         JsonNode rep;
         try (Progress bar = Progress.count("demo", s.work(), "units")) {
             rep = TinyDemo.run(s, out, new TinyDemo.Listener() {
-                public void phase(String text) { System.out.println("· " + text); }
+                public void phase(String text) { bar.phase(text); }
 
                 public void advance(long units) { bar.accept(units); }
             });

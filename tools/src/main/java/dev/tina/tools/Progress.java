@@ -35,6 +35,12 @@ final class Progress implements LongConsumer, AutoCloseable {
         return new Progress(task, total, " " + unit, 0);
     }
 
+    /** Shows what is being done: beside the bar on a terminal, else as its own line on stdout. */
+    void phase(String text) {
+        if (bar != null) bar.setExtraMessage(" " + text);
+        else System.out.println("· " + text);
+    }
+
     @Override
     public synchronized void accept(long n) {
         bytes += n;

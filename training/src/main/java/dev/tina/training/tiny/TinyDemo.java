@@ -41,11 +41,16 @@ public final class TinyDemo {
             }
         }
 
-        /** Units of work for a progress bar: evaluated samples, and one unit per GRPO step. */
+        /**
+         * Units of work for a progress bar: one per evaluated sample, and per GRPO step four per
+         * completion (a step samples, scores and trains on each: about four times a sample's cost).
+         */
         public long work() {
             long evals = (long) evalProblems * evalSamples;
-            return evals + (long) ranks.size() * seeds.size() * (steps + evals);
+            return evals + (long) ranks.size() * seeds.size() * ((long) steps * stepUnits() + evals);
         }
+
+        long stepUnits() { return 4L * recipe.microBatch() * recipe.accumulation(); }
     }
 
     /** Where the demo is; {@code advance} counts units of {@link Settings#work()}. */
@@ -124,7 +129,7 @@ public final class TinyDemo {
             accuracy.add(m.path("rewards/accuracy/mean").asDouble(Double.NaN));
             rollout[0] += m.get("tokens_generated").asDouble();
             rollout[1] += m.get("seconds_sampling").asDouble();
-            listener.advance(1);
+            listener.advance(s.stepUnits());
         });
         listener.phase("held-out accuracy after GRPO (rank " + rank + ", seed " + seed + ")");
         HeldOutEval.Result after = evaluate(s, sum.lastCheckpoint().resolve("adapter"), heldOut, grader, listener);
