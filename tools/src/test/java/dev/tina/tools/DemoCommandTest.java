@@ -31,6 +31,23 @@ class DemoCommandTest {
         assertTrue(Files.readString(out.resolve("report.md")).contains("| accuracy |"));
     }
 
+    @Test
+    void resumeKeepsFinishedRunsAndReproducesTheReport(@TempDir Path tmp) throws Exception {
+        Path out = tmp.resolve("demo");
+        String[] args = {"demo", "--out", out.toString(), "--steps", "3", "--seeds", "1", "--eval-problems", "16", "--eval-samples", "1"};
+        assertEquals(0, tina(args).code());
+        JsonNode first = new ObjectMapper().readTree(out.resolve("report.json").toFile());
+        long stamp = Files.getLastModifiedTime(out.resolve("runs/r16-seed1/checkpoint-3/adapter/adapter_model.safetensors")).toMillis();
+        String[] again = java.util.Arrays.copyOf(args, args.length + 1);
+        again[args.length] = "--resume";
+        assertEquals(0, tina(again).code());
+        JsonNode second = new ObjectMapper().readTree(out.resolve("report.json").toFile());
+        assertEquals(stamp, Files.getLastModifiedTime(out.resolve("runs/r16-seed1/checkpoint-3/adapter/adapter_model.safetensors")).toMillis(),
+                "the finished run is not trained again");
+        for (String k : new String[]{"accuracy_before", "accuracy_after", "format_after"}) assertEquals(first.get(k), second.get(k), k);
+        assertEquals(first.get("runs").get(0).get("reward"), second.get("runs").get(0).get("reward"));
+    }
+
     private static double mean(JsonNode a, int from, int to) {
         double s = 0;
         for (int i = from; i < to; i++) s += a.get(i).asDouble();

@@ -125,7 +125,7 @@ public final class GrpoTrainer {
                     trainer = LoraTrainer.restore(grads, latest.resolve("optimizer"), settings);
                     truncateMetrics(trainer.step());
                 } else {
-                    if (!resume) deleteOldRun();
+                    deleteOldRun(); // also when resuming with no checkpoint yet: the steps logged since were never saved
                     trainer = new LoraTrainer(grads, LoraInit.peft(model.config(), targets, recipe.rank(), recipe.runSeed()), settings);
                 }
                 while (trainer.step() < totalSteps) {

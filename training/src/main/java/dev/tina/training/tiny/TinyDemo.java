@@ -30,7 +30,7 @@ import java.util.Set;
  */
 public final class TinyDemo {
     public record Settings(Path model, GrpoRecipe recipe, List<Integer> ranks, List<Long> seeds, int steps,
-                           int evalProblems, int evalSamples, long evalSeed, SessionSettings.Device device) {
+                           int evalProblems, int evalSamples, long evalSeed, SessionSettings.Device device, boolean resume) {
         public Settings {
             ranks = List.copyOf(ranks);
             seeds = List.copyOf(seeds);
@@ -115,25 +115,41 @@ public final class TinyDemo {
         o.put("lora_r", rank);
         o.put("lora_alpha", alpha);
         o.put("seed", seed);
-        o.put("save_steps", s.steps());
+        o.put("save_steps", Math.min(s.steps(), CHECKPOINT_EVERY));
         o.put("save_total_limit", 1);
         o.put("device", s.device().cli());
         GrpoRecipe recipe = s.recipe().with(o);
         Path dir = out.resolve("runs").resolve("r" + rank + "-seed" + seed);
         listener.phase("GRPO, LoRA rank " + rank + ", seed " + seed);
+        Path adapter = dir.resolve("checkpoint-" + s.steps()).resolve("adapter");
+        if (s.resume() && Files.isDirectory(adapter)) {
+            listener.advance(s.steps() * s.stepUnits()); // finished before: its checkpoint and metrics stand
+        } else {
+            // resumes from the run's last checkpoint (every 20 steps), or starts it afresh
+            long[] last = {0}; // steps restored from a checkpoint count when the first new one reports
+            new GrpoTrainer(recipe, dir).run(s.resume(), m -> {
+                long step = m.get("step").asLong();
+                listener.advance((step - last[0]) * s.stepUnits());
+                last[0] = step;
+            });
+        }
         List<Double> reward = new ArrayList<>(), format = new ArrayList<>(), accuracy = new ArrayList<>();
-        double[] rollout = new double[2];
-        GrpoTrainer.Summary sum = new GrpoTrainer(recipe, dir).run(false, m -> {
+        double tokens = 0, samplingSeconds = 0, seconds = 0;
+        for (String line : Files.readAllLines(dir.resolve("metrics.jsonl"))) {
+            if (line.isBlank()) continue;
+            JsonNode m = JSON.readTree(line);
             reward.add(m.get("reward").asDouble());
             format.add(m.path("rewards/format/mean").asDouble(Double.NaN));
             accuracy.add(m.path("rewards/accuracy/mean").asDouble(Double.NaN));
-            rollout[0] += m.get("tokens_generated").asDouble();
-            rollout[1] += m.get("seconds_sampling").asDouble();
-            listener.advance(s.stepUnits());
-        });
+            tokens += m.get("tokens_generated").asDouble();
+            samplingSeconds += m.get("seconds_sampling").asDouble();
+            for (String f : List.of("seconds_handover", "seconds_sampling", "seconds_rewards", "seconds_reference", "seconds_training")) {
+                seconds += m.path(f).asDouble();
+            }
+        }
         listener.phase("held-out accuracy after GRPO (rank " + rank + ", seed " + seed + ")");
-        HeldOutEval.Result after = evaluate(s, sum.lastCheckpoint().resolve("adapter"), heldOut, grader, listener);
-        return new Run(rank, alpha, seed, after, reward, format, accuracy, sum.wallSeconds(), rollout[0] / Math.max(1e-9, rollout[1]));
+        HeldOutEval.Result after = evaluate(s, adapter, heldOut, grader, listener);
+        return new Run(rank, alpha, seed, after, reward, format, accuracy, seconds, tokens / Math.max(1e-9, samplingSeconds));
     }
 
     /** GRPO prompts: fresh 3–4 operand problems, none of them held out. */
@@ -153,6 +169,8 @@ public final class TinyDemo {
     }
 
     static final long GRPO_PROMPT_SEED = 77;
+    /** GRPO checkpoints (the last one kept) so that {@code --resume} loses at most this many steps. */
+    static final int CHECKPOINT_EVERY = 20;
 
     static ObjectNode report(Settings s, HeldOutEval.Result before, List<Run> runs, double wall) {
         ObjectNode r = JSON.createObjectNode();
