@@ -84,9 +84,7 @@ final class DemoCommand implements Callable<Integer> {
         for (String f : MODEL_FILES) {
             try (InputStream in = DemoCommand.class.getResourceAsStream(MODEL_RESOURCE + f)) {
                 if (in == null) throw new IllegalStateException("the embedded model file " + MODEL_RESOURCE + f + " is missing from this build");
-                Path tmp = dir.resolve(f + ".tmp");
-                Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
-                Files.move(tmp, dir.resolve(f), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                dev.tina.export.AtomicFiles.write(dir.resolve(f), tmp -> Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING));
             }
         }
         return dir;

@@ -52,7 +52,7 @@ final class PretrainTinyCommand implements Callable<Integer> {
                 r.parameters(), r.steps(), r.seconds(), evalProblems);
         HeldOutEval.Result base;
         try (LoadedModel m = LoadedModel.open(out, SessionSettings.cpu());
-             BatchSampler sampler = new BatchSampler(m.decoder(), m.tokenizer().orElseThrow(), 128);
+             BatchSampler sampler = m.sampler(128);
              AdapterBinding none = m.adapter(null);
              Grader grader = new Grader();
              Progress bar = Progress.count("held-out", evalProblems, "samples")) {

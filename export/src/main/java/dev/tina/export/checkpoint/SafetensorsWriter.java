@@ -8,7 +8,6 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.channels.WritableByteChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -34,6 +33,18 @@ public final class SafetensorsWriter {
 
     public record Planned(String name, DType dtype, long[] shape, Content content) {
         public long byteSize() { return TensorView.numel(shape) * dtype.byteSize(); }
+
+        /** A float32 tensor held in a Java array, written little-endian when the file is written. */
+        public static Planned f32(String name, long[] shape, float[] values) {
+            if (TensorView.numel(shape) != values.length) {
+                throw new IllegalArgumentException("tensor '" + name + "': " + values.length + " values for shape " + java.util.Arrays.toString(shape));
+            }
+            return new Planned(name, DType.F32, shape, ch -> {
+                ByteBuffer buf = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+                buf.asFloatBuffer().put(values);
+                while (buf.hasRemaining()) ch.write(buf);
+            });
+        }
     }
 
     private SafetensorsWriter() {}
@@ -124,8 +135,6 @@ public final class SafetensorsWriter {
     }
 
     public static void writeJsonAtomically(Path file, Object value) throws IOException {
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        Files.writeString(tmp, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(value), StandardCharsets.UTF_8);
-        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        dev.tina.export.AtomicFiles.writeString(file, JSON.writerWithDefaultPrettyPrinter().writeValueAsString(value));
     }
 }

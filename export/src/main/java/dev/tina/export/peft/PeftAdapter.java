@@ -12,9 +12,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import dev.tina.export.checkpoint.DType;
 import dev.tina.export.checkpoint.SafetensorsWriter;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -92,11 +89,7 @@ public record PeftAdapter(LoraConfig config, Map<String, float[]> tensors, Path 
                     if (v == null || v.length != shape[0] * shape[1]) {
                         throw new IllegalStateException("adapter tensor '" + name + "' is missing or not of shape " + Arrays.toString(shape));
                     }
-                    planned.add(new SafetensorsWriter.Planned(name, DType.F32, shape, ch -> {
-                        ByteBuffer buf = ByteBuffer.allocate(v.length * 4).order(ByteOrder.LITTLE_ENDIAN);
-                        buf.asFloatBuffer().put(v);
-                        while (buf.hasRemaining()) ch.write(buf);
-                    }));
+                    planned.add(SafetensorsWriter.Planned.f32(name, shape, v));
                 }
             }
         }

@@ -108,14 +108,15 @@ public final class TrainingGraph {
 
     public static Path write(Path dir, String fileName, GraphBuilder g) throws IOException {
         Path file = dir.resolve(fileName);
-        Path tmp = dir.resolve(fileName + ".tmp");
-        try (OutputStream os = Files.newOutputStream(tmp)) {
-            ModelProto.newBuilder().setIrVersion(8)
-                    .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(17))
-                    .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain(GradientBuilder.MS).setVersion(1))
-                    .setProducerName("tina-java").setGraph(g.build()).build().writeTo(os);
-        }
-        Files.move(tmp, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        ModelProto model = ModelProto.newBuilder().setIrVersion(8)
+                .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(17))
+                .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain(GradientBuilder.MS).setVersion(1))
+                .setProducerName("tina-java").setGraph(g.build()).build();
+        dev.tina.export.AtomicFiles.write(file, tmp -> {
+            try (OutputStream os = Files.newOutputStream(tmp)) {
+                model.writeTo(os);
+            }
+        });
         return file;
     }
 

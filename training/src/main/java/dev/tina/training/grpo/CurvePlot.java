@@ -8,9 +8,7 @@ import java.awt.Graphics2D;
 import java.awt.RenderingHints;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.List;
 import java.util.Map;
 
@@ -36,9 +34,7 @@ final class CurvePlot {
             i++;
         }
         g.dispose();
-        Path tmp = png.resolveSibling(png.getFileName() + ".tmp");
-        ImageIO.write(img, "png", tmp.toFile());
-        Files.move(tmp, png, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        dev.tina.export.AtomicFiles.write(png, tmp -> ImageIO.write(img, "png", tmp.toFile()));
     }
 
     private static void panel(Graphics2D g, int x0, int y0, int w, int h, String title, List<Double> v) {

@@ -402,9 +402,7 @@ public final class GrpoTrainer {
                 // a line torn by a crash: dropped, its step is replayed
             }
         }
-        Path tmp = f.resolveSibling("metrics.jsonl.tmp");
-        Files.write(tmp, keep);
-        Files.move(tmp, f, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        dev.tina.export.AtomicFiles.write(f, tmp -> Files.write(tmp, keep));
     }
 
     static double mean(double[] v) {

@@ -1,7 +1,6 @@
 package dev.tina.training.optim;
 
 import dev.tina.export.AtomicOutputDirectory;
-import dev.tina.export.checkpoint.DType;
 import dev.tina.export.checkpoint.SafetensorsFile;
 import dev.tina.export.checkpoint.SafetensorsWriter;
 import dev.tina.export.checkpoint.TensorView;
@@ -13,8 +12,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -107,10 +104,10 @@ public final class LoraTrainer {
         try (AtomicOutputDirectory out = new AtomicOutputDirectory(dir, true)) {
             List<SafetensorsWriter.Planned> tensors = new ArrayList<>();
             for (String p : weights.keySet()) {
-                tensors.add(planned("weight." + p, weights.get(p)));
+                tensors.add(SafetensorsWriter.Planned.f32("weight." + p, new long[]{weights.get(p).length}, weights.get(p)));
                 if (adamw.expAvg().containsKey(p)) {
-                    tensors.add(planned("exp_avg." + p, adamw.expAvg().get(p)));
-                    tensors.add(planned("exp_avg_sq." + p, adamw.expAvgSq().get(p)));
+                    tensors.add(SafetensorsWriter.Planned.f32("exp_avg." + p, new long[]{adamw.expAvg().get(p).length}, adamw.expAvg().get(p)));
+                    tensors.add(SafetensorsWriter.Planned.f32("exp_avg_sq." + p, new long[]{adamw.expAvgSq().get(p).length}, adamw.expAvgSq().get(p)));
                 }
             }
             SafetensorsWriter.write(out.path().resolve("optimizer_state.safetensors"), Map.of("format", "tina"), tensors);
@@ -144,13 +141,5 @@ public final class LoraTrainer {
         LoraTrainer t = new LoraTrainer(gradients, w, s);
         t.adamw.restore(meta.get("step").asLong(), m, v);
         return t;
-    }
-
-    private static SafetensorsWriter.Planned planned(String name, float[] v) {
-        return new SafetensorsWriter.Planned(name, DType.F32, new long[]{v.length}, ch -> {
-            ByteBuffer b = ByteBuffer.allocate(v.length * 4).order(ByteOrder.LITTLE_ENDIAN);
-            b.asFloatBuffer().put(v);
-            while (b.hasRemaining()) ch.write(b);
-        });
     }
 }

@@ -7,7 +7,6 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -45,9 +44,8 @@ public final class CheckpointWriter {
         fb.addOffset(1, module, 0);
         int root = fb.endTable();
         fb.finish(root, "ODTC");
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        Files.write(tmp, fb.sizedByteArray());
-        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        byte[] bytes = fb.sizedByteArray();
+        dev.tina.export.AtomicFiles.write(file, tmp -> Files.write(tmp, bytes));
     }
 
     private static int tensor(FlatBufferBuilder fb, String name, Param p) {

@@ -1,6 +1,7 @@
 package dev.tina.training.tiny;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.tina.export.AtomicFiles;
 
 import javax.imageio.ImageIO;
 import java.awt.BasicStroke;
@@ -10,9 +11,7 @@ import java.awt.Graphics2D;
 import java.awt.RenderingHints;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -64,9 +63,7 @@ final class DemoReport {
             }
         }
         sb.append("\nCurves: `report.png`; every number: `report.json`; each run's metrics: `runs/*/metrics.jsonl`.\n");
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        Files.writeString(tmp, sb);
-        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        AtomicFiles.writeString(file, sb);
     }
 
     static final Color[] COLORS = {new Color(31, 119, 180), new Color(255, 127, 14), new Color(44, 160, 44), new Color(214, 39, 40),
@@ -96,9 +93,7 @@ final class DemoReport {
                 r.get("format_before").asDouble(), r.get("format_after").asDouble(), r.get("wall_seconds").asDouble(), r.get("cores").asInt(),
                 r.get("eval_tokens_per_second").asDouble(), r.get("rollout_tokens_per_second").asDouble()), 45, 2 * h + 12);
         g.dispose();
-        Path tmp = png.resolveSibling(png.getFileName() + ".tmp");
-        ImageIO.write(img, "png", tmp.toFile());
-        Files.move(tmp, png, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        AtomicFiles.write(png, tmp -> ImageIO.write(img, "png", tmp.toFile()));
     }
 
     private static void lines(Graphics2D g, int x0, int y0, int w, int h, String title, Map<String, List<Double>> series, double min, double max) {

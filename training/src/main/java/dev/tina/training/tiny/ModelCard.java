@@ -1,9 +1,9 @@
 package dev.tina.training.tiny;
 
+import dev.tina.export.AtomicFiles;
+
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.Locale;
 
 /** The embedded model's README: what it is, how it was made (the exact command), its scores. */
@@ -47,8 +47,6 @@ public final class ModelCard {
                 Runtime.getRuntime().availableProcessors(), r.finalLoss(), eval.problems(), HeldOutEval.TEMPERATURE, HeldOutEval.TOP_P,
                 eval.accuracy(), eval.formatRate(), eval.stepByStepRate(), eval.stepByStepAccuracy(), eval.oneLineAccuracy(),
                 eval.tokensPerSecond());
-        Path tmp = modelDir.resolve("README.md.tmp");
-        Files.writeString(tmp, text);
-        Files.move(tmp, modelDir.resolve("README.md"), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        AtomicFiles.writeString(modelDir.resolve("README.md"), text);
     }
 }

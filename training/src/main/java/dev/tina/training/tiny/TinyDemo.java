@@ -155,17 +155,18 @@ public final class TinyDemo {
     /** GRPO prompts: fresh 3–4 operand problems, none of them held out. */
     static void writePrompts(Path file, int n) throws IOException {
         Set<String> exclude = ArithmeticTask.heldOutQuestions();
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        try (Writer w = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8)) {
-            for (ArithmeticTask.Problem p : ArithmeticTask.problems(GRPO_PROMPT_SEED, n, ArithmeticTask.HARD, exclude)) {
-                ObjectNode row = JSON.createObjectNode();
-                row.put("problem", p.question());
-                row.put("answer", String.valueOf(p.answer()));
-                w.write(JSON.writeValueAsString(row));
-                w.write('\n');
+        List<ArithmeticTask.Problem> problems = ArithmeticTask.problems(GRPO_PROMPT_SEED, n, ArithmeticTask.HARD, exclude);
+        dev.tina.export.AtomicFiles.write(file, tmp -> {
+            try (Writer w = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8)) {
+                for (ArithmeticTask.Problem p : problems) {
+                    ObjectNode row = JSON.createObjectNode();
+                    row.put("problem", p.question());
+                    row.put("answer", String.valueOf(p.answer()));
+                    w.write(JSON.writeValueAsString(row));
+                    w.write('\n');
+                }
             }
-        }
-        Files.move(tmp, file, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        });
     }
 
     static final long GRPO_PROMPT_SEED = 77;
@@ -245,11 +246,5 @@ public final class TinyDemo {
         double m = mean(v), s = 0;
         for (double x : v) s += (x - m) * (x - m);
         return Math.sqrt(s / (v.length - 1));
-    }
-
-    static List<Double> series(JsonNode a) {
-        List<Double> out = new ArrayList<>();
-        a.forEach(x -> out.add(x.asDouble()));
-        return out;
     }
 }

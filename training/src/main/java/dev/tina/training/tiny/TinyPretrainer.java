@@ -16,8 +16,6 @@ import dev.tina.training.ort.GradientSession;
 import dev.tina.training.ort.LoraTrainingSession;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,7 +25,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.SplittableRandom;
-import java.util.function.Consumer;
 
 /**
  * Makes the embedded model from nothing: a Qwen2-architecture decoder of about 0.8 M parameters,
@@ -179,12 +176,7 @@ public final class TinyPretrainer {
     static void writeModel(Path out, Map<String, float[]> weights, Map<String, long[]> shapes) throws IOException {
         List<SafetensorsWriter.Planned> tensors = new ArrayList<>();
         for (var e : new java.util.TreeMap<>(weights).entrySet()) {
-            float[] v = e.getValue();
-            tensors.add(new SafetensorsWriter.Planned(e.getKey(), DType.F32, shapes.get(e.getKey()), ch -> {
-                ByteBuffer buf = ByteBuffer.allocate(v.length * 4).order(ByteOrder.LITTLE_ENDIAN);
-                buf.asFloatBuffer().put(v);
-                while (buf.hasRemaining()) ch.write(buf);
-            }));
+            tensors.add(SafetensorsWriter.Planned.f32(e.getKey(), shapes.get(e.getKey()), e.getValue()));
         }
         try (AtomicOutputDirectory dir = new AtomicOutputDirectory(out, true)) {
             SafetensorsWriter.writeCheckpoint(dir.path(), tensors, 1);
