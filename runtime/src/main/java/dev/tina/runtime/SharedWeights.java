@@ -76,6 +76,16 @@ public final class SharedWeights implements AutoCloseable {
 
     public int size() { return tensors.size(); }
 
+    /** The mapped tensor of a weight (owned here: do not close), to feed as a graph input. */
+    public OnnxTensor tensor(String name) {
+        OnnxTensorLike t = tensors.get(name);
+        if (t == null) throw new IllegalArgumentException("the export has no weight '" + name + "'");
+        return (OnnxTensor) t;
+    }
+
+    /** Whether the export has a weight of that name. */
+    public boolean has(String name) { return tensors.containsKey(name); }
+
     @Override
     public void close() {
         for (OnnxTensorLike t : tensors.values()) ((OnnxTensor) t).close();

@@ -178,15 +178,8 @@ public final class DecoderGraph {
             kvShape = g.op("Concat", List.of(batchDim, seqDim, g.constInt64(kvh, d)), attr("axis", 0L));
         }
         try (var s = g.scope("rotary")) {
-            double[] inv = RopeFrequencies.inverseFrequencies(c);
-            float[] invF = new float[inv.length];
-            for (int i = 0; i < inv.length; i++) invF[i] = (float) inv[i];
-            String invFreq = g.constFloats("/model/rotary/inv_freq", invF);
-            String pos = g.op("Cast", List.of("position_ids"), attr("to", (long) FLOAT));
-            String pos3 = g.op("Unsqueeze", List.of(pos, g.constInt64(2)));
-            String freqs = g.op("Mul", List.of(pos3, invFreq));                       // [B, S, D/2]
-            String emb = g.op("Concat", List.of(freqs, freqs), attr("axis", -1L));      // [B, S, D]
-            String cos = g.op("Cos", List.of(emb)), sin = g.op("Sin", List.of(emb));
+            String[] cs = rotaryCosSin(g, c, "position_ids");
+            String cos = cs[0], sin = cs[1];                                            // [B, S, D]
             cos4 = g.op("Unsqueeze", List.of(cos, g.constInt64(1)));                    // [B, 1, S, D]
             sin4 = g.op("Unsqueeze", List.of(sin, g.constInt64(1)));
             cos5 = g.op("Unsqueeze", List.of(cos4, g.constInt64(1)));                   // [B, 1, 1, S, D]
@@ -208,6 +201,22 @@ public final class DecoderGraph {
         }
     }
 
+    /**
+     * RoPE's cos and sin for int64 positions of any shape P: two values of shape P + [head_dim]
+     * (rotate_half layout, the frequencies repeated). Shared with the per-layer training graphs.
+     */
+    public static String[] rotaryCosSin(GraphBuilder g, ModelConfig c, String positionIds) {
+        double[] inv = RopeFrequencies.inverseFrequencies(c);
+        float[] invF = new float[inv.length];
+        for (int i = 0; i < inv.length; i++) invF[i] = (float) inv[i];
+        String invFreq = g.constFloats("/model/rotary/inv_freq", invF);
+        String pos = g.op("Cast", List.of(positionIds), attr("to", (long) FLOAT));
+        String posU = g.op("Unsqueeze", List.of(pos, g.constInt64(-1)));
+        String freqs = g.op("Mul", List.of(posU, invFreq));                           // P + [D/2]
+        String emb = g.op("Concat", List.of(freqs, freqs), attr("axis", -1L));        // P + [D]
+        return new String[]{g.op("Cos", List.of(emb)), g.op("Sin", List.of(emb))};
+    }
+
     private String layer(int i, String h) throws Exception {
         int kvh = c.numKeyValueHeads(), d = c.headDim();
         String prefix = "model.layers." + i + ".";
@@ -220,8 +229,8 @@ public final class DecoderGraph {
             String q5 = g.op("Transpose", List.of(g.op("Reshape", List.of(q, qShape))), attrInts("perm", 0, 2, 3, 1, 4)); // [B,KVH,G,S,D]
             String k4 = g.op("Transpose", List.of(g.op("Reshape", List.of(k, kvShape))), attrInts("perm", 0, 2, 1, 3));    // [B,KVH,S,D]
             String v4 = g.op("Transpose", List.of(g.op("Reshape", List.of(v, kvShape))), attrInts("perm", 0, 2, 1, 3));
-            String qRot = rope(q5, cos5, sin5, d);
-            String kRot = rope(k4, cos4, sin4, d);
+            String qRot = rope(g, q5, cos5, sin5, d);
+            String kRot = rope(g, k4, cos4, sin4, d);
             String presentK = kRot, presentV = v4; // without a cache, keys and values are this pass's own
             if (variant.kvCache()) {
                 presentK = g.opNamed("Concat", presentKey(i), List.of(pastKey(i), kRot), attr("axis", 2L));  // [B,KVH,T,D]
@@ -251,15 +260,19 @@ public final class DecoderGraph {
 
     /** x · rsqrt(mean(x²) + eps) · w, in the op pattern ONNX Runtime fuses into SimplifiedLayerNormalization. */
     private String rmsNorm(String x, String weightName) throws Exception {
-        String w = weight(weightName, c.hiddenSize());
+        return rmsNorm(g, x, weight(weightName, c.hiddenSize()), c.rmsNormEps());
+    }
+
+    /** RMSNorm over the last axis; shared with the per-layer training graphs so both compute the same ops. */
+    public static String rmsNorm(GraphBuilder g, String x, String w, double eps) {
         String sq = g.op("Pow", List.of(x, g.constFloat(2f)));
         String mean = g.op("ReduceMean", List.of(sq), attrInts("axes", -1), attr("keepdims", 1L));
-        String denom = g.op("Sqrt", List.of(g.op("Add", List.of(mean, g.constFloat((float) c.rmsNormEps())))));
+        String denom = g.op("Sqrt", List.of(g.op("Add", List.of(mean, g.constFloat((float) eps)))));
         return g.op("Mul", List.of(g.op("Div", List.of(x, denom)), w));
     }
 
     /** rotate_half RoPE: x·cos + concat(−x₂, x₁)·sin over the last axis. */
-    private String rope(String x, String cos, String sin, int d) {
+    public static String rope(GraphBuilder g, String x, String cos, String sin, int d) {
         String axis = g.constInt64(-1);
         String x1 = g.op("Slice", List.of(x, g.constInt64(0), g.constInt64(d / 2), axis));
         String x2 = g.op("Slice", List.of(x, g.constInt64(d / 2), g.constInt64(d), axis));
@@ -285,10 +298,15 @@ public final class DecoderGraph {
             String base = g.op("Gemm", in, attr("transB", 1L));
             if (!loraTargets.contains(p)) return base;
             String xIn = variant.loraDropout() > 0 ? dropout(x, layer * 16L + p.ordinal()) : x;
-            String xa = g.op("Gemm", List.of(xIn, PeftAdapter.tensorName(layer, p, 'A')), attr("transB", 1L));
-            String scaled = g.op("Mul", List.of(xa, LORA_SCALE));
-            return g.op("Gemm", List.of(scaled, PeftAdapter.tensorName(layer, p, 'B'), base), attr("transB", 1L));
+            return loraBranch(g, xIn, base, PeftAdapter.tensorName(layer, p, 'A'), PeftAdapter.tensorName(layer, p, 'B'), LORA_SCALE);
         }
+    }
+
+    /** base + scale · (x Aᵀ) Bᵀ: the LoRA branch of {@link #linear}, shared with the per-layer training graphs. */
+    public static String loraBranch(GraphBuilder g, String x, String base, String a, String b, String scale) {
+        String xa = g.op("Gemm", List.of(x, a), attr("transB", 1L));
+        String scaled = g.op("Mul", List.of(xa, scale));
+        return g.op("Gemm", List.of(scaled, b, base), attr("transB", 1L));
     }
 
     public static final String DROPOUT_SEED = "lora_dropout_seed";
@@ -301,11 +319,20 @@ public final class DecoderGraph {
      * The seed input [1] is set per micro-batch by the trainer and must be declared by the caller.
      */
     public static String loraDropout(GraphBuilder g, String x, long module, double rate) {
+        return loraDropout(g, x, g.constInt64(module * 7919L + 17), rate, DROPOUT_SEED);
+    }
+
+    /**
+     * As {@link #loraDropout(GraphBuilder, String, long, double)} with the module's salt
+     * ({@code module · 7919 + 17}, int64 [1]) and the seed given as values: one per-layer graph
+     * then serves every layer and gives the same masks as the whole-model graph.
+     */
+    public static String loraDropout(GraphBuilder g, String x, String salt, double rate, String seed) {
         try (var s = g.scope("lora_dropout")) {
             String p = g.constInt64(2147483647L);
             String idx = g.op("Range", List.of(g.constInt64Scalar(0), g.op("Size", List.of(x)), g.constInt64Scalar(1)));
             String salted = g.op("Add", List.of(g.op("Mul", List.of(idx, g.constInt64(2654435761L))),
-                    g.op("Add", List.of(g.op("Mul", List.of(DROPOUT_SEED, g.constInt64(1000003L))), g.constInt64(module * 7919L + 17)))));
+                    g.op("Add", List.of(g.op("Mul", List.of(seed, g.constInt64(1000003L))), salt))));
             String z1 = g.op("Mod", List.of(salted, p));          // int Mod takes the divisor's sign: in [0, p)
             String z2 = g.op("Mod", List.of(g.op("Mul", List.of(z1, z1)), p));
             String z3 = g.op("Mod", List.of(g.op("Add", List.of(g.op("Mul", List.of(z2, g.constInt64(48271L))), z1)), p));

@@ -106,12 +106,17 @@ public final class TrainingGraph {
         return new Built(write(exportDir, fileName, g), pass.params(), pass.gradients());
     }
 
-    public static Path write(Path dir, String fileName, GraphBuilder g) throws IOException {
-        Path file = dir.resolve(fileName);
-        ModelProto model = ModelProto.newBuilder().setIrVersion(8)
+    /** The model of a training-side graph: opset 17 and ONNX Runtime's com.microsoft ops (gradient kernels). */
+    public static ModelProto model(GraphBuilder g) {
+        return ModelProto.newBuilder().setIrVersion(8)
                 .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(17))
                 .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain(GradientBuilder.MS).setVersion(1))
                 .setProducerName("tina-java").setGraph(g.build()).build();
+    }
+
+    public static Path write(Path dir, String fileName, GraphBuilder g) throws IOException {
+        Path file = dir.resolve(fileName);
+        ModelProto model = model(g);
         dev.tina.export.AtomicFiles.write(file, tmp -> {
             try (OutputStream os = Files.newOutputStream(tmp)) {
                 model.writeTo(os);

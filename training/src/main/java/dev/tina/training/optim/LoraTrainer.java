@@ -4,6 +4,7 @@ import dev.tina.export.AtomicOutputDirectory;
 import dev.tina.export.checkpoint.SafetensorsFile;
 import dev.tina.export.checkpoint.SafetensorsWriter;
 import dev.tina.export.checkpoint.TensorView;
+import dev.tina.training.ort.GradientEngine;
 import dev.tina.training.ort.GradientSession;
 import dev.tina.training.ort.LoraTrainingSession;
 
@@ -20,7 +21,7 @@ import java.util.Map;
 
 /**
  * One optimizer step over several micro-batches: gradients from ONNX Runtime (a
- * {@link GradientSession}), averaged over the micro-batches as transformers' Trainer does,
+ * {@link GradientEngine}: one graph, {@link GradientSession}, or layer by layer), averaged over the micro-batches as transformers' Trainer does,
  * checked finite, clipped to the global norm, then AdamW at the scheduled rate. The whole state
  * (weights, moments, step) saves to and restores from a folder, bit for bit.
  */
@@ -37,12 +38,12 @@ public final class LoraTrainer {
     /** One optimizer step; {@code logps}/{@code kl} hold the trainer's per-token values of each micro-batch in order. */
     public record StepMetrics(long step, double loss, double gradNorm, double learningRate, List<float[]> logps, List<float[]> kl) {}
 
-    private final GradientSession gradients;
+    private final GradientEngine gradients;
     private final Map<String, float[]> weights;
     private final Settings settings;
     private final AdamW adamw;
 
-    public LoraTrainer(GradientSession gradients, Map<String, float[]> initialWeights, Settings s) {
+    public LoraTrainer(GradientEngine gradients, Map<String, float[]> initialWeights, Settings s) {
         this.gradients = gradients;
         this.settings = s;
         this.weights = new LinkedHashMap<>();
@@ -66,7 +67,7 @@ public final class LoraTrainer {
         double loss = 0;
         List<float[]> logps = new ArrayList<>(), kls = new ArrayList<>();
         for (LoraTrainingSession.Batch b : microBatches) {
-            GradientSession.Result r = gradients.run(b, weights);
+            GradientEngine.Result r = gradients.run(b, weights);
             loss += r.loss();
             logps.add(r.logps());
             if (r.kl() != null) kls.add(r.kl());
@@ -119,7 +120,7 @@ public final class LoraTrainer {
     }
 
     /** Restores what {@link #save} wrote (the settings come from the caller, as on the first run). */
-    public static LoraTrainer restore(GradientSession gradients, Path dir, Settings s) throws IOException {
+    public static LoraTrainer restore(GradientEngine gradients, Path dir, Settings s) throws IOException {
         JsonNode meta = new ObjectMapper().readTree(dir.resolve("optimizer_state.json").toFile());
         Map<String, float[]> w = new LinkedHashMap<>(), m = new LinkedHashMap<>(), v = new LinkedHashMap<>();
         try (SafetensorsFile f = SafetensorsFile.open(dir.resolve("optimizer_state.safetensors"))) {

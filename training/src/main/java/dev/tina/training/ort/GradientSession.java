@@ -19,7 +19,7 @@ import java.util.Map;
  * optimizer path ({@link dev.tina.training.optim.AdamW}) and the GRPO parity check use it.
  * Owns its session.
  */
-public final class GradientSession implements AutoCloseable {
+public final class GradientSession implements GradientEngine {
     private final OrtEnvironment env;
     private final OrtSession session;
     private final List<String> params;
@@ -27,8 +27,6 @@ public final class GradientSession implements AutoCloseable {
     private final dev.tina.runtime.SessionSettings.Device device;
     /** Host→device and device→host bytes of the last run and in total (only counted off the CPU). */
     private final long[] lastCopy = new long[2], totalCopy = new long[2];
-
-    public record Result(double loss, float[] logps, float[] kl, Map<String, float[]> gradients) {}
 
     public GradientSession(TrainingGraph.Built graph, Map<String, long[]> shapes) throws OrtException {
         this(graph, shapes, false);
@@ -75,14 +73,17 @@ public final class GradientSession implements AutoCloseable {
     /** {host→device, device→host} bytes of the last {@link #run} (zeros on the CPU). */
     public long[] lastCopyBytes() { return lastCopy.clone(); }
 
-    /** {host→device, device→host} bytes of all runs so far (zeros on the CPU). */
+    @Override
     public long[] totalCopyBytes() { return totalCopy.clone(); }
 
+    @Override
     public List<String> params() { return params; }
 
     /** The shape of each LoRA factor, by PEFT name. */
+    @Override
     public Map<String, long[]> shapes() { return shapes; }
 
+    @Override
     public Result run(LoraTrainingSession.Batch batch, Map<String, float[]> weights) throws OrtException {
         Map<String, OnnxTensor> feed = OrtValues.tensors(env, batch.values(), batch.values().keySet());
         try {

@@ -11,6 +11,7 @@ import dev.tina.runtime.SessionSettings;
 import dev.tina.runtime.gpu.GpuProbe;
 import dev.tina.runtime.gpu.NativeLibraries;
 import dev.tina.training.ort.TrainingNatives;
+import dev.tina.training.layered.Recompute;
 import dev.tina.training.parity.GrpoParity;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -69,7 +70,7 @@ class CudaGpuTest {
     @Test
     void grpoGradientsMatchTheReference() throws Exception {
         List<GrpoParity.Comparison> r = GrpoParity.run(export, adapter, FIXTURE.resolve("case.safetensors"), FIXTURE.resolve("case.json"),
-                SessionSettings.Device.CUDA);
+                SessionSettings.Device.CUDA, Recompute.NONE);
         r.forEach(c -> System.out.println("cuda " + c.line()));
         assertTrue(r.stream().allMatch(GrpoParity.Comparison::passed), r.toString());
     }

@@ -5,6 +5,7 @@ import dev.tina.export.checkpoint.HfCheckpoint;
 import dev.tina.export.checkpoint.DType;
 import dev.tina.training.optim.LoraTrainer;
 import dev.tina.training.optim.LrSchedule;
+import dev.tina.training.ort.GradientEngine;
 import dev.tina.training.ort.GradientSession;
 import dev.tina.training.ort.LoraTrainingSession;
 import dev.tina.training.ort.TrainingNatives;
@@ -49,7 +50,7 @@ class FullParameterSftTest {
         }
         assertEquals(1 + 2 * (2 + 7 + 3) + 1 + 1, graph.params().size(), "embeddings, per layer norms/projections/q-k-v biases, final norm, head");
         try (GradientSession s = new GradientSession(graph, shapes)) {
-            GradientSession.Result r = s.run(batch(), weights);
+            GradientEngine.Result r = s.run(batch(), weights);
             for (String p : List.of("model.embed_tokens.weight", "model.layers.0.input_layernorm.weight",
                     "model.layers.1.self_attn.k_proj.bias", "model.layers.0.mlp.down_proj.weight", "lm_head.weight", "model.norm.weight")) {
                 float[] w = weights.get(p), g = r.gradients().get(p);

@@ -11,6 +11,7 @@ import dev.tina.export.onnx.GraphBuilder;
 import dev.tina.export.onnx.proto.Onnx.ModelProto;
 import dev.tina.export.onnx.proto.Onnx.OperatorSetIdProto;
 import dev.tina.export.peft.PeftAdapter;
+import dev.tina.training.ort.GradientEngine;
 import dev.tina.training.ort.GradientSession;
 import dev.tina.training.ort.LoraTrainingSession;
 import dev.tina.training.ort.TrainingNatives;
@@ -93,7 +94,7 @@ class LoraDropoutTest {
         try (GradientSession s = new GradientSession(graph, shapes)) {
             java.util.function.LongFunction<LoraTrainingSession.Batch> batch = seed ->
                     rc.batch(adapter.config().scale()).longs(DecoderGraph.DROPOUT_SEED, new long[]{seed}, 1);
-            GradientSession.Result a = s.run(batch.apply(5), w), again = s.run(batch.apply(5), w), other = s.run(batch.apply(6), w);
+            GradientEngine.Result a = s.run(batch.apply(5), w), again = s.run(batch.apply(5), w), other = s.run(batch.apply(6), w);
             assertEquals(a.loss(), again.loss(), 0.0);
             assertNotEquals(a.loss(), other.loss());
             String p = graph.params().get(4);

@@ -7,6 +7,7 @@ import dev.tina.export.peft.PeftAdapter;
 import dev.tina.training.graph.LossHead;
 import dev.tina.training.graph.TrainingGraph;
 import dev.tina.training.ort.CheckpointWriter;
+import dev.tina.training.ort.GradientEngine;
 import dev.tina.training.ort.GradientSession;
 import dev.tina.training.ort.LoraTrainingSession;
 import dev.tina.training.ort.TrainingArtifacts;
@@ -59,7 +60,7 @@ class AdamWTest {
             for (int step = 0; step < 3; step++) {
                 double ortLoss = ort.trainStep(rc.batch(adapter.config().scale())).loss();
                 ort.optimizerStep(lr);
-                GradientSession.Result g = grads.run(rc.batch(adapter.config().scale()), javaWeights);
+                GradientEngine.Result g = grads.run(rc.batch(adapter.config().scale()), javaWeights);
                 assertEquals(ortLoss, g.loss(), 1e-4 * Math.abs(ortLoss), "loss at step " + step);
                 adamw.update(javaWeights, g.gradients(), lr);
                 Map<String, float[]> ortWeights = ort.weights();

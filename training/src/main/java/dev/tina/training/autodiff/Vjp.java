@@ -1,0 +1,44 @@
+package dev.tina.training.autodiff;
+
+import dev.tina.export.onnx.GraphBuilder;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import static dev.tina.export.onnx.GraphBuilder.attr;
+
+/**
+ * Vector-Jacobian products of a graph piece: given the gradients of some of its outputs as new
+ * graph inputs ({@code grad.<output>}), appends the backward pass that gives the gradients of
+ * chosen inputs. It is how a part of the model (a decoder layer's attention block, its MLP, an
+ * attention tile) is differentiated on its own, so that a driver can run the parts one after
+ * another and carry the gradient between them: the pseudo-loss Σ_y ⟨y, dy⟩ has exactly the
+ * wanted gradients, and {@link GradientBuilder} differentiates it with the same rules as the
+ * whole-model graph.
+ */
+public final class Vjp {
+    public static final String GRAD = "grad.";
+
+    private Vjp() {}
+
+    /**
+     * @param outputs the differentiated outputs with their element shapes (for the {@code grad.*} inputs' declarations)
+     * @param wrt     inputs to differentiate with respect to
+     * @return wrt name → gradient value name (absent when no output depends on it)
+     */
+    public static Map<String, String> append(GraphBuilder g, Map<String, Object[]> outputs, List<String> wrt) {
+        List<String> terms = new ArrayList<>();
+        try (var s = g.scope("vjp")) {
+            for (var e : outputs.entrySet()) {
+                String dy = GRAD + e.getKey();
+                g.input(dy, GraphBuilder.FLOAT, e.getValue());
+                terms.add(g.op("ReduceSum", List.of(g.op("Mul", List.of(e.getKey(), dy))), attr("keepdims", 0L)));
+            }
+        }
+        String pseudoLoss = terms.size() == 1 ? terms.getFirst() : g.op("Sum", terms);
+        Map<String, String> grads = GradientBuilder.build(g, pseudoLoss, wrt);
+        return new LinkedHashMap<>(grads);
+    }
+}
