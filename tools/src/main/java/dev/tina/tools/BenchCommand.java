@@ -3,6 +3,24 @@ package dev.tina.tools;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tina.export.DecoderExporter;
+import dev.tina.export.ExportCache;
+import dev.tina.export.checkpoint.DType;
+import dev.tina.export.checkpoint.ModelConfig;
+import dev.tina.export.checkpoint.Projection;
+import dev.tina.training.graph.LossHead;
+import dev.tina.training.graph.TrainingGraph;
+import dev.tina.training.layered.LayeredGradients;
+import dev.tina.training.layered.Recompute;
+import dev.tina.training.optim.LoraTrainer;
+import dev.tina.training.optim.LrSchedule;
+import dev.tina.training.ort.GradientEngine;
+import dev.tina.training.ort.LoraTrainingSession;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.SplittableRandom;
 import dev.tina.runtime.AdapterBinding;
 import dev.tina.runtime.LoadedModel;
 import dev.tina.runtime.SessionSettings;
@@ -162,87 +180,138 @@ final class BenchCommand {
     }
 
     @Command(name = "train", mixinStandardHelpOptions = true,
-            description = "Time one LoRA training step (forward + backward in ONNX Runtime, clipping and AdamW in Java) on random data, and report peak memory.")
+            description = "Time LoRA training steps (forward + backward in ONNX Runtime, clipping and AdamW in Java) on random data, "
+                    + "for one or more --recompute modes on the same batch in one run: step time, tokens/s, peak memory, and how far each mode's loss, "
+                    + "log-probs and gradients are from the first mode's.")
     static final class Train implements Callable<Integer> {
         @Option(names = "--model", required = true, description = "Hugging Face folder or exported folder") Path model;
         @Option(names = "--rank", defaultValue = "32", description = "LoRA rank; default ${DEFAULT-VALUE}") int rank;
         @Option(names = "--alpha", defaultValue = "128", description = "lora_alpha; default ${DEFAULT-VALUE}") double alpha;
         @Option(names = "--targets", defaultValue = "all", description = "LoRA target modules; default ${DEFAULT-VALUE}") String targets;
         @Option(names = "--batch", defaultValue = "8", description = "sequences per step; default ${DEFAULT-VALUE}") int batch;
-        @Option(names = "--seq", defaultValue = "256", description = "tokens per sequence (the second half are completion tokens); default ${DEFAULT-VALUE}") int seq;
+        @Option(names = "--seq", defaultValue = "256", description = "tokens per sequence; default ${DEFAULT-VALUE}") int seq;
+        @Option(names = "--prompt-tokens", description = "tokens of each sequence that are prompt (the rest are completion tokens, the loss's targets); default half of --seq") Integer promptTokens;
         @Option(names = "--steps", defaultValue = "3", description = "timed steps after one warm-up; default ${DEFAULT-VALUE}") int steps;
         @Option(names = "--loss", defaultValue = "grpo", description = "grpo or sft; default ${DEFAULT-VALUE}") String loss;
-        @Option(names = "--low-memory", description = "do not let ONNX Runtime pre-pack the base weights (less memory, maybe slower)") boolean lowMemory;
+        @Option(names = "--recompute", defaultValue = "layer", split = ",", description = "layer, none, or both (e.g. layer,none): the modes to run, in order, on the same batch; default ${DEFAULT-VALUE}") List<String> recompute;
+        @Option(names = "--attention-block", defaultValue = "256", description = "queries per attention tile (--recompute layer); default ${DEFAULT-VALUE}") int attentionBlock;
+        @Option(names = "--low-memory", description = "--recompute none: do not let ONNX Runtime pre-pack the base weights (less memory, maybe slower)") boolean lowMemory;
         @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda (tensorrt trains on cuda too); default ${DEFAULT-VALUE}") String device;
 
         @Override
         public Integer call() throws Exception {
-            var options = new dev.tina.export.DecoderExporter.Options(dev.tina.export.checkpoint.DType.F32,
-                    java.util.List.of(dev.tina.export.checkpoint.Projection.values()), false);
-            Path export = dev.tina.export.ExportCache.resolve(model, options);
-            var config = dev.tina.export.checkpoint.ModelConfig.read(export.resolve("config.json"));
-            var projections = dev.tina.export.checkpoint.Projection.parseList(targets);
-            dev.tina.training.graph.LossHead head = switch (loss) {
-                case "grpo" -> new dev.tina.training.graph.LossHead.Grpo();
-                case "sft" -> new dev.tina.training.graph.LossHead.Sft();
+            var options = new DecoderExporter.Options(DType.F32, List.of(Projection.values()), false);
+            Path export = ExportCache.resolve(model, options);
+            ModelConfig config = ModelConfig.read(export.resolve("config.json"));
+            List<Projection> projections = Projection.parseList(targets);
+            LossHead head = switch (loss) {
+                case "grpo" -> new LossHead.Grpo();
+                case "sft" -> new LossHead.Sft();
                 default -> throw new IllegalArgumentException("unknown loss '" + loss + "', expected grpo or sft");
             };
-            long t0 = System.nanoTime();
-            var graph = dev.tina.training.graph.TrainingGraph.gradientGraph(export, rank, projections, head,
-                    "bench-" + loss + "-r" + rank + ".onnx");
-            double buildSeconds = (System.nanoTime() - t0) / 1e9;
-            java.util.SplittableRandom rng = new java.util.SplittableRandom(7);
-            java.util.Map<String, long[]> shapes = new java.util.LinkedHashMap<>();
-            java.util.Map<String, float[]> init = new java.util.LinkedHashMap<>();
-            for (String p : graph.params()) {
-                var proj = projections.stream().filter(x -> p.contains("." + x.moduleName() + ".")).findFirst().orElseThrow();
+            int prompt = promptTokens != null ? promptTokens : seq / 2;
+            if (prompt < 1 || prompt >= seq) throw new IllegalArgumentException("--prompt-tokens must be in [1, " + (seq - 1) + "], got " + prompt);
+            SplittableRandom rng = new SplittableRandom(7);
+            Map<String, float[]> init = new LinkedHashMap<>();
+            for (String p : TrainingGraph.loraParams(config, projections)) {
+                Projection proj = projections.stream().filter(x -> p.contains("." + x.moduleName() + ".")).findFirst().orElseThrow();
                 boolean a = p.endsWith("lora_A.weight");
-                long[] shape = dev.tina.training.graph.TrainingGraph.paramShape(config, p, rank);
+                long[] shape = TrainingGraph.paramShape(config, p, rank);
                 float[] v = new float[(int) (shape[0] * shape[1])];
                 double bound = a ? 1 / Math.sqrt(proj.inFeatures(config)) : 1e-3; // B small but non-zero so A gets gradients
                 for (int i = 0; i < v.length; i++) v[i] = (float) rng.nextDouble(-bound, bound);
-                shapes.put(p, shape);
                 init.put(p, v);
             }
-            var batchData = randomBatch(rng, config.vocabSize(), alpha / rank);
-            var settings = new dev.tina.training.optim.LoraTrainer.Settings(1e-5, new dev.tina.training.optim.LrSchedule.Constant(),
-                    steps + 1, 0, 1.0, 0.9, 0.999, 1e-8, 0.0);
-            double[] times = new double[steps];
+            LoraTrainingSession.Batch batchData = randomBatch(rng, config.vocabSize(), alpha / rank, prompt);
+            int completion = batch * (seq - prompt);
             SessionSettings.Device onDevice = SessionSettings.Device.parse(device);
-            try (var grads = new dev.tina.training.ort.GradientSession(graph, shapes, lowMemory, null, onDevice)) {
-                var trainer = new dev.tina.training.optim.LoraTrainer(grads, init, settings);
-                long w0 = System.nanoTime();
-                trainer.step(java.util.List.of(batchData));
-                double warm = (System.nanoTime() - w0) / 1e9;
-                for (int i = 0; i < steps; i++) {
-                    long s0 = System.nanoTime();
-                    trainer.step(java.util.List.of(batchData));
-                    times[i] = (System.nanoTime() - s0) / 1e9;
-                }
-                java.util.Arrays.sort(times);
-                System.out.printf("model %s, %s loss, LoRA r=%d on %s, batch %d × %d tokens (%d completion tokens), %d threads%n",
-                        export, loss, rank, projections.stream().map(dev.tina.export.checkpoint.Projection::moduleName).toList(), batch, seq,
-                        batch * (seq / 2), Runtime.getRuntime().availableProcessors());
-                System.out.printf("graph build %.1f s, warm-up step %.2f s, median step %.3f s over %d, peak RSS %.2f GB%s, device %s%n",
-                        buildSeconds, warm, times[steps / 2], steps, peakRssGb(), lowMemory ? " (pre-packing off)" : "", onDevice.ortDevice().cli());
-                if (onDevice != SessionSettings.Device.CPU) {
-                    long[] c = grads.lastCopyBytes();
-                    System.out.printf("per micro-batch run: %.1f MB host→device, %.1f MB device→host (no IoBinding in the Java API)%n", c[0] / 1e6, c[1] / 1e6);
+            System.out.printf("model %s, %s loss, LoRA r=%d on %s, batch %d × %d tokens (%d prompt + %d completion each), %d threads, device %s%n",
+                    export, loss, rank, projections.stream().map(Projection::moduleName).toList(), batch, seq, prompt, seq - prompt,
+                    Runtime.getRuntime().availableProcessors(), onDevice.ortDevice().cli());
+            GradientEngine.Result first = null;
+            double firstStep = 0, firstCpu = 0;
+            for (String modeName : recompute) {
+                Recompute mode = Recompute.parse(modeName);
+                System.gc();
+                double rssBefore = resetPeakRss();
+                long t0 = System.nanoTime();
+                var spec = new Recompute.Spec(export, config, projections, rank, head, 0.0, true, "bench-" + loss + "-r" + rank);
+                var layered = new LayeredGradients.Options(attentionBlock, LayeredGradients.Options.defaults().headChunkBytes(), true);
+                try (GradientEngine engine = mode.open(spec, null, lowMemory, onDevice, layered)) {
+                    double buildSeconds = (System.nanoTime() - t0) / 1e9;
+                    GradientEngine.Result r = engine.run(batchData, init);
+                    var settings = new LoraTrainer.Settings(1e-5, new LrSchedule.Constant(), steps + 1, 0, 1.0, 0.9, 0.999, 1e-8, 0.0);
+                    LoraTrainer trainer = new LoraTrainer(engine, init, settings);
+                    long w0 = System.nanoTime();
+                    trainer.step(List.of(batchData));
+                    double warm = (System.nanoTime() - w0) / 1e9;
+                    double[] times = new double[steps], cpu = new double[steps];
+                    var os = (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+                    for (int i = 0; i < steps; i++) {
+                        long s0 = System.nanoTime(), c0 = os.getProcessCpuTime();
+                        trainer.step(List.of(batchData));
+                        times[i] = (System.nanoTime() - s0) / 1e9;
+                        cpu[i] = (os.getProcessCpuTime() - c0) / 1e9;
+                    }
+                    Arrays.sort(times);
+                    Arrays.sort(cpu);
+                    double median = times[steps / 2];
+                    System.out.printf("--recompute %-5s setup %.1f s, warm-up step %.2f s, median step %.3f s over %d (%.0f training tokens/s; CPU time %.2f s)%s, "
+                                    + "peak RSS %.2f GB (%.2f GB when the mode started)%s%n",
+                            mode.cli(), buildSeconds, warm, median, steps, batch * seq / median, cpu[steps / 2],
+                            first == null ? "" : String.format(", %.2f× the first mode's step (CPU time %.2f×)", median / firstStep, cpu[steps / 2] / firstCpu),
+                            peakRssGb(), rssBefore, mode == Recompute.NONE && lowMemory ? " (pre-packing off)" : "");
+                    if (engine instanceof LayeredGradients lg) System.out.println("  time per piece over all runs: " + lg.timings());
+                    if (first == null) {
+                        first = r;
+                        firstStep = median;
+                        firstCpu = cpu[steps / 2];
+                    } else {
+                        printAgreement(first, r, mode);
+                    }
                 }
             }
             return 0;
         }
 
-        private dev.tina.training.ort.LoraTrainingSession.Batch randomBatch(java.util.SplittableRandom rng, int vocab, double scale) {
+        /** The largest difference to the first mode, per output, relative to that output's largest entry. */
+        private static void printAgreement(GradientEngine.Result a, GradientEngine.Result b, Recompute mode) {
+            double loss = Math.abs(a.loss() - b.loss()), logps = maxDiff(a.logps(), b.logps()) / Math.max(1e-30, maxAbs(a.logps()));
+            double grads = 0;
+            String worst = "";
+            for (var e : a.gradients().entrySet()) {
+                double d = maxDiff(e.getValue(), b.gradients().get(e.getKey())) / Math.max(1e-30, maxAbs(e.getValue()));
+                if (d > grads) {
+                    grads = d;
+                    worst = e.getKey();
+                }
+            }
+            System.out.printf("  agreement of --recompute %s with the first mode: loss %.6f vs %.6f (|diff| %.2e), log-probs max|diff|/max|logp| %.2e, "
+                    + "gradients max over %d tensors of max|diff|/max|grad| %.2e (%s)%n", mode.cli(), b.loss(), a.loss(), loss, logps,
+                    a.gradients().size(), grads, worst);
+        }
+
+        private static double maxDiff(float[] x, float[] y) {
+            double m = 0;
+            for (int i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i] - y[i]));
+            return m;
+        }
+
+        private static double maxAbs(float[] x) {
+            double m = 0;
+            for (float v : x) m = Math.max(m, Math.abs(v));
+            return m;
+        }
+
+        private LoraTrainingSession.Batch randomBatch(SplittableRandom rng, int vocab, double scale, int prompt) {
             long[] ids = new long[batch * seq], mask = new long[batch * seq], pos = new long[batch * seq];
             for (int i = 0; i < ids.length; i++) {
                 ids[i] = rng.nextInt(vocab);
                 mask[i] = 1;
                 pos[i] = i % seq;
             }
-            int half = seq / 2, k = batch * (seq - 1 - half + 1) - batch;
-            java.util.List<long[]> t = new java.util.ArrayList<>();
-            for (int b = 0; b < batch; b++) for (int s = half - 1; s < seq - 1; s++) t.add(new long[]{(long) b * seq + s, ids[b * seq + s + 1]});
+            List<long[]> t = new ArrayList<>();
+            for (int b = 0; b < batch; b++) for (int s = prompt - 1; s < seq - 1; s++) t.add(new long[]{(long) b * seq + s, ids[b * seq + s + 1]});
             int n = t.size();
             long[] tp = new long[n], ti = new long[n];
             float[] w = new float[n], adv = new float[n], old = new float[n], ref = new float[n];
@@ -251,11 +320,11 @@ final class BenchCommand {
                 ti[i] = t.get(i)[1];
                 w[i] = 1f / n;
                 adv[i] = (float) rng.nextGaussian();
-                old[i] = -10f;
-                ref[i] = -10f;
+                old[i] = (float) -Math.log(vocab); // about a random model's log-prob: ratios near 1, some clipped
+                ref[i] = old[i];
             }
             long[] shape = {batch, seq};
-            var b = new dev.tina.training.ort.LoraTrainingSession.Batch()
+            var b = new LoraTrainingSession.Batch()
                     .longs("input_ids", ids, shape).longs("attention_mask", mask, shape).longs("position_ids", pos, shape)
                     .floats("lora_scale", new float[]{(float) scale}, 1)
                     .longs("target_positions", tp, n).longs("target_ids", ti, n).floats("token_weights", w, n)
@@ -268,8 +337,22 @@ final class BenchCommand {
         }
 
         private static double peakRssGb() throws java.io.IOException {
+            return statusGb("VmHWM:");
+        }
+
+        /** Resets the kernel's peak-RSS mark to the current RSS (Linux clear_refs "5"); returns the current RSS in GB. */
+        private static double resetPeakRss() throws java.io.IOException {
+            try {
+                Files.writeString(Path.of("/proc/self/clear_refs"), "5");
+            } catch (java.io.IOException | UnsupportedOperationException e) {
+                System.out.println("(cannot reset the peak-RSS mark: " + e.getMessage() + "; peaks below include earlier modes)");
+            }
+            return statusGb("VmRSS:");
+        }
+
+        private static double statusGb(String key) throws java.io.IOException {
             for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith("VmHWM:")) return Long.parseLong(line.replaceAll("\\D", "")) / 1024.0 / 1024.0;
+                if (line.startsWith(key)) return Long.parseLong(line.replaceAll("\\D", "")) / 1024.0 / 1024.0;
             }
             return Double.NaN;
         }

@@ -13,6 +13,7 @@ import dev.tina.runtime.gpu.EngineCache;
 import dev.tina.runtime.gpu.TensorRtDecoder;
 import dev.tina.runtime.gpu.TensorRtEngine;
 import dev.tina.runtime.gpu.TensorRtSettings;
+import dev.tina.training.layered.Recompute;
 import dev.tina.training.parity.GrpoParity;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -49,6 +50,9 @@ final class ParityCommand implements Callable<Integer> {
             + "GPU paths need a -Pgpu build; default ${DEFAULT-VALUE}")
     String device;
 
+    @Option(names = "--recompute", defaultValue = "layer", description = "the gradient pass for --grpo: layer (layer by layer, recomputing in the backward pass) or none (one graph keeping every activation); default ${DEFAULT-VALUE}")
+    String recompute;
+
     @Override
     public Integer call() throws Exception {
         SessionSettings.Device onDevice = SessionSettings.Device.parse(device);
@@ -84,7 +88,8 @@ final class ParityCommand implements Callable<Integer> {
             if (peft == null) throw new IllegalArgumentException("--grpo needs --adapter (the gradients are those of the adapter's factors)");
             Path settings = caseJson != null ? caseJson
                     : caseFile.resolveSibling(caseFile.getFileName().toString().replaceFirst("\\.safetensors$", "") + ".json");
-            List<GrpoParity.Comparison> results = GrpoParity.run(exported, peft, caseFile, settings, onDevice);
+            List<GrpoParity.Comparison> results = GrpoParity.run(exported, peft, caseFile, settings, onDevice, Recompute.parse(recompute));
+            System.out.println("gradient pass: --recompute " + Recompute.parse(recompute).cli() + "; the loss is compared against the sum of its terms' sizes, Σ w·(|A|·ratio + β·kl), since the signed sum can nearly cancel");
             results.forEach(r -> System.out.println(r.line()));
             ok &= results.stream().allMatch(GrpoParity.Comparison::passed);
         }

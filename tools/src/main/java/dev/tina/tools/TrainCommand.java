@@ -23,6 +23,8 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--max-prompt-length", description = "override max_prompt_length") Integer maxPromptLength;
     @Option(names = "--device", description = "override device: cpu, cuda or tensorrt (sampling on TensorRT, training steps on CUDA); "
             + "GPU paths need a -Pgpu build (README, GPU)") String device;
+    @Option(names = "--recompute", description = "override recompute: layer (default on the CPU: each decoder layer recomputed in the backward pass, "
+            + "memory grows by kilobytes per token) or none (one graph keeping every activation)") String recompute;
 
     @Override
     public Integer call() throws Exception {
@@ -34,6 +36,7 @@ final class TrainCommand implements Callable<Integer> {
         if (maxCompletionLength != null) overrides.put("max_completion_length", maxCompletionLength);
         if (maxPromptLength != null) overrides.put("max_prompt_length", maxPromptLength);
         if (device != null) overrides.put("device", device);
+        if (recompute != null) overrides.put("recompute", recompute);
         if (!overrides.isEmpty()) r = r.with(overrides);
         GrpoTrainer.Summary s;
         try (Progress bar = Progress.count("train", r.steps(), "step")) {

@@ -1,5 +1,6 @@
 package dev.tina.training.grpo;
 
+import dev.tina.training.layered.Recompute;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -61,10 +62,12 @@ public record GrpoRecipe(
         @JsonProperty("save_total_limit") Integer saveTotalLimit,
         @JsonProperty("seed") Long seed,
         @JsonProperty("logging_steps") Integer loggingSteps,
-        @JsonProperty("device") String device) {
+        @JsonProperty("device") String device,
+        @JsonProperty("recompute") String recompute) {
 
     public GrpoRecipe {
         if (device != null) dev.tina.runtime.SessionSettings.Device.parse(device); // "unknown device 'x', expected cpu, cuda or tensorrt"
+        if (recompute != null) Recompute.parse(recompute); // "unknown recompute mode 'x', expected one of none, layer"
         if (loraDropout != null && !(loraDropout >= 0 && loraDropout < 1)) {
             throw new IllegalArgumentException("lora_dropout must be in [0, 1), got " + loraDropout);
         }
@@ -196,5 +199,14 @@ public record GrpoRecipe(
     /** Not a TRL field: where rollouts and training steps run (cpu, cuda, tensorrt: sampling on TensorRT, training on CUDA). */
     public dev.tina.runtime.SessionSettings.Device deviceKind() {
         return device == null ? dev.tina.runtime.SessionSettings.Device.CPU : dev.tina.runtime.SessionSettings.Device.parse(device);
+    }
+
+    /**
+     * Not a TRL field: the gradient pass's memory/compute trade ({@link Recompute}); default layer on
+     * the CPU (memory grows by kilobytes per token), none on a GPU (the layered pass runs on the CPU only).
+     */
+    public Recompute recomputeMode() {
+        if (recompute != null) return Recompute.parse(recompute);
+        return deviceKind().ortDevice() == dev.tina.runtime.SessionSettings.Device.CPU ? Recompute.LAYER : Recompute.NONE;
     }
 }

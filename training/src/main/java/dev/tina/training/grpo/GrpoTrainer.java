@@ -17,11 +17,12 @@ import dev.tina.runtime.sampling.Completion;
 import dev.tina.runtime.sampling.SamplingParams;
 import dev.tina.training.graph.Aggregation;
 import dev.tina.training.graph.LossHead;
-import dev.tina.training.graph.TrainingGraph;
 import dev.tina.training.optim.LoraInit;
 import dev.tina.training.optim.LoraTrainer;
 import dev.tina.training.optim.LrSchedule;
-import dev.tina.training.ort.GradientSession;
+import dev.tina.training.layered.LayeredGradients;
+import dev.tina.training.layered.Recompute;
+import dev.tina.training.ort.GradientEngine;
 import dev.tina.training.ort.LoraTrainingSession;
 
 import java.io.BufferedWriter;
@@ -110,14 +111,15 @@ public final class GrpoTrainer {
         SessionSettings.Device device = recipe.deviceKind();
         try (LoadedModel model = LoadedModel.openShared(Path.of(recipe.modelNameOrPath()), SessionSettings.of(device));
              BatchSampler sampler = samplerFor(model)) {
-            var graph = TrainingGraph.gradientGraph(model.exportDir(), recipe.rank(), targets, new LossHead.Grpo(), recipe.dropout(),
-                    "grpo-r" + recipe.rank() + "-" + targets.size() + "t" + (recipe.dropout() > 0 ? "-dropout" : "") + ".onnx");
-            Map<String, long[]> shapes = new LinkedHashMap<>();
-            for (String p : graph.params()) shapes.put(p, TrainingGraph.paramShape(model.config(), p, recipe.rank()));
-            var scoring = TrainingGraph.scoringGraph(model.exportDir(), recipe.rank(), targets, new LossHead.Grpo(),
-                    "grpo-score-r" + recipe.rank() + "-" + targets.size() + "t.onnx");
-            try (GradientSession grads = new GradientSession(graph, shapes, true, model.sharedWeights(), device);
-                 GradientSession reference = new GradientSession(scoring, shapes, true, model.sharedWeights(), device)) {
+            Recompute mode = recipe.recomputeMode();
+            String stem = "grpo-r" + recipe.rank() + "-" + targets.size() + "t" + (recipe.dropout() > 0 ? "-dropout" : "");
+            var gradSpec = new Recompute.Spec(model.exportDir(), model.config(), targets, recipe.rank(), new LossHead.Grpo(), recipe.dropout(), true, stem);
+            // reference: the same forward with the adapter switched off (lora_scale 0), no dropout, no backward
+            var refSpec = new Recompute.Spec(model.exportDir(), model.config(), targets, recipe.rank(), new LossHead.Grpo(), 0.0, false,
+                    "grpo-r" + recipe.rank() + "-" + targets.size() + "t");
+            LayeredGradients.Options layered = LayeredGradients.Options.defaults();
+            try (GradientEngine grads = mode.open(gradSpec, model.sharedWeights(), true, device, layered);
+                 GradientEngine reference = mode.open(refSpec, model.sharedWeights(), true, device, layered)) {
                 this.reference = reference;
                 LoraTrainer trainer;
                 Path latest = resume ? latestCheckpoint() : null;
@@ -324,7 +326,7 @@ public final class GrpoTrainer {
         return c;
     }
 
-    private GradientSession reference;
+    private GradientEngine reference;
     private double handoverSeconds;
 
     private Path checkpoint(LoraTrainer trainer, LoraConfig loraConfig, LoadedModel model) throws IOException {
