@@ -195,6 +195,7 @@ final class BenchCommand {
         @Option(names = "--loss", defaultValue = "grpo", description = "grpo or sft; default ${DEFAULT-VALUE}") String loss;
         @Option(names = "--recompute", defaultValue = "layer", split = ",", description = "layer, none, or both (e.g. layer,none): the modes to run, in order, on the same batch; default ${DEFAULT-VALUE}") List<String> recompute;
         @Option(names = "--attention-block", defaultValue = "256", description = "queries per attention tile (--recompute layer); default ${DEFAULT-VALUE}") int attentionBlock;
+        @Option(names = "--row-block", defaultValue = "1024", description = "tokens per run of the per-token pieces (--recompute layer); default ${DEFAULT-VALUE}") int rowBlock;
         @Option(names = "--low-memory", description = "--recompute none: do not let ONNX Runtime pre-pack the base weights (less memory, maybe slower)") boolean lowMemory;
         @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda (tensorrt trains on cuda too); default ${DEFAULT-VALUE}") String device;
 
@@ -236,7 +237,7 @@ final class BenchCommand {
                 double rssBefore = resetPeakRss();
                 long t0 = System.nanoTime();
                 var spec = new Recompute.Spec(export, config, projections, rank, head, 0.0, true, "bench-" + loss + "-r" + rank);
-                var layered = new LayeredGradients.Options(attentionBlock, LayeredGradients.Options.defaults().headChunkBytes(), true);
+                var layered = new LayeredGradients.Options(attentionBlock, rowBlock, LayeredGradients.Options.defaults().headChunkBytes(), true);
                 try (GradientEngine engine = mode.open(spec, null, lowMemory, onDevice, layered)) {
                     double buildSeconds = (System.nanoTime() - t0) / 1e9;
                     GradientEngine.Result r = engine.run(batchData, init);

@@ -319,18 +319,21 @@ public final class DecoderGraph {
      * The seed input [1] is set per micro-batch by the trainer and must be declared by the caller.
      */
     public static String loraDropout(GraphBuilder g, String x, long module, double rate) {
-        return loraDropout(g, x, g.constInt64(module * 7919L + 17), rate, DROPOUT_SEED);
+        return loraDropout(g, x, g.constInt64(module * 7919L + 17), rate, DROPOUT_SEED, null);
     }
 
     /**
      * As {@link #loraDropout(GraphBuilder, String, long, double)} with the module's salt
      * ({@code module · 7919 + 17}, int64 [1]) and the seed given as values: one per-layer graph
-     * then serves every layer and gives the same masks as the whole-model graph.
+     * then serves every layer and gives the same masks as the whole-model graph. {@code firstIndex}
+     * (an int64 scalar, or null for 0) is the flat index of x's first element in the whole
+     * [tokens × features] input, for a graph that sees a block of rows.
      */
-    public static String loraDropout(GraphBuilder g, String x, String salt, double rate, String seed) {
+    public static String loraDropout(GraphBuilder g, String x, String salt, double rate, String seed, String firstIndex) {
         try (var s = g.scope("lora_dropout")) {
             String p = g.constInt64(2147483647L);
-            String idx = g.op("Range", List.of(g.constInt64Scalar(0), g.op("Size", List.of(x)), g.constInt64Scalar(1)));
+            String start = firstIndex == null ? g.constInt64Scalar(0) : firstIndex;
+            String idx = g.op("Range", List.of(start, g.op("Add", List.of(start, g.op("Size", List.of(x)))), g.constInt64Scalar(1)));
             String salted = g.op("Add", List.of(g.op("Mul", List.of(idx, g.constInt64(2654435761L))),
                     g.op("Add", List.of(g.op("Mul", List.of(seed, g.constInt64(1000003L))), salt))));
             String z1 = g.op("Mod", List.of(salted, p));          // int Mod takes the divisor's sign: in [0, p)

@@ -31,7 +31,8 @@ import static dev.tina.export.onnx.GraphBuilder.attrInts;
  *   dh_i ◀── [attn_in VJP] ◀─dq,dk,dv── [tile VJP]× ◀─do── [attn_out+mlp VJP] ◀── dh_i+1 (backward)
  * </pre>
  * The backward pieces recompute their forward inside (only h_i and o_i are kept between the
- * passes); attention tiles are one batch row × one block of queries against that row's keys, so
+ * passes). All pieces but the attention tiles are per-token, so the driver runs them on blocks of
+ * rows and their transients do not grow with the sequence; attention tiles are one batch row × one block of queries against that row's keys, so
  * no [heads × seq × seq] tensor is ever larger than a tile. The head scores chunks of target
  * tokens against the vocabulary and returns their loss, log-probs and the gradient of the chunk's
  * hidden states in one run (the loss is a sum of per-token terms, so a chunk's gradient needs only
@@ -41,7 +42,7 @@ public final class LayerGraphs {
     /** Graph I/O names. */
     public static final String H = "h", H_OUT = "h_out", O = "o", Q = "q", K = "k", V = "v", POSITIONS = "position_ids",
             KEY_MASK = "key_mask", QUERY_OFFSET = "query_offset", NORMED = "normed", IDS = "input_ids",
-            DH_RESIDUAL = "dh_residual", SEED = DecoderGraph.DROPOUT_SEED;
+            DH_RESIDUAL = "dh_residual", SEED = DecoderGraph.DROPOUT_SEED, ROW_OFFSET = "row_offset";
 
     private final ModelConfig c;
     private final List<Projection> targets;
@@ -268,7 +269,10 @@ public final class LayerGraphs {
             wrt.add(loraRole(p, 'B'));
             if (dropout > 0) g.input(saltRole(p), INT64, 1);
         }
-        if (dropout > 0) g.input(SEED, INT64, 1);
+        if (dropout > 0) {
+            g.input(SEED, INT64, 1);
+            g.input(ROW_OFFSET, INT64, 1); // the pieces see blocks of rows; masks index the whole input
+        }
     }
 
     private void outputLoraGrads(GraphBuilder g, Map<String, String> grads, List<Projection> ps) {
@@ -288,7 +292,9 @@ public final class LayerGraphs {
             List<String> in = p.hasBias(c) ? List.of(x, w, weightInput(g, suffix(p) + ".bias", p.outFeatures(c))) : List.of(x, w);
             String base = g.op("Gemm", in, attr("transB", 1L));
             if (!targets.contains(p)) return base;
-            String xIn = dropout > 0 ? DecoderGraph.loraDropout(g, x, saltRole(p), dropout, SEED) : x;
+            String first = dropout > 0
+                    ? g.op("Squeeze", List.of(g.op("Mul", List.of(ROW_OFFSET, g.constInt64(p.inFeatures(c)))), g.constInt64(0))) : null;
+            String xIn = dropout > 0 ? DecoderGraph.loraDropout(g, x, saltRole(p), dropout, SEED, first) : x;
             return DecoderGraph.loraBranch(g, xIn, base, loraRole(p, 'A'), loraRole(p, 'B'), DecoderGraph.LORA_SCALE);
         }
     }

@@ -61,18 +61,20 @@ import static dev.tina.training.layered.LayerGraphs.QUERY_OFFSET;
 public final class LayeredGradients implements GradientEngine {
     /**
      * @param attentionBlock queries per attention tile
+     * @param rowBlock       tokens per run of the per-token pieces (projections, norms, MLP): their transients are bounded by it
      * @param headChunkBytes the largest [chunk × vocabulary] float tensor the head may build
      * @param backward       false: forward only (log-probs, e.g. the adapter-off reference), no gradients
      */
-    public record Options(int attentionBlock, long headChunkBytes, boolean backward) {
+    public record Options(int attentionBlock, int rowBlock, long headChunkBytes, boolean backward) {
         public Options {
             if (attentionBlock < 1) throw new IllegalArgumentException("attention block must be >= 1, got " + attentionBlock);
+            if (rowBlock < 1) throw new IllegalArgumentException("row block must be >= 1, got " + rowBlock);
             if (headChunkBytes < 1) throw new IllegalArgumentException("head chunk bytes must be >= 1, got " + headChunkBytes);
         }
 
-        public static Options defaults() { return new Options(256, 64L << 20, true); }
+        public static Options defaults() { return new Options(256, 1024, 64L << 20, true); }
 
-        public Options forwardOnly() { return new Options(attentionBlock, headChunkBytes, false); }
+        public Options forwardOnly() { return new Options(attentionBlock, rowBlock, headChunkBytes, false); }
     }
 
     private static final Set<String> PER_TOKEN = Set.of("target_ids", "token_weights", "advantages", "old_logps", "ref_logps");
@@ -216,8 +218,9 @@ public final class LayeredGradients implements GradientEngine {
         private final int b, s, n, hidden, qd, kd, layers;
         private final long[] mask, targets;
         private final List<OnnxTensor> owned = new ArrayList<>();
-        private final OnnxTensor positions, scale, seed;
-        private final MemorySegment maskSeg;
+        private final OnnxTensor scale, seed;
+        private final MemorySegment maskSeg, posSeg;
+        private final int rowBlock = options.rowBlock();
 
         Run(Arena arena, LoraTrainingSession.Batch batch, Map<String, float[]> lora, int b, int s, long[] mask, long[] pos,
             long[] targets) throws OrtException {
@@ -233,7 +236,6 @@ public final class LayeredGradients implements GradientEngine {
             this.qd = c.numAttentionHeads() * c.headDim();
             this.kd = c.numKeyValueHeads() * c.headDim();
             this.layers = c.numHiddenLayers();
-            this.positions = own(OnnxTensor.createTensor(env, LongBuffer.wrap(pos), new long[]{n}));
             Object[] sc = batch.values().get(DecoderGraph.LORA_SCALE);
             this.scale = own(OnnxTensor.createTensor(env, FloatBuffer.wrap(sc == null ? new float[]{1f} : (float[]) sc[0]), new long[]{1}));
             Object[] sd = batch.values().get(DecoderGraph.DROPOUT_SEED);
@@ -241,6 +243,8 @@ public final class LayeredGradients implements GradientEngine {
             this.seed = sd == null ? null : own(OnnxTensor.createTensor(env, LongBuffer.wrap((long[]) sd[0]), new long[]{1}));
             this.maskSeg = arena.allocate(8L * n, 8);
             MemorySegment.copy(mask, 0, maskSeg, ValueLayout.JAVA_LONG, 0, n);
+            this.posSeg = arena.allocate(8L * n, 8);
+            MemorySegment.copy(pos, 0, posSeg, ValueLayout.JAVA_LONG, 0, n);
         }
 
         private OnnxTensor own(OnnxTensor t) {
@@ -285,11 +289,15 @@ public final class LayeredGradients implements GradientEngine {
                 try {
                     attentionIn(i, hIn, q, k, v, loraFeed);
                     attentionForward(q, k, v, o);
-                    try (OnnxTensor hT = view(hIn, 0, n, hidden); OnnxTensor oT = view(o, 0, n, qd); OnnxTensor outT = view(hOut, 0, n, hidden)) {
-                        Map<String, OnnxTensor> feed = layerFeed(mlp, i, loraFeed);
-                        feed.put(H, hT);
-                        feed.put(O, oT);
-                        run(mlp, feed, Map.of(H_OUT, outT), Set.of()).close();
+                    for (int r0 = 0; r0 < n; r0 += rowBlock) {
+                        int rows = Math.min(rowBlock, n - r0);
+                        try (OnnxTensor hT = view(hIn, (long) r0 * hidden, rows, hidden); OnnxTensor oT = view(o, (long) r0 * qd, rows, qd);
+                             OnnxTensor outT = view(hOut, (long) r0 * hidden, rows, hidden); OnnxTensor off = rowOffset(r0)) {
+                            Map<String, OnnxTensor> feed = layerFeed(mlp, i, loraFeed, off);
+                            feed.put(H, hT);
+                            feed.put(O, oT);
+                            run(mlp, feed, Map.of(H_OUT, outT), Set.of()).close();
+                        }
                     }
                 } finally {
                     loraFeed.values().forEach(OnnxTensor::close);
@@ -300,110 +308,80 @@ public final class LayeredGradients implements GradientEngine {
             // head: final norm, rows at the targets, chunks against the vocabulary
             int kk = targets.length;
             MemorySegment normed = floats((long) n * hidden), hk = floats((long) kk * hidden);
-            try (OnnxTensor hT = view(hLast, 0, n, hidden); OnnxTensor outT = view(normed, 0, n, hidden)) {
-                Map<String, OnnxTensor> feed = new HashMap<>();
-                feed.put(H, hT);
-                feed.put(LayerGraphs.weightRole("model.norm.weight"), weights.tensor("model.norm.weight"));
-                run(norm, feed, Map.of(NORMED, outT), Set.of()).close();
+            for (int r0 = 0; r0 < n; r0 += rowBlock) {
+                int rows = Math.min(rowBlock, n - r0);
+                try (OnnxTensor hT = view(hLast, (long) r0 * hidden, rows, hidden); OnnxTensor outT = view(normed, (long) r0 * hidden, rows, hidden)) {
+                    Map<String, OnnxTensor> feed = new HashMap<>();
+                    feed.put(H, hT);
+                    feed.put(LayerGraphs.weightRole("model.norm.weight"), weights.tensor("model.norm.weight"));
+                    run(norm, feed, Map.of(NORMED, outT), Set.of()).close();
+                }
             }
             long rowBytes = 4L * hidden;
             for (int t = 0; t < kk; t++) MemorySegment.copy(normed, targets[t] * rowBytes, hk, t * rowBytes, rowBytes);
             MemorySegment dhk = bw ? floats((long) kk * hidden) : null;
             float[] logps = new float[kk];
-            float[] kl = null;
+            float[][] kl = {null};
             double loss = 0;
-            for (int c0 = 0; c0 < kk; c0 += headChunk) {
-                int kc = Math.min(headChunk, kk - c0);
-                Map<String, OnnxTensor> feed = new HashMap<>();
-                List<OnnxTensor> chunkOwned = new ArrayList<>();
-                try {
-                    for (String in : head.getInputNames()) {
-                        OnnxTensor t;
-                        if (in.equals(NORMED)) t = view(hk, (long) c0 * hidden, kc, hidden);
-                        else if (in.equals(LayerGraphs.weightRole("lm_head"))) {
-                            feed.put(in, weights.tensor(weightName(in, 0)));
-                            continue;
-                        } else if (in.equals("target_positions")) {
-                            long[] local = new long[kc];
-                            for (int j = 0; j < kc; j++) local[j] = j;
-                            t = OnnxTensor.createTensor(env, LongBuffer.wrap(local), new long[]{kc});
-                        } else if (PER_TOKEN.contains(in)) {
-                            Object[] val = required(batch, in);
-                            t = val[0] instanceof long[] l ? OnnxTensor.createTensor(env, LongBuffer.wrap(l, c0, kc).slice(), new long[]{kc})
-                                    : OnnxTensor.createTensor(env, FloatBuffer.wrap((float[]) val[0], c0, kc).slice(), new long[]{kc});
-                        } else {
-                            Object[] val = required(batch, in);
-                            t = val[0] instanceof long[] l ? OnnxTensor.createTensor(env, LongBuffer.wrap(l), (long[]) val[1])
-                                    : OnnxTensor.createTensor(env, FloatBuffer.wrap((float[]) val[0]), (long[]) val[1]);
-                        }
-                        chunkOwned.add(t);
-                        feed.put(in, t);
-                    }
-                    Map<String, OnnxTensor> pinned = new HashMap<>();
-                    if (bw) {
-                        OnnxTensor g = view(dhk, (long) c0 * hidden, kc, hidden);
-                        chunkOwned.add(g);
-                        pinned.put(Vjp.GRAD + NORMED, g);
-                    }
-                    boolean hasKl = head.getOutputNames().contains(LossHead.KL);
-                    Set<String> want = hasKl ? Set.of(LossHead.LOSS, LossHead.LOGPS, LossHead.KL) : Set.of(LossHead.LOSS, LossHead.LOGPS);
-                    try (OrtSession.Result r = run(head, feed, pinned, want)) {
-                        loss += ((OnnxTensor) r.get(LossHead.LOSS).orElseThrow()).getFloatBuffer().get(0);
-                        ((OnnxTensor) r.get(LossHead.LOGPS).orElseThrow()).getFloatBuffer().get(logps, c0, kc);
-                        if (hasKl) {
-                            if (kl == null) kl = new float[kk];
-                            ((OnnxTensor) r.get(LossHead.KL).orElseThrow()).getFloatBuffer().get(kl, c0, kc);
-                        }
-                    }
-                } finally {
-                    chunkOwned.forEach(OnnxTensor::close);
-                }
-            }
-            if (!bw) return new Result(loss, logps, kl, Map.of());
+            for (int c0 = 0; c0 < kk; c0 += headChunk) loss += headChunk(c0, Math.min(headChunk, kk - c0), hk, dhk, logps, kl);
+            if (!bw) return new Result(loss, logps, kl[0], Map.of());
 
             // backward: the head's row gradients back to all positions, through the final norm
-            MemorySegment dNormed = floats((long) n * hidden);
+            MemorySegment dNormed = normed; // reused: the forward values are no longer needed
+            dNormed.fill((byte) 0);
             for (int t = 0; t < kk; t++) addRow(dNormed, targets[t] * hidden, dhk, (long) t * hidden, hidden);
             MemorySegment dh = floats((long) n * hidden), dhOther = floats((long) n * hidden);
-            try (OnnxTensor hT = view(hLast, 0, n, hidden); OnnxTensor gT = view(dNormed, 0, n, hidden); OnnxTensor outT = view(dh, 0, n, hidden)) {
-                Map<String, OnnxTensor> feed = new HashMap<>();
-                feed.put(H, hT);
-                feed.put(Vjp.GRAD + NORMED, gT);
-                feed.put(LayerGraphs.weightRole("model.norm.weight"), weights.tensor("model.norm.weight"));
-                run(normVjp, feed, Map.of(Vjp.GRAD + H, outT), Set.of()).close();
+            for (int r0 = 0; r0 < n; r0 += rowBlock) {
+                int rows = Math.min(rowBlock, n - r0);
+                try (OnnxTensor hT = view(hLast, (long) r0 * hidden, rows, hidden); OnnxTensor gT = view(dNormed, (long) r0 * hidden, rows, hidden);
+                     OnnxTensor outT = view(dh, (long) r0 * hidden, rows, hidden)) {
+                    Map<String, OnnxTensor> feed = new HashMap<>();
+                    feed.put(H, hT);
+                    feed.put(Vjp.GRAD + NORMED, gT);
+                    feed.put(LayerGraphs.weightRole("model.norm.weight"), weights.tensor("model.norm.weight"));
+                    run(normVjp, feed, Map.of(Vjp.GRAD + H, outT), Set.of()).close();
+                }
             }
             MemorySegment dq = floats((long) n * qd), dk = floats((long) n * kd), dv = floats((long) n * kd), dO = floats((long) n * qd);
             MemorySegment dkPart = floats((long) s * kd), dvPart = floats((long) s * kd);
             Map<String, float[]> grads = new HashMap<>();
+            int heads = c.numAttentionHeads(), kvh = c.numKeyValueHeads(), d = c.headDim();
             for (int i = layers - 1; i >= 0; i--) {
                 Map<String, OnnxTensor> loraFeed = loraTensors(i);
                 try {
                     attentionIn(i, hs[i], q, k, v, loraFeed);
                     // attention output projection and MLP: dh_{i+1} → dh (residual part), do, LoRA grads
-                    try (OnnxTensor hT = view(hs[i], 0, n, hidden); OnnxTensor oT = view(os[i], 0, n, qd);
-                         OnnxTensor gT = view(dh, 0, n, hidden); OnnxTensor dhT = view(dhOther, 0, n, hidden);
-                         OnnxTensor doT = view(dO, 0, n, qd)) {
-                        Map<String, OnnxTensor> feed = layerFeed(mlpVjp, i, loraFeed);
-                        feed.put(H, hT);
-                        feed.put(O, oT);
-                        feed.put(Vjp.GRAD + H_OUT, gT);
-                        try (OrtSession.Result r = run(mlpVjp, feed, Map.of(Vjp.GRAD + H, dhT, Vjp.GRAD + O, doT), loraGradNames(graphs.mlpTargets()))) {
-                            collect(r, i, graphs.mlpTargets(), grads);
+                    for (int r0 = 0; r0 < n; r0 += rowBlock) {
+                        int rows = Math.min(rowBlock, n - r0);
+                        try (OnnxTensor hT = view(hs[i], (long) r0 * hidden, rows, hidden); OnnxTensor oT = view(os[i], (long) r0 * qd, rows, qd);
+                             OnnxTensor gT = view(dh, (long) r0 * hidden, rows, hidden); OnnxTensor dhT = view(dhOther, (long) r0 * hidden, rows, hidden);
+                             OnnxTensor doT = view(dO, (long) r0 * qd, rows, qd); OnnxTensor off = rowOffset(r0)) {
+                            Map<String, OnnxTensor> feed = layerFeed(mlpVjp, i, loraFeed, off);
+                            feed.put(H, hT);
+                            feed.put(O, oT);
+                            feed.put(Vjp.GRAD + H_OUT, gT);
+                            try (OrtSession.Result r = run(mlpVjp, feed, Map.of(Vjp.GRAD + H, dhT, Vjp.GRAD + O, doT), loraGradNames(graphs.mlpTargets()))) {
+                                collect(r, i, graphs.mlpTargets(), grads);
+                            }
                         }
                     }
                     attentionBackward(q, k, v, dO, dq, dk, dv, dkPart, dvPart);
-                    try (OnnxTensor hT = view(hs[i], 0, n, hidden); OnnxTensor dqT = view(dq, 0, n, c.numAttentionHeads(), c.headDim());
-                         OnnxTensor dkT = view(dk, 0, n, c.numKeyValueHeads(), c.headDim()); OnnxTensor dvT = view(dv, 0, n, c.numKeyValueHeads(), c.headDim());
-                         OnnxTensor resT = view(dhOther, 0, n, hidden); OnnxTensor outT = view(dh, 0, n, hidden)) {
-                        Map<String, OnnxTensor> feed = layerFeed(attnInVjp, i, loraFeed);
-                        feed.put(H, hT);
-                        feed.put(POSITIONS, positions);
-                        feed.put(Vjp.GRAD + Q, dqT);
-                        feed.put(Vjp.GRAD + LayerGraphs.K, dkT);
-                        feed.put(Vjp.GRAD + LayerGraphs.V, dvT);
-                        feed.put(LayerGraphs.DH_RESIDUAL, resT);
-                        try (OrtSession.Result r = run(attnInVjp, feed, Map.of(Vjp.GRAD + H, outT), loraGradNames(graphs.attentionTargets()))) {
-                            collect(r, i, graphs.attentionTargets(), grads);
+                    for (int r0 = 0; r0 < n; r0 += rowBlock) {
+                        int rows = Math.min(rowBlock, n - r0);
+                        try (OnnxTensor hT = view(hs[i], (long) r0 * hidden, rows, hidden); OnnxTensor dqT = view(dq, (long) r0 * qd, rows, heads, d);
+                             OnnxTensor dkT = view(dk, (long) r0 * kd, rows, kvh, d); OnnxTensor dvT = view(dv, (long) r0 * kd, rows, kvh, d);
+                             OnnxTensor resT = view(dhOther, (long) r0 * hidden, rows, hidden); OnnxTensor outT = view(dh, (long) r0 * hidden, rows, hidden);
+                             OnnxTensor posT = positionView(r0, rows); OnnxTensor off = rowOffset(r0)) {
+                            Map<String, OnnxTensor> feed = layerFeed(attnInVjp, i, loraFeed, off);
+                            feed.put(H, hT);
+                            feed.put(POSITIONS, posT);
+                            feed.put(Vjp.GRAD + Q, dqT);
+                            feed.put(Vjp.GRAD + LayerGraphs.K, dkT);
+                            feed.put(Vjp.GRAD + LayerGraphs.V, dvT);
+                            feed.put(LayerGraphs.DH_RESIDUAL, resT);
+                            try (OrtSession.Result r = run(attnInVjp, feed, Map.of(Vjp.GRAD + H, outT), loraGradNames(graphs.attentionTargets()))) {
+                                collect(r, i, graphs.attentionTargets(), grads);
+                            }
                         }
                     }
                 } finally {
@@ -412,19 +390,82 @@ public final class LayeredGradients implements GradientEngine {
             }
             Map<String, float[]> ordered = new LinkedHashMap<>();
             for (String p : params) ordered.put(p, grads.get(p));
-            return new Result(loss, logps, kl, ordered);
+            return new Result(loss, logps, kl[0], ordered);
         }
 
+        /** One chunk of target rows through the loss head; returns its loss and fills log-probs, KL and the rows' gradient. */
+        private double headChunk(int c0, int kc, MemorySegment hk, MemorySegment dhk, float[] logps, float[][] kl) throws OrtException {
+            Map<String, OnnxTensor> feed = new HashMap<>();
+            List<OnnxTensor> chunkOwned = new ArrayList<>();
+            try {
+                for (String in : head.getInputNames()) {
+                    OnnxTensor t;
+                    if (in.equals(NORMED)) t = view(hk, (long) c0 * hidden, kc, hidden);
+                    else if (in.equals(LayerGraphs.weightRole("lm_head"))) {
+                        feed.put(in, weights.tensor(weightName(in, 0)));
+                        continue;
+                    } else if (in.equals("target_positions")) {
+                        long[] local = new long[kc];
+                        for (int j = 0; j < kc; j++) local[j] = j;
+                        t = OnnxTensor.createTensor(env, LongBuffer.wrap(local), new long[]{kc});
+                    } else if (PER_TOKEN.contains(in)) {
+                        Object[] val = required(batch, in);
+                        t = val[0] instanceof long[] l ? OnnxTensor.createTensor(env, LongBuffer.wrap(l, c0, kc).slice(), new long[]{kc})
+                                : OnnxTensor.createTensor(env, FloatBuffer.wrap((float[]) val[0], c0, kc).slice(), new long[]{kc});
+                    } else {
+                        Object[] val = required(batch, in);
+                        t = val[0] instanceof long[] l ? OnnxTensor.createTensor(env, LongBuffer.wrap(l), (long[]) val[1])
+                                : OnnxTensor.createTensor(env, FloatBuffer.wrap((float[]) val[0]), (long[]) val[1]);
+                    }
+                    chunkOwned.add(t);
+                    feed.put(in, t);
+                }
+                Map<String, OnnxTensor> pinned = new HashMap<>();
+                if (dhk != null) {
+                    OnnxTensor g = view(dhk, (long) c0 * hidden, kc, hidden);
+                    chunkOwned.add(g);
+                    pinned.put(Vjp.GRAD + NORMED, g);
+                }
+                boolean hasKl = head.getOutputNames().contains(LossHead.KL);
+                Set<String> want = hasKl ? Set.of(LossHead.LOSS, LossHead.LOGPS, LossHead.KL) : Set.of(LossHead.LOSS, LossHead.LOGPS);
+                try (OrtSession.Result r = run(head, feed, pinned, want)) {
+                    ((OnnxTensor) r.get(LossHead.LOGPS).orElseThrow()).getFloatBuffer().get(logps, c0, kc);
+                    if (hasKl) {
+                        if (kl[0] == null) kl[0] = new float[logps.length];
+                        ((OnnxTensor) r.get(LossHead.KL).orElseThrow()).getFloatBuffer().get(kl[0], c0, kc);
+                    }
+                    return ((OnnxTensor) r.get(LossHead.LOSS).orElseThrow()).getFloatBuffer().get(0);
+                }
+            } finally {
+                chunkOwned.forEach(OnnxTensor::close);
+            }
+        }
+
+        /** q, k, v of a layer for all rows, block by block. */
         private void attentionIn(int layer, MemorySegment h, MemorySegment q, MemorySegment k, MemorySegment v,
                                  Map<String, OnnxTensor> loraFeed) throws OrtException {
             int heads = c.numAttentionHeads(), kvh = c.numKeyValueHeads(), d = c.headDim();
-            try (OnnxTensor hT = view(h, 0, n, hidden); OnnxTensor qT = view(q, 0, n, heads, d);
-                 OnnxTensor kT = view(k, 0, n, kvh, d); OnnxTensor vT = view(v, 0, n, kvh, d)) {
-                Map<String, OnnxTensor> feed = layerFeed(attnIn, layer, loraFeed);
-                feed.put(H, hT);
-                feed.put(POSITIONS, positions);
-                run(attnIn, feed, Map.of(Q, qT, LayerGraphs.K, kT, LayerGraphs.V, vT), Set.of()).close();
+            for (int r0 = 0; r0 < n; r0 += rowBlock) {
+                int rows = Math.min(rowBlock, n - r0);
+                try (OnnxTensor hT = view(h, (long) r0 * hidden, rows, hidden); OnnxTensor qT = view(q, (long) r0 * qd, rows, heads, d);
+                     OnnxTensor kT = view(k, (long) r0 * kd, rows, kvh, d); OnnxTensor vT = view(v, (long) r0 * kd, rows, kvh, d);
+                     OnnxTensor posT = positionView(r0, rows); OnnxTensor off = rowOffset(r0)) {
+                    Map<String, OnnxTensor> feed = layerFeed(attnIn, layer, loraFeed, off);
+                    feed.put(H, hT);
+                    feed.put(POSITIONS, posT);
+                    run(attnIn, feed, Map.of(Q, qT, LayerGraphs.K, kT, LayerGraphs.V, vT), Set.of()).close();
+                }
             }
+        }
+
+        OnnxTensor positionView(int r0, int rows) throws OrtException {
+            ByteBuffer bb = posSeg.asSlice(8L * r0, 8L * rows).asByteBuffer().order(ByteOrder.nativeOrder());
+            return OnnxTensor.createTensor(env, bb, new long[]{rows}, OnnxJavaType.INT64);
+        }
+
+        /** The first row's index, for the dropout masks of a block of rows (null without dropout). */
+        OnnxTensor rowOffset(int r0) throws OrtException {
+            return dropout > 0 ? OnnxTensor.createTensor(env, LongBuffer.wrap(new long[]{r0}), new long[]{1}) : null;
         }
 
         /** Whether positions [q0, q1) of a row are all padding (their outputs reach no loss term). */
@@ -482,7 +523,8 @@ public final class LayeredGradients implements GradientEngine {
         }
 
         /** The layer's weights, LoRA factors, scale and dropout inputs that {@code session} takes. */
-        private Map<String, OnnxTensor> layerFeed(OrtSession session, int layer, Map<String, OnnxTensor> loraFeed) throws OrtException {
+        private Map<String, OnnxTensor> layerFeed(OrtSession session, int layer, Map<String, OnnxTensor> loraFeed, OnnxTensor rowOffset)
+                throws OrtException {
             Map<String, OnnxTensor> feed = new HashMap<>();
             for (String in : session.getInputNames()) {
                 if (in.startsWith("w.")) feed.put(in, weights.tensor(weightName(in, layer)));
@@ -490,6 +532,7 @@ public final class LayeredGradients implements GradientEngine {
                 else if (in.startsWith("salt.")) feed.put(in, loraFeed.get(in));
                 else if (in.equals(DecoderGraph.LORA_SCALE)) feed.put(in, scale);
                 else if (in.equals(LayerGraphs.SEED)) feed.put(in, seed);
+                else if (in.equals(LayerGraphs.ROW_OFFSET)) feed.put(in, rowOffset);
             }
             return feed;
         }
@@ -533,9 +576,14 @@ public final class LayeredGradients implements GradientEngine {
             for (Projection p : ps) {
                 for (char ab : new char[]{'A', 'B'}) {
                     FloatBuffer fb = ((OnnxTensor) r.get(Vjp.GRAD + LayerGraphs.loraRole(p, ab)).orElseThrow()).getFloatBuffer();
-                    float[] a = new float[fb.remaining()];
-                    fb.get(a);
-                    grads.put(PeftAdapter.tensorName(layer, p, ab), a);
+                    float[] sum = grads.get(PeftAdapter.tensorName(layer, p, ab));
+                    if (sum == null) {
+                        float[] a = new float[fb.remaining()];
+                        fb.get(a);
+                        grads.put(PeftAdapter.tensorName(layer, p, ab), a);
+                    } else {
+                        for (int j = 0; j < sum.length; j++) sum[j] += fb.get(j); // blocks of rows, in order
+                    }
                 }
             }
         }
