@@ -15,6 +15,7 @@ import dev.tina.training.layered.Recompute;
 import dev.tina.training.optim.LoraTrainer;
 import dev.tina.training.optim.LrSchedule;
 import dev.tina.training.ort.GradientEngine;
+import dev.tina.training.ort.GradientSession;
 import dev.tina.training.ort.LoraTrainingSession;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -191,7 +192,8 @@ final class BenchCommand {
         @Option(names = "--batch", defaultValue = "8", description = "sequences per step; default ${DEFAULT-VALUE}") int batch;
         @Option(names = "--seq", defaultValue = "256", description = "tokens per sequence; default ${DEFAULT-VALUE}") int seq;
         @Option(names = "--prompt-tokens", description = "tokens of each sequence that are prompt (the rest are completion tokens, the loss's targets); default half of --seq") Integer promptTokens;
-        @Option(names = "--steps", defaultValue = "3", description = "timed steps after one warm-up; default ${DEFAULT-VALUE}") int steps;
+        @Option(names = "--steps", defaultValue = "3", description = "timed steps after the warm-up; default ${DEFAULT-VALUE}") int steps;
+        @Option(names = "--warmup", defaultValue = "1", description = "untimed steps first; default ${DEFAULT-VALUE}") int warmup;
         @Option(names = "--loss", defaultValue = "grpo", description = "grpo or sft; default ${DEFAULT-VALUE}") String loss;
         @Option(names = "--recompute", defaultValue = "layer", split = ",", description = "layer, none, or both (e.g. layer,none): the modes to run, in order, on the same batch; default ${DEFAULT-VALUE}") List<String> recompute;
         @Option(names = "--attention-block", defaultValue = "256", description = "queries per attention tile (--recompute layer); default ${DEFAULT-VALUE}") int attentionBlock;
@@ -231,6 +233,7 @@ final class BenchCommand {
                     Runtime.getRuntime().availableProcessors(), onDevice.ortDevice().cli());
             GradientEngine.Result first = null;
             double firstStep = 0, firstCpu = 0;
+            if (steps < 1 || warmup < 0) throw new IllegalArgumentException("--steps must be >= 1 and --warmup >= 0");
             for (String modeName : recompute) {
                 Recompute mode = Recompute.parse(modeName);
                 System.gc();
@@ -240,11 +243,12 @@ final class BenchCommand {
                 var layered = new LayeredGradients.Options(attentionBlock, rowBlock, LayeredGradients.Options.defaults().headChunkBytes(), true);
                 try (GradientEngine engine = mode.open(spec, null, lowMemory, onDevice, layered)) {
                     double buildSeconds = (System.nanoTime() - t0) / 1e9;
-                    GradientEngine.Result r = engine.run(batchData, init);
-                    var settings = new LoraTrainer.Settings(1e-5, new LrSchedule.Constant(), steps + 1, 0, 1.0, 0.9, 0.999, 1e-8, 0.0);
+                    // one extra pass to compare the modes' outputs (the optimizer does not hand out gradients)
+                    GradientEngine.Result r = recompute.size() > 1 ? engine.run(batchData, init) : null;
+                    var settings = new LoraTrainer.Settings(1e-5, new LrSchedule.Constant(), steps + warmup, 0, 1.0, 0.9, 0.999, 1e-8, 0.0);
                     LoraTrainer trainer = new LoraTrainer(engine, init, settings);
                     long w0 = System.nanoTime();
-                    trainer.step(List.of(batchData));
+                    for (int i = 0; i < warmup; i++) trainer.step(List.of(batchData));
                     double warm = (System.nanoTime() - w0) / 1e9;
                     double[] times = new double[steps], cpu = new double[steps];
                     var os = (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
@@ -263,11 +267,16 @@ final class BenchCommand {
                             first == null ? "" : String.format(", %.2f× the first mode's step (CPU time %.2f×)", median / firstStep, cpu[steps / 2] / firstCpu),
                             peakRssGb(), rssBefore, mode == Recompute.NONE && lowMemory ? " (pre-packing off)" : "");
                     if (engine instanceof LayeredGradients lg) System.out.println("  time per piece over all runs: " + lg.timings());
+                    if (engine instanceof GradientSession gs && onDevice != SessionSettings.Device.CPU) {
+                        long[] copied = gs.lastCopyBytes();
+                        System.out.printf("  per micro-batch run: %.1f MB host→device, %.1f MB device→host (no IoBinding in the Java API)%n",
+                                copied[0] / 1e6, copied[1] / 1e6);
+                    }
                     if (first == null) {
                         first = r;
                         firstStep = median;
                         firstCpu = cpu[steps / 2];
-                    } else {
+                    } else if (r != null) {
                         printAgreement(first, r, mode);
                     }
                 }

@@ -36,7 +36,7 @@ public final class GradientBuilder {
         void apply(GradientBuilder b, NodeProto n, String[] dy);
     }
 
-    static final Map<String, Rule> RULES = new HashMap<>();
+    static final Map<String, Rule> RULES = rules();
     /** Ops whose outputs never carry gradient (indices, shapes, masks). */
     static final Set<String> NON_DIFFERENTIABLE = Set.of("Shape", "Size", "Range", "Less", "LessOrEqual", "Greater",
             "GreaterOrEqual", "Equal", "And", "Or", "Not", "ConstantOfShape", "ArgMax");
@@ -56,7 +56,21 @@ public final class GradientBuilder {
     public static Map<String, String> build(GraphBuilder g, String loss, List<String> params) {
         GradientBuilder b = new GradientBuilder(g);
         List<NodeProto> forward = new ArrayList<>(g.nodes());
-        // values that depend on a parameter
+        Set<String> leads = leadingTo(forward, loss);
+        for (String v : dependingOn(forward, params)) if (leads.contains(v)) b.active.add(v);
+        try (var s = g.scope("grad")) {
+            b.emit(forward, loss);
+            Map<String, String> out = new LinkedHashMap<>();
+            for (String p : params) {
+                String grad = b.gradientOf(p);
+                if (grad != null) out.put(p, grad);
+            }
+            return out;
+        }
+    }
+
+    /** Values that depend on a parameter (forward order: nodes are topologically sorted). */
+    private static Set<String> dependingOn(List<NodeProto> forward, List<String> params) {
         Set<String> dependent = new HashSet<>(params);
         for (NodeProto n : forward) {
             if (NON_DIFFERENTIABLE.contains(n.getOpType())) continue;
@@ -67,37 +81,37 @@ public final class GradientBuilder {
                 }
             }
         }
-        // ... and lead to the loss
+        return dependent;
+    }
+
+    /** Values the loss is computed from. */
+    private static Set<String> leadingTo(List<NodeProto> forward, String loss) {
         Set<String> leads = new HashSet<>(List.of(loss));
         for (int i = forward.size() - 1; i >= 0; i--) {
             NodeProto n = forward.get(i);
             if (n.getOutputList().stream().anyMatch(leads::contains)) leads.addAll(n.getInputList());
         }
-        for (String v : dependent) if (leads.contains(v)) b.active.add(v);
-        try (var s = g.scope("grad")) {
-            b.contributions.computeIfAbsent(loss, k -> new ArrayList<>())
-                    .add(g.op("ConstantOfShape", List.of(g.op("Shape", List.of(loss))), onesAttr()));
-            for (int i = forward.size() - 1; i >= 0; i--) {
-                NodeProto n = forward.get(i);
-                String[] dy = new String[n.getOutputCount()];
-                boolean any = false;
-                for (int k = 0; k < dy.length; k++) {
-                    dy[k] = b.gradientOf(n.getOutput(k));
-                    any |= dy[k] != null;
-                }
-                if (!any || n.getInputList().stream().noneMatch(b.active::contains)) continue;
-                Rule rule = RULES.get(n.getOpType());
-                if (rule == null) {
-                    throw new IllegalStateException("no gradient rule for op " + n.getOpType() + " (node " + n.getName() + ")");
-                }
-                rule.apply(b, n, dy);
+        return leads;
+    }
+
+    /** Walks the forward nodes backwards from d loss = 1, applying each op's rule where gradient flows. */
+    private void emit(List<NodeProto> forward, String loss) {
+        contributions.computeIfAbsent(loss, k -> new ArrayList<>())
+                .add(g.op("ConstantOfShape", List.of(g.op("Shape", List.of(loss))), onesAttr()));
+        for (int i = forward.size() - 1; i >= 0; i--) {
+            NodeProto n = forward.get(i);
+            String[] dy = new String[n.getOutputCount()];
+            boolean any = false;
+            for (int k = 0; k < dy.length; k++) {
+                dy[k] = gradientOf(n.getOutput(k));
+                any |= dy[k] != null;
             }
-            Map<String, String> out = new LinkedHashMap<>();
-            for (String p : params) {
-                String grad = b.gradientOf(p);
-                if (grad != null) out.put(p, grad);
+            if (!any || n.getInputList().stream().noneMatch(active::contains)) continue;
+            Rule rule = RULES.get(n.getOpType());
+            if (rule == null) {
+                throw new IllegalStateException("no gradient rule for op " + n.getOpType() + " (node " + n.getName() + ")");
             }
-            return out;
+            rule.apply(this, n, dy);
         }
     }
 
@@ -168,7 +182,9 @@ public final class GradientBuilder {
         return null;
     }
 
-    static {
-        GradientRules.register(RULES);
+    private static Map<String, Rule> rules() {
+        Map<String, Rule> r = new HashMap<>();
+        GradientRules.register(r);
+        return Map.copyOf(r);
     }
 }
