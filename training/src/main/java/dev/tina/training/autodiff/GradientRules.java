@@ -56,12 +56,10 @@ final class GradientRules {
             String z = n.getOutput(0);
             b.add(n.getInput(0), b.op("Mul", List.of(dz[0], b.op("Mul", List.of(z, b.op("Sub", List.of(b.one(), z)))))));
         });
-        r.put("Softmax", (b, n, dz) -> {
-            long axis = attrInt(n, "axis", -1);
-            String z = n.getOutput(0);
-            String dot = b.op("ReduceSum", List.of(b.op("Mul", List.of(dz[0], z)), b.ints(axis)), attr("keepdims", 1L));
-            b.add(n.getInput(0), b.op("Mul", List.of(z, b.op("Sub", List.of(dz[0], dot)))));
-        });
+        // z ⊙ (dz − Σ dz ⊙ z) in ONNX Runtime's fused kernel: one pass over the [.., seq] rows
+        // instead of four (it dominates attention's backward)
+        r.put("Softmax", (b, n, dz) -> b.add(n.getInput(0),
+                b.ms("SoftmaxGrad_13", List.of(dz[0], n.getOutput(0)), attr("axis", attrInt(n, "axis", -1)))));
         r.put("ReduceLogSumExp", (b, n, dz) -> {
             // d lse / dx = softmax(x) along the reduced axes
             long[] axes = GradientBuilder.attrInts(n, "axes");
