@@ -7,6 +7,7 @@ import dev.tina.export.checkpoint.Projection;
 import dev.tina.export.onnx.DecoderGraph;
 import dev.tina.export.onnx.ExternalDataWriter;
 import dev.tina.export.onnx.GraphBuilder;
+import dev.tina.export.onnx.proto.Onnx.GraphProto;
 import dev.tina.export.onnx.proto.Onnx.ModelProto;
 import dev.tina.export.onnx.proto.Onnx.OperatorSetIdProto;
 import dev.tina.export.onnx.proto.Onnx.StringStringEntryProto;
@@ -30,7 +31,12 @@ import java.util.Map;
  * atomically.
  */
 public final class DecoderExporter {
+    /** The sampling graph (concatenating KV cache, last-position logits only): CUDA and TensorRT sampling. */
     public static final String ONNX_FILE = "model.onnx";
+    /** The same graph with logits at every position: parity, scoring, TensorRT's full-logits engine. */
+    public static final String FULL_LOGITS_FILE = "model.full-logits.onnx";
+    /** The CPU sampling graph: GroupQueryAttention over preallocated caches written in place. */
+    public static final String IN_PLACE_FILE = "model.kv-in-place.onnx";
     public static final String DATA_FILE = "model.onnx.data";
     public static final int OPSET = 17;
     public static final int IR_VERSION = 8;
@@ -68,6 +74,12 @@ public final class DecoderExporter {
                 g = new GraphBuilder("tina_decoder", data);
                 DecoderGraph.build(g, ckpt, options.dtype(), options.loraTargets(), progress);
             }
+            GraphProto sampling = g.build();
+            // The other graphs point at the same weights file: only their small protobufs are extra.
+            GraphBuilder full = new GraphBuilder("tina_decoder_full_logits", null);
+            DecoderGraph.build(full, c, DecoderGraph.reusing(sampling), options.loraTargets(), DecoderGraph.Variant.fullLogits());
+            GraphBuilder inPlace = new GraphBuilder("tina_decoder_kv_in_place", null);
+            DecoderGraph.build(inPlace, c, DecoderGraph.reusing(sampling), options.loraTargets(), DecoderGraph.Variant.inPlace());
             Map<String, String> meta = new LinkedHashMap<>();
             meta.put("tina.tool_version", ToolVersion.VERSION);
             meta.put("tina.architecture", c.architecture().hfName());
@@ -75,16 +87,9 @@ public final class DecoderExporter {
             meta.put("tina.lora_targets", String.join(",", options.loraTargets().stream().map(Projection::moduleName).toList()));
             meta.put("tina.source_fingerprint", fingerprint);
             meta.put("tina.source_config", Files.readString(hfDir.resolve("config.json")));
-            var model = ModelProto.newBuilder()
-                    .setIrVersion(IR_VERSION)
-                    .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(OPSET))
-                    .setProducerName("tina-java")
-                    .setProducerVersion(ToolVersion.VERSION)
-                    .setGraph(g.build());
-            meta.forEach((k, v) -> model.addMetadataProps(StringStringEntryProto.newBuilder().setKey(k).setValue(v)));
-            try (OutputStream os = Files.newOutputStream(out.path().resolve(ONNX_FILE))) {
-                model.build().writeTo(os);
-            }
+            writeModel(out.path().resolve(ONNX_FILE), sampling, meta);
+            writeModel(out.path().resolve(FULL_LOGITS_FILE), full.build(), meta);
+            writeModel(out.path().resolve(IN_PLACE_FILE), inPlace.build(), meta);
             for (String f : SIDE_FILES) {
                 Path src = hfDir.resolve(f);
                 if (Files.isRegularFile(src)) Files.copy(src, out.path().resolve(f), StandardCopyOption.COPY_ATTRIBUTES);
@@ -99,6 +104,44 @@ public final class DecoderExporter {
             d.write(out.path());
             out.commit();
             return d;
+        }
+    }
+
+    private static void writeModel(Path file, GraphProto graph, Map<String, String> meta) throws IOException {
+        var model = ModelProto.newBuilder()
+                .setIrVersion(IR_VERSION)
+                .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(OPSET))
+                .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("com.microsoft").setVersion(1))
+                .setProducerName("tina-java")
+                .setProducerVersion(ToolVersion.VERSION)
+                .setGraph(graph);
+        meta.forEach((k, v) -> model.addMetadataProps(StringStringEntryProto.newBuilder().setKey(k).setValue(v)));
+        try (OutputStream os = Files.newOutputStream(file)) {
+            model.build().writeTo(os);
+        }
+    }
+
+    /**
+     * SHA-256 over the side files an export copies (tokenizer, chat template, generation
+     * defaults), each present one by name and content: part of the export cache's key, so that
+     * adding or fixing a tokenizer file after a first export makes a new export instead of
+     * silently keeping the stale copy. Kept out of {@link #fingerprint} (the weights' identity).
+     */
+    public static String sideFilesFingerprint(Path hfDir) throws IOException {
+        try {
+            MessageDigest md = MessageDigest.getInstance("SHA-256");
+            for (String f : SIDE_FILES) {
+                Path p = hfDir.resolve(f);
+                if (!Files.isRegularFile(p)) continue;
+                md.update(f.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                md.update((byte) 0);
+                md.update(Long.toString(Files.size(p)).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                md.update((byte) 0);
+                md.update(Files.readAllBytes(p));
+            }
+            return HexFormat.of().formatHex(md.digest());
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
         }
     }
 

@@ -31,12 +31,20 @@ public final class ExportCache {
     }
 
     public static Path resolve(Path model, DecoderExporter.Options options) throws Exception {
+        return resolve(model, options, root());
+    }
+
+    /** As {@link #resolve(Path, DecoderExporter.Options)} with the cache under {@code cacheRoot}. */
+    public static Path resolve(Path model, DecoderExporter.Options options, Path cacheRoot) throws Exception {
         if (isExport(model)) return model;
         String targets = options.loraTargets().stream().map(p -> p.moduleName().replace("_proj", ""))
                 .collect(Collectors.joining("-"));
-        String key = DecoderExporter.fingerprint(model).substring(0, 16) + "-" + options.dtype().torchName()
+        // The tokenizer files are part of the key: an export made before a tokenizer was added (or
+        // its chat template fixed) must not be reused.
+        String key = DecoderExporter.fingerprint(model).substring(0, 16) + "-" + DecoderExporter.sideFilesFingerprint(model).substring(0, 8)
+                + "-" + options.dtype().torchName()
                 + "-" + (targets.isEmpty() ? "nolora" : targets);
-        Path dir = root().resolve("exports").resolve(key);
+        Path dir = cacheRoot.resolve("exports").resolve(key);
         if (!isExport(dir) || !isCurrent(dir)) {
             DecoderExporter.export(model, dir, new DecoderExporter.Options(options.dtype(), options.loraTargets(), true));
         }

@@ -39,8 +39,8 @@ public record ModelDescriptor(
         @JsonProperty("source") Map<String, String> source) {
 
     public static final String FILE = "tina-model.json";
-    /** 2: adds the {@code last_logits} output. */
-    public static final int FORMAT_VERSION = 2;
+    /** 2: adds the {@code last_logits} output; 3: three graphs (sampling, full logits, in-place cache) over one weights file. */
+    public static final int FORMAT_VERSION = 3;
     private static final ObjectMapper JSON = new ObjectMapper();
 
     public static ModelDescriptor read(Path exportDir) throws IOException {

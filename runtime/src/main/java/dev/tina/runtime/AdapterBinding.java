@@ -72,7 +72,7 @@ public final class AdapterBinding implements AutoCloseable {
     /** The bound tensors by graph input name ({@code lora_scale}, every A and B), for engines that copy them elsewhere (TensorRT). */
     public Map<String, OnnxTensor> tensors() { return java.util.Collections.unmodifiableMap(tensors); }
 
-    void addInputs(Map<String, OnnxTensor> inputs, ModelDescriptor d) {
+    public void addInputs(Map<String, OnnxTensor> inputs, ModelDescriptor d) {
         inputs.putAll(tensors);
     }
 

@@ -124,9 +124,18 @@ public final class LoadedModel implements AutoCloseable {
                         dev.tina.runtime.gpu.TensorRtSettings.fromEnvironment(System.getenv()),
                         dev.tina.runtime.gpu.EngineCache.defaultCache(), System.err::println);
             }
-            return new dev.tina.runtime.sampling.BatchSampler(tensorRt, tok, maxRows);
+            return new dev.tina.runtime.sampling.BatchSampler(tensorRt, tok, maxRows).maxPositions(maxPositions());
         }
-        return new dev.tina.runtime.sampling.BatchSampler(decoder, tok, maxRows);
+        return new dev.tina.runtime.sampling.BatchSampler(decoder, tok, maxRows).maxPositions(maxPositions());
+    }
+
+    /**
+     * A CPU sampler over the concatenating-cache graph in waves (the engine before the in-place
+     * cache), for benchmarks that compare the two in one run. Close it before the model.
+     */
+    public dev.tina.runtime.sampling.BatchSampler concatSampler(int maxRows, boolean text) throws Exception {
+        var engine = new dev.tina.runtime.sampling.OrtBackend(decoder, "onnxruntime-concat");
+        return dev.tina.runtime.sampling.BatchSampler.owning(engine, text ? tokenizer : null, maxRows).maxPositions(maxPositions());
     }
 
     public ModelConfig config() { return config; }

@@ -4,13 +4,16 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
+import dev.tina.export.DecoderExporter;
 import dev.tina.export.ModelDescriptor;
 import dev.tina.export.onnx.DecoderGraph;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.LongBuffer;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.EnumMap;
 import java.util.LinkedHashSet;
 import java.util.Set;
 import java.util.LinkedHashMap;
@@ -23,14 +26,33 @@ import java.util.Map;
  */
 public final class OrtDecoder implements AutoCloseable {
     private final OrtEnvironment env;
-    private final OrtSession session;
+    private final SessionSettings settings;
+    private final Map<Graph, OrtSession> sessions = new EnumMap<>(Graph.class);
     private final ModelDescriptor descriptor;
     private final Path dir;
     private boolean closed;
 
-    private OrtDecoder(OrtEnvironment env, OrtSession session, ModelDescriptor descriptor, Path dir) {
+    /**
+     * The graphs of an export. Each gets its own session, opened on first use, so that a process
+     * that only samples on the CPU never loads the others (each session holds the weights unless
+     * they are {@link SharedWeights}).
+     */
+    public enum Graph {
+        /** Concatenating cache, last-position logits: sampling on CUDA (no fp32 GroupQueryAttention there). */
+        SAMPLING(DecoderExporter.ONNX_FILE),
+        /** Concatenating cache, logits at every position: parity, scoring. */
+        FULL_LOGITS(DecoderExporter.FULL_LOGITS_FILE),
+        /** GroupQueryAttention over caches written in place: sampling on the CPU. */
+        IN_PLACE(DecoderExporter.IN_PLACE_FILE);
+
+        public final String file;
+
+        Graph(String file) { this.file = file; }
+    }
+
+    private OrtDecoder(OrtEnvironment env, SessionSettings settings, ModelDescriptor descriptor, Path dir) {
         this.env = env;
-        this.session = session;
+        this.settings = settings;
         this.descriptor = descriptor;
         this.dir = dir;
     }
@@ -40,14 +62,32 @@ public final class OrtDecoder implements AutoCloseable {
         return open(exportDir, SessionSettings.cpu());
     }
 
+    /** Checks the export's graph files; sessions are created when first needed. */
     public static OrtDecoder open(Path exportDir, SessionSettings settings) throws Exception {
         ModelDescriptor d = ModelDescriptor.read(exportDir);
-        OrtEnvironment env = OrtEnvironment.getEnvironment();
-        try (OrtSession.SessionOptions opts = settings.toOptions()) {
-            OrtSession s = env.createSession(exportDir.resolve(d.onnxFile()).toString(), opts);
-            return new OrtDecoder(env, s, d, exportDir);
+        for (Graph g : Graph.values()) {
+            if (!Files.isRegularFile(exportDir.resolve(g.file))) {
+                throw new IllegalArgumentException(exportDir + ": " + g.file + " is missing; re-export the model (tina export)");
+            }
         }
+        return new OrtDecoder(OrtEnvironment.getEnvironment(), settings, d, exportDir);
     }
+
+    /** The session over {@code graph}, created on first use; owned by this decoder. */
+    public synchronized OrtSession session(Graph graph) throws OrtException {
+        ensureOpen();
+        OrtSession s = sessions.get(graph);
+        if (s == null) {
+            try (OrtSession.SessionOptions opts = settings.toOptions()) {
+                s = env.createSession(dir.resolve(graph.file).toString(), opts);
+            }
+            sessions.put(graph, s);
+        }
+        return s;
+    }
+
+    /** The settings sessions are created with (device, threads, shared weights). */
+    public SessionSettings settings() { return settings; }
 
     public ModelDescriptor descriptor() { return descriptor; }
 
@@ -58,13 +98,17 @@ public final class OrtDecoder implements AutoCloseable {
     /** Which logits a forward pass computes. */
     public enum Logits {
         /** [batch, seq, vocab]: scoring, parity. */
-        ALL(DecoderGraph.LOGITS),
-        /** [batch, vocab] at the last position: sampling (skips the head elsewhere). */
-        LAST(DecoderGraph.LAST_LOGITS);
+        ALL(DecoderGraph.LOGITS, Graph.FULL_LOGITS),
+        /** [batch, vocab] at the last position: sampling (the graph has no other head). */
+        LAST(DecoderGraph.LAST_LOGITS, Graph.SAMPLING);
 
         final String output;
+        final Graph graph;
 
-        Logits(String output) { this.output = output; }
+        Logits(String output, Graph graph) {
+            this.output = output;
+            this.graph = graph;
+        }
     }
 
     /**
@@ -106,7 +150,7 @@ public final class OrtDecoder implements AutoCloseable {
                 in.put(DecoderGraph.pastValue(i), past.value(i));
             }
             adapter.addInputs(in, descriptor);
-            return new DecoderOutput(session.run(in, outputNames(logits)), descriptor, batch, seq, logits);
+            return new DecoderOutput(session(logits.graph).run(in, outputNames(logits)), descriptor, batch, seq, logits);
         }
     }
 
@@ -141,10 +185,19 @@ public final class OrtDecoder implements AutoCloseable {
     }
 
     @Override
-    public void close() throws OrtException {
+    public synchronized void close() throws OrtException {
         if (!closed) {
             closed = true;
-            session.close();
+            OrtException first = null;
+            for (OrtSession s : sessions.values()) {
+                try {
+                    s.close();
+                } catch (OrtException e) {
+                    if (first == null) first = e;
+                }
+            }
+            sessions.clear();
+            if (first != null) throw first;
         }
     }
 }

@@ -38,7 +38,7 @@ import java.util.Set;
 import java.util.concurrent.Callable;
 
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks; speeds are reported as ratios against a baseline measured in the same run.",
-        subcommands = {BenchCommand.Generate.class, BenchCommand.Train.class})
+        subcommands = {BenchCommand.Generate.class, BenchRollout.class, BenchCommand.Train.class})
 final class BenchCommand {
 
     @Command(name = "generate", mixinStandardHelpOptions = true,
@@ -54,6 +54,9 @@ final class BenchCommand {
         @Option(names = "--reference-name", defaultValue = "reference", description = "its name") String referenceName;
         @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda or tensorrt (GPU paths need a -Pgpu build; README, GPU)") String device;
         @Option(names = "--out", description = "write the results as JSON too") Path out;
+        @Option(names = "--long-new-tokens", description = "also run each batch size > 1 with this many new tokens and report its tokens/s "
+                + "as a ratio to the --new-tokens run (long-decode cost of the KV cache)") Integer longNewTokens;
+        @Option(names = "--concat", description = "run on the concatenating-cache graph in waves (the engine before the in-place cache) instead") boolean concat;
         @Option(names = "--peer", description = "also run a peer engine single-stream on the same Hugging Face folder and compare: jlama "
                 + "(needs a build with mvn -Pjlama and TINA_JAVA_OPTS=\"--add-modules jdk.incubator.vector\")") String peer;
 
@@ -66,7 +69,8 @@ final class BenchCommand {
             double single = 0, singleDecodeOnly = Double.NaN;
             try (LoadedModel m = LoadedModel.open(model, SessionSettings.of(SessionSettings.Device.parse(device)));
                  AdapterBinding binding = m.adapter(adapter);
-                 BatchSampler sampler = m.sampler(Math.max(64, batches.stream().mapToInt(i -> i).max().orElse(1)), false)) {
+                 BatchSampler sampler = concat ? m.concatSampler(Math.max(64, batches.stream().mapToInt(i -> i).max().orElse(1)), false)
+                         : m.sampler(Math.max(64, batches.stream().mapToInt(i -> i).max().orElse(1)), false)) {
                 System.out.printf("model %s, prompt %d ids, %d new tokens per sequence, %s (%s), %d threads%n", m.exportDir(), prompt.length,
                         newTokens, device, sampler.backend().name(), Runtime.getRuntime().availableProcessors());
                 sampler.generate(List.of(prompt), SamplingParams.greedy(Math.min(16, newTokens)), binding); // warm-up
@@ -100,6 +104,21 @@ final class BenchCommand {
                     row.put("decode_s", best.decodeNanos / 1e9);
                     row.put("sampling_s", best.samplingNanos / 1e9);
                     row.put("gather_s", best.gatherNanos / 1e9);
+                    if (longNewTokens != null && b > 1) {
+                        BatchSampler.Stats lng = null;
+                        for (int r = 0; r < repeats; r++) {
+                            sampler.generate(List.of(prompt), new SamplingParams(b, 1.0, 1.0, 0, 0.0, longNewTokens, List.of(), Set.of(), r), binding);
+                            BatchSampler.Stats s = sampler.lastStats();
+                            if (lng == null || s.tokens / s.seconds() > lng.tokens / lng.seconds()) lng = s;
+                        }
+                        double longTps = lng.tokens / lng.seconds(), lt = lng.seconds() * 1e9;
+                        System.out.printf("| %d × %d new | %d | %.2f | %.1f | %.2f× of %d new | %.0f%% | %.0f%% | %.0f%% | %.0f%% |%n", b, longNewTokens,
+                                lng.tokens, lng.seconds(), longTps, longTps / tps, newTokens, 100 * lng.prefillNanos / lt,
+                                100 * lng.decodeNanos / lt, 100 * lng.samplingNanos / lt, 100 * lng.gatherNanos / lt);
+                        row.put("long_new_tokens", longNewTokens);
+                        row.put("long_tokens_per_second", longTps);
+                        row.put("long_ratio", longTps / tps);
+                    }
                 }
                 if (sampler.backend() instanceof dev.tina.runtime.gpu.TensorRtDecoder trt) {
                     long[] c = trt.copiedBytes();

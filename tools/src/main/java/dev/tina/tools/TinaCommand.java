@@ -8,7 +8,9 @@ import picocli.CommandLine.Command;
 
 import java.io.IOException;
 import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
 
 /** The {@code tina} command line. */
 @Command(name = "tina", mixinStandardHelpOptions = true, versionProvider = TinaCommand.Version.class,
@@ -18,7 +20,39 @@ import java.nio.file.NoSuchFileException;
 public final class TinaCommand {
 
     public static void main(String[] args) {
-        System.exit(run(args));
+        exit(run(args));
+    }
+
+    /**
+     * Ends the process without Java shutdown hooks. ONNX Runtime's Java API registers one that
+     * releases the native environment (and with it the logging manager) while other hooks and
+     * daemon threads still run, and native teardown after it can then log through the freed
+     * manager: a SIGSEGV in {@code LoggingManager::Log} seen at the end of {@code tina
+     * pretrain-tiny} (ONNX Runtime issue 31352, PR 24903). Every session is closed by then (each
+     * command closes what it opened), so the environment is left to the operating system with
+     * the rest of the process; streams are flushed and the unpacked native libraries removed here.
+     */
+    static void exit(int code) {
+        System.out.flush();
+        System.err.flush();
+        removeUnpackedNatives();
+        Runtime.getRuntime().halt(code);
+    }
+
+    /** Deletes the temporary folder {@link TrainingNatives#install()} unpacked into (halt skips its delete-on-exit). */
+    private static void removeUnpackedNatives() {
+        String path = System.getProperty("onnxruntime.native.path");
+        if (path == null) return;
+        Path dir = Path.of(path);
+        // only the folder install() made (a user-given path is never touched)
+        if (dir.getFileName() == null || !dir.getFileName().toString().startsWith("tina-ort-training-")
+                || !dir.toAbsolutePath().startsWith(Path.of(System.getProperty("java.io.tmpdir")).toAbsolutePath())) return;
+        try (var files = Files.list(dir)) {
+            for (Path f : files.toList()) Files.deleteIfExists(f); // mapped libraries stay loaded
+            Files.deleteIfExists(dir);
+        } catch (IOException e) {
+            // best effort: a leftover temporary folder is harmless
+        }
     }
 
     /** Runs the command line in-process and returns the exit code (tests call this). */

@@ -46,18 +46,38 @@ public final class DecoderGraph {
 
     /**
      * A graph variant: with a KV cache (inference) or without (training: one pass over whole
-     * sequences); LoRA rank symbolic ({@code null}) or fixed; and the head.
+     * sequences); LoRA rank symbolic ({@code null}) or fixed; and the head. With
+     * {@code inPlaceCache} the cache is ONNX Runtime's GroupQueryAttention over preallocated
+     * buffers (see {@link #inPlace()}); its head is fixed (last logits per row) and {@code head} is unused.
      */
-    public record Variant(boolean kvCache, Integer loraRank, Head head, double loraDropout) {
+    public record Variant(boolean kvCache, Integer loraRank, Head head, double loraDropout, boolean inPlaceCache) {
         public Variant {
             if (!(loraDropout >= 0 && loraDropout < 1)) throw new IllegalArgumentException("lora_dropout must be in [0, 1), got " + loraDropout);
             if (loraDropout > 0 && kvCache) throw new IllegalArgumentException("LoRA dropout belongs to training graphs only");
+            if (inPlaceCache && !kvCache) throw new IllegalArgumentException("an in-place cache is a KV cache");
+            if (head == null && !inPlaceCache) throw new IllegalArgumentException("head is required");
         }
+
+        public Variant(boolean kvCache, Integer loraRank, Head head, double loraDropout) { this(kvCache, loraRank, head, loraDropout, false); }
 
         public Variant(boolean kvCache, Integer loraRank, Head head) { this(kvCache, loraRank, head, 0.0); }
 
-        public static Variant inference() { return new Variant(true, null, DecoderGraph::logitsHead); }
+        /** The sampling graph: concatenating KV cache, logits at the last position only (never [batch, seq, vocab]). */
+        public static Variant inference() { return new Variant(true, null, DecoderGraph::lastLogitsHead); }
+
+        /** Concatenating KV cache with logits at every position too (parity, scoring, TensorRT's full-logits engine). */
+        public static Variant fullLogits() { return new Variant(true, null, DecoderGraph::logitsHead); }
+
+        /**
+         * The CPU sampling graph: each layer's cache is one buffer [batch, kv_heads, max_length, head_dim]
+         * that GroupQueryAttention writes in place when the same tensor is bound as past input and
+         * present output; rows are right-padded, their lengths given by {@link #SEQLENS_K}.
+         */
+        public static Variant inPlace() { return new Variant(true, null, null, 0.0, true); }
     }
+
+    /** In-place graph inputs: per row, tokens in the cache after this pass minus one (int32 [batch]); and GQA's total length (int32 scalar). */
+    public static final String SEQLENS_K = "seqlens_k", TOTAL_SEQUENCE_LENGTH = "total_sequence_length";
 
     private final GraphBuilder g;
     private final ModelConfig c;
@@ -99,6 +119,23 @@ public final class DecoderGraph {
         };
     }
 
+    /**
+     * Weights already written by another graph of the same export: each initializer is added as
+     * that graph declared it (pointing into the same external-data file), so several graphs share
+     * one weights file.
+     */
+    public static WeightSource reusing(dev.tina.export.onnx.proto.Onnx.GraphProto built) {
+        java.util.Map<String, dev.tina.export.onnx.proto.Onnx.TensorProto> byName = new java.util.HashMap<>();
+        for (var t : built.getInitializerList()) byName.put(t.getName(), t);
+        return (g, name, shape) -> {
+            var t = byName.get(name);
+            if (t == null) throw new IllegalArgumentException("weight '" + name + "' is not in graph '" + built.getName() + "'");
+            g.addInitializer(t);
+            for (DType d : DType.values()) if (d.onnxCode() == t.getDataType()) return d;
+            throw new IllegalArgumentException("weight '" + name + "' has ONNX data type " + t.getDataType());
+        };
+    }
+
     public static String pastKey(int layer) { return "past_key_values." + layer + ".key"; }
     public static String pastValue(int layer) { return "past_key_values." + layer + ".value"; }
     public static String presentKey(int layer) { return "present." + layer + ".key"; }
@@ -107,9 +144,13 @@ public final class DecoderGraph {
     private void build() throws Exception {
         int kvh = c.numKeyValueHeads(), d = c.headDim();
         g.input("input_ids", INT64, "batch_size", "sequence_length");
-        g.input("attention_mask", INT64, "batch_size", "total_sequence_length");
+        if (variant.inPlaceCache()) {
+            declareInPlaceInputs();
+        } else {
+            g.input("attention_mask", INT64, "batch_size", "total_sequence_length");
+        }
         g.input("position_ids", INT64, "batch_size", "sequence_length");
-        for (int i = 0; variant.kvCache() && i < c.numHiddenLayers(); i++) {
+        for (int i = 0; variant.kvCache() && !variant.inPlaceCache() && i < c.numHiddenLayers(); i++) {
             g.input(pastKey(i), FLOAT, "batch_size", kvh, "past_sequence_length", d);
             g.input(pastValue(i), FLOAT, "batch_size", kvh, "past_sequence_length", d);
         }
@@ -143,28 +184,115 @@ public final class DecoderGraph {
         String w = c.tieWordEmbeddings() ? weight("model.embed_tokens.weight", c.vocabSize(), c.hiddenSize())
                 : weight("lm_head.weight", c.vocabSize(), c.hiddenSize());
         try (var s = g.scope("lm_head")) {
-            variant.head().build(g, c, h, w, batchDim, seqDim);
+            if (variant.inPlaceCache()) {
+                inPlaceLastLogitsHead(h, w);
+            } else {
+                variant.head().build(g, c, h, w, batchDim, seqDim);
+            }
         }
+        String cacheLength = variant.inPlaceCache() ? "max_sequence_length" : "total_sequence_length";
         for (int i = 0; variant.kvCache() && i < c.numHiddenLayers(); i++) {
-            g.output(presentKey(i), FLOAT, "batch_size", kvh, "total_sequence_length", d);
-            g.output(presentValue(i), FLOAT, "batch_size", kvh, "total_sequence_length", d);
+            g.output(presentKey(i), FLOAT, "batch_size", kvh, cacheLength, d);
+            g.output(presentValue(i), FLOAT, "batch_size", kvh, cacheLength, d);
         }
     }
 
-    /** The inference head: logits at every position, and at the last position only. */
+    /** The full head: logits at every position, and at the last position. */
     static void logitsHead(GraphBuilder g, ModelConfig c, String h, String w, String batchDim, String seqDim) {
         String logits2d = g.op("Gemm", List.of(h, w), attr("transB", 1L));
         String shape = g.op("Concat", List.of(batchDim, seqDim, g.constInt64(c.vocabSize())), attr("axis", 0L));
         g.opNamed("Reshape", LOGITS, List.of(logits2d, shape));
-        // Sampling needs only the last position: ONNX Runtime runs just the nodes an output
-        // needs, so asking for this output skips the [batch, seq, vocab] head in prefill.
+        lastLogitsHead(g, c, h, w, batchDim, seqDim);
+        g.output(LOGITS, FLOAT, "batch_size", "sequence_length", c.vocabSize());
+    }
+
+    /**
+     * The sampling head: logits at the last position only. It is its own graph because ONNX
+     * Runtime runs every node of a graph whatever outputs are fetched: a [batch, seq, vocab] head
+     * beside it cost 1.2 MB per prompt token at Qwen's vocabulary (measured, issue 13).
+     */
+    static void lastLogitsHead(GraphBuilder g, ModelConfig c, String h, String w, String batchDim, String seqDim) {
         String h3 = g.op("Reshape", List.of(h, g.op("Concat", List.of(batchDim, seqDim, g.constInt64(c.hiddenSize())),
                 attr("axis", 0L))));
         String lastIndex = g.op("Squeeze", List.of(g.op("Sub", List.of(seqDim, g.constInt64(1))), g.constInt64(0)));
         String lastHidden = g.op("Gather", List.of(h3, lastIndex), attr("axis", 1L));      // [B, H]
         g.opNamed("Gemm", LAST_LOGITS, List.of(lastHidden, w), attr("transB", 1L));
-        g.output(LOGITS, FLOAT, "batch_size", "sequence_length", c.vocabSize());
         g.output(LAST_LOGITS, FLOAT, "batch_size", c.vocabSize());
+    }
+
+    /** In-place graph inputs: per-row lengths, GQA's total length and one preallocated cache buffer per layer and K/V. */
+    private void declareInPlaceInputs() {
+        int kvh = c.numKeyValueHeads(), d = c.headDim();
+        g.input(SEQLENS_K, GraphBuilder.INT32, "batch_size");
+        g.input(TOTAL_SEQUENCE_LENGTH, GraphBuilder.INT32);
+        for (int i = 0; i < c.numHiddenLayers(); i++) {
+            g.input(pastKey(i), FLOAT, "batch_size", kvh, "max_sequence_length", d);
+            g.input(pastValue(i), FLOAT, "batch_size", kvh, "max_sequence_length", d);
+        }
+    }
+
+    /**
+     * Right-padded rows: row b's last token of this pass sits at min(seqlens_k[b], seq − 1)
+     * (prefill from an empty cache: its length − 1; a decode step: 0). Logits there only.
+     */
+    private void inPlaceLastLogitsHead(String h, String w) {
+        String seqLen = g.op("Cast", List.of(SEQLENS_K), attr("to", (long) INT64));                  // [B]
+        String index = g.op("Min", List.of(seqLen, g.op("Sub", List.of(seqDim, g.constInt64(1)))));
+        String batch = g.op("Squeeze", List.of(batchDim, g.constInt64(0)));
+        String rowStart = g.op("Mul", List.of(g.op("Range", List.of(g.constInt64Scalar(0), batch, g.constInt64Scalar(1))), seqDim));
+        String lastHidden = g.op("Gather", List.of(h, g.op("Add", List.of(rowStart, index))), attr("axis", 0L)); // [B, H]
+        g.opNamed("Gemm", LAST_LOGITS, List.of(lastHidden, w), attr("transB", 1L));
+        g.output(LAST_LOGITS, FLOAT, "batch_size", c.vocabSize());
+    }
+
+    /**
+     * Attention through {@code com.microsoft.GroupQueryAttention} (CPU, float32) on right-padded
+     * rows. RoPE is applied here with the same tables as the other graphs (do_rotary off), so K
+     * enters the cache rotated. When the caller binds one tensor as both past and present, the
+     * kernel writes this pass's K/V at each row's own offset (seqlens_k) and copies nothing else;
+     * attention per row reads only its seqlens_k + 1 cached positions.
+     */
+    private String inPlaceAttention(int i, String q, String k, String v) {
+        int h = c.numAttentionHeads(), kvh = c.numKeyValueHeads(), d = c.headDim();
+        // cos4 is [B, 1, S, D]; on [B, S, heads, D] tensors RoPE needs [B, S, 1, D].
+        String cos = g.op("Transpose", List.of(cos4), attrInts("perm", 0, 2, 1, 3));
+        String sin = g.op("Transpose", List.of(sin4), attrInts("perm", 0, 2, 1, 3));
+        String qShape4 = g.op("Concat", List.of(batchDim, seqDim, g.constInt64(h, d)), attr("axis", 0L));
+        String qRot = rope(g, g.op("Reshape", List.of(q, qShape4)), cos, sin, d);
+        String kRot = rope(g, g.op("Reshape", List.of(k, kvShape)), cos, sin, d);
+        String q3 = g.op("Reshape", List.of(qRot, g.op("Concat", List.of(batchDim, seqDim, g.constInt64((long) h * d)), attr("axis", 0L))));
+        String kv3Shape = g.op("Concat", List.of(batchDim, seqDim, g.constInt64((long) kvh * d)), attr("axis", 0L));
+        String k3 = g.op("Reshape", List.of(kRot, kv3Shape));
+        String v3 = g.op("Reshape", List.of(v, kv3Shape));
+        String[] out = g.opOutputs("com.microsoft", "GroupQueryAttention", java.util.Arrays.asList(null, presentKey(i), presentValue(i)),
+                List.of(q3, k3, v3, pastKey(i), pastValue(i), SEQLENS_K, TOTAL_SEQUENCE_LENGTH),
+                attr("num_heads", (long) h), attr("kv_num_heads", (long) kvh), attr("scale", (float) (1.0 / Math.sqrt(d))));
+        return g.op("Reshape", List.of(out[0], g.constInt64(-1, (long) h * d)));
+    }
+
+    /**
+     * RoPE's cos and sin [B, S, head_dim] at the int64 positions {@code positionIds} [B, S], for
+     * any graph (inference or training). Angles are never formed in float32: with p = 256·h + l,
+     * cos/sin of h·256·f and of l·f come from two small double-precision tables
+     * ({@link RopeFrequencies#cosSinTable}) and are combined by the angle-addition formulas, so the
+     * error stays at float rounding (~1e-7) at every position instead of growing as p × 6e-8.
+     */
+    public static String[] ropeCosSin(GraphBuilder g, ModelConfig c, String positionIds) {
+        int half = c.headDim() / 2, block = RopeFrequencies.TABLE_BLOCK;
+        int highRows = (int) (RopeFrequencies.tablePositions(c) / block);
+        float[][] low = RopeFrequencies.cosSinTable(c, 0, 1, block);
+        float[][] high = RopeFrequencies.cosSinTable(c, 0, block, highRows);
+        String cosLow = g.constFloats("/model/rotary/cos_low", low[0], block, half);
+        String sinLow = g.constFloats("/model/rotary/sin_low", low[1], block, half);
+        String cosHigh = g.constFloats("/model/rotary/cos_high", high[0], highRows, half);
+        String sinHigh = g.constFloats("/model/rotary/sin_high", high[1], highRows, half);
+        String b = g.constInt64(block);
+        String hi = g.op("Div", List.of(positionIds, b)), lo = g.op("Mod", List.of(positionIds, b)); // positions are >= 0
+        String ch = g.op("Gather", List.of(cosHigh, hi), attr("axis", 0L)), sh = g.op("Gather", List.of(sinHigh, hi), attr("axis", 0L));
+        String cl = g.op("Gather", List.of(cosLow, lo), attr("axis", 0L)), sl = g.op("Gather", List.of(sinLow, lo), attr("axis", 0L));
+        String cos = g.op("Sub", List.of(g.op("Mul", List.of(ch, cl)), g.op("Mul", List.of(sh, sl))));   // cos(a + b)  [B, S, D/2]
+        String sin = g.op("Add", List.of(g.op("Mul", List.of(sh, cl)), g.op("Mul", List.of(ch, sl))));   // sin(a + b)
+        return new String[]{g.op("Concat", List.of(cos, cos), attr("axis", -1L)), g.op("Concat", List.of(sin, sin), attr("axis", -1L))};
     }
 
     /** Shapes, RoPE tables and the attention mask, computed once and shared by all layers. */
@@ -178,13 +306,14 @@ public final class DecoderGraph {
             kvShape = g.op("Concat", List.of(batchDim, seqDim, g.constInt64(kvh, d)), attr("axis", 0L));
         }
         try (var s = g.scope("rotary")) {
-            String[] cs = rotaryCosSin(g, c, "position_ids");
-            String cos = cs[0], sin = cs[1];                                            // [B, S, D]
+            String[] cs = ropeCosSin(g, c, "position_ids");
+            String cos = cs[0], sin = cs[1];
             cos4 = g.op("Unsqueeze", List.of(cos, g.constInt64(1)));                    // [B, 1, S, D]
             sin4 = g.op("Unsqueeze", List.of(sin, g.constInt64(1)));
             cos5 = g.op("Unsqueeze", List.of(cos4, g.constInt64(1)));                   // [B, 1, 1, S, D]
             sin5 = g.op("Unsqueeze", List.of(sin4, g.constInt64(1)));
         }
+        if (variant.inPlaceCache()) return; // GQA masks by row lengths
         try (var s = g.scope("mask")) {
             // Key j is visible to query i (absolute position past + i) when j <= past + i and
             // attention_mask[b, j] = 1: causal and padding masks in one boolean [B, 1, 1, S, T].
@@ -201,22 +330,6 @@ public final class DecoderGraph {
         }
     }
 
-    /**
-     * RoPE's cos and sin for int64 positions of any shape P: two values of shape P + [head_dim]
-     * (rotate_half layout, the frequencies repeated). Shared with the per-layer training graphs.
-     */
-    public static String[] rotaryCosSin(GraphBuilder g, ModelConfig c, String positionIds) {
-        double[] inv = RopeFrequencies.inverseFrequencies(c);
-        float[] invF = new float[inv.length];
-        for (int i = 0; i < inv.length; i++) invF[i] = (float) inv[i];
-        String invFreq = g.constFloats("/model/rotary/inv_freq", invF);
-        String pos = g.op("Cast", List.of(positionIds), attr("to", (long) FLOAT));
-        String posU = g.op("Unsqueeze", List.of(pos, g.constInt64(-1)));
-        String freqs = g.op("Mul", List.of(posU, invFreq));                           // P + [D/2]
-        String emb = g.op("Concat", List.of(freqs, freqs), attr("axis", -1L));        // P + [D]
-        return new String[]{g.op("Cos", List.of(emb)), g.op("Sin", List.of(emb))};
-    }
-
     private String layer(int i, String h) throws Exception {
         int kvh = c.numKeyValueHeads(), d = c.headDim();
         String prefix = "model.layers." + i + ".";
@@ -226,25 +339,29 @@ public final class DecoderGraph {
             String q = linear(x, i, Projection.Q_PROJ);
             String k = linear(x, i, Projection.K_PROJ);
             String v = linear(x, i, Projection.V_PROJ);
-            String q5 = g.op("Transpose", List.of(g.op("Reshape", List.of(q, qShape))), attrInts("perm", 0, 2, 3, 1, 4)); // [B,KVH,G,S,D]
-            String k4 = g.op("Transpose", List.of(g.op("Reshape", List.of(k, kvShape))), attrInts("perm", 0, 2, 1, 3));    // [B,KVH,S,D]
-            String v4 = g.op("Transpose", List.of(g.op("Reshape", List.of(v, kvShape))), attrInts("perm", 0, 2, 1, 3));
-            String qRot = rope(g, q5, cos5, sin5, d);
-            String kRot = rope(g, k4, cos4, sin4, d);
-            String presentK = kRot, presentV = v4; // without a cache, keys and values are this pass's own
-            if (variant.kvCache()) {
-                presentK = g.opNamed("Concat", presentKey(i), List.of(pastKey(i), kRot), attr("axis", 2L));  // [B,KVH,T,D]
-                presentV = g.opNamed("Concat", presentValue(i), List.of(pastValue(i), v4), attr("axis", 2L));
+            if (variant.inPlaceCache()) {
+                attnOut = linear(inPlaceAttention(i, q, k, v), i, Projection.O_PROJ);
+            } else {
+                String q5 = g.op("Transpose", List.of(g.op("Reshape", List.of(q, qShape))), attrInts("perm", 0, 2, 3, 1, 4)); // [B,KVH,G,S,D]
+                String k4 = g.op("Transpose", List.of(g.op("Reshape", List.of(k, kvShape))), attrInts("perm", 0, 2, 1, 3));    // [B,KVH,S,D]
+                String v4 = g.op("Transpose", List.of(g.op("Reshape", List.of(v, kvShape))), attrInts("perm", 0, 2, 1, 3));
+                String qRot = rope(g, q5, cos5, sin5, d);
+                String kRot = rope(g, k4, cos4, sin4, d);
+                String presentK = kRot, presentV = v4; // without a cache, keys and values are this pass's own
+                if (variant.kvCache()) {
+                    presentK = g.opNamed("Concat", presentKey(i), List.of(pastKey(i), kRot), attr("axis", 2L));  // [B,KVH,T,D]
+                    presentV = g.opNamed("Concat", presentValue(i), List.of(pastValue(i), v4), attr("axis", 2L));
+                }
+                String qScaled = g.op("Mul", List.of(qRot, g.constFloat((float) (1.0 / Math.sqrt(d)))));
+                String kT = g.op("Unsqueeze", List.of(g.op("Transpose", List.of(presentK), attrInts("perm", 0, 1, 3, 2)), g.constInt64(2)));
+                String scores = g.op("MatMul", List.of(qScaled, kT));                                  // [B,KVH,G,S,T]
+                String masked = g.op("Where", List.of(allowed, scores, g.constFloat(-Float.MAX_VALUE)));
+                String probs = g.op("Softmax", List.of(masked), attr("axis", -1L));
+                String ctx = g.op("MatMul", List.of(probs, g.op("Unsqueeze", List.of(presentV, g.constInt64(2))))); // [B,KVH,G,S,D]
+                String ctx2 = g.op("Reshape", List.of(g.op("Transpose", List.of(ctx), attrInts("perm", 0, 3, 1, 2, 4)),
+                        g.constInt64(-1, (long) c.numAttentionHeads() * d)));
+                attnOut = linear(ctx2, i, Projection.O_PROJ);
             }
-            String qScaled = g.op("Mul", List.of(qRot, g.constFloat((float) (1.0 / Math.sqrt(d)))));
-            String kT = g.op("Unsqueeze", List.of(g.op("Transpose", List.of(presentK), attrInts("perm", 0, 1, 3, 2)), g.constInt64(2)));
-            String scores = g.op("MatMul", List.of(qScaled, kT));                                  // [B,KVH,G,S,T]
-            String masked = g.op("Where", List.of(allowed, scores, g.constFloat(-Float.MAX_VALUE)));
-            String probs = g.op("Softmax", List.of(masked), attr("axis", -1L));
-            String ctx = g.op("MatMul", List.of(probs, g.op("Unsqueeze", List.of(presentV, g.constInt64(2))))); // [B,KVH,G,S,D]
-            String ctx2 = g.op("Reshape", List.of(g.op("Transpose", List.of(ctx), attrInts("perm", 0, 3, 1, 2, 4)),
-                    g.constInt64(-1, (long) c.numAttentionHeads() * d)));
-            attnOut = linear(ctx2, i, Projection.O_PROJ);
         }
         h = g.op("Add", List.of(h, attnOut));
         String mlpOut;

@@ -30,7 +30,7 @@ import java.util.Set;
  * go to an external-data file as they are added, so the protobuf itself stays small.
  */
 public final class GraphBuilder {
-    public static final int FLOAT = 1, INT64 = 7, BOOL = 9;
+    public static final int FLOAT = 1, INT32 = 6, INT64 = 7, BOOL = 9;
 
     private final GraphProto.Builder graph = GraphProto.newBuilder();
     private final ExternalDataWriter external;
@@ -97,6 +97,16 @@ public final class GraphBuilder {
         return out;
     }
 
+    /** One node whose outputs get the given names (a null entry gets a generated one); returns them. */
+    public String[] opOutputs(String domain, String opType, List<String> outputNames, List<String> inputs, AttributeProto... attrs) {
+        String nodeName = uniqueName(prefix() + "/" + opType);
+        String[] out = new String[outputNames.size()];
+        for (int i = 0; i < out.length; i++) out[i] = outputNames.get(i) != null ? outputNames.get(i) : nodeName + "/output_" + i;
+        graph.addNode(NodeProto.newBuilder().setName(nodeName).setOpType(opType).setDomain(domain)
+                .addAllInput(inputs).addAllOutput(Arrays.asList(out)).addAllAttribute(Arrays.asList(attrs)));
+        return out;
+    }
+
     public static AttributeProto attr(String name, long v) {
         return AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.INT).setI(v).build();
     }
@@ -157,6 +167,21 @@ public final class GraphBuilder {
         for (float v : values) raw.putFloat(v);
         graph.addInitializer(TensorProto.newBuilder().setName(unique).setDataType(FLOAT).addDims(values.length)
                 .setRawData(ByteString.copyFrom(raw.array())));
+        initializers.add(unique);
+        return unique;
+    }
+
+    /** A float tensor constant of shape {@code dims} (row-major values), stored inline. */
+    public String constFloats(String name, float[] values, long... dims) {
+        long n = 1;
+        for (long d : dims) n *= d;
+        if (n != values.length) throw new IllegalArgumentException(name + ": " + values.length + " values for shape " + Arrays.toString(dims));
+        String unique = uniqueName(name);
+        ByteBuffer raw = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+        for (float v : values) raw.putFloat(v);
+        var t = TensorProto.newBuilder().setName(unique).setDataType(FLOAT).setRawData(ByteString.copyFrom(raw.array()));
+        for (long d : dims) t.addDims(d);
+        graph.addInitializer(t);
         initializers.add(unique);
         return unique;
     }

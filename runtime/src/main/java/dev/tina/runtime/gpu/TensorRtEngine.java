@@ -1,5 +1,6 @@
 package dev.tina.runtime.gpu;
 
+import dev.tina.export.DecoderExporter;
 import dev.tina.export.ModelDescriptor;
 import dev.tina.export.onnx.DecoderGraph;
 import org.bytedeco.javacpp.Loader;
@@ -112,7 +113,9 @@ public final class TensorRtEngine implements AutoCloseable {
             log.accept("building a TensorRT engine for " + exportDir + " on " + gpu + " (" + s.precision().cli() + ", TensorRT " + key.tensorRtVersion()
                     + "); cached as " + cache.engineFile(key));
             long t0 = System.nanoTime();
-            file = build(exportDir.resolve(d.onnxFile()), profiles, s, variant, cache, key, logger);
+            // the full-logits engine parses the export's full-logits graph (written with model.onnx, so the key's hash of model.onnx covers it)
+            Path onnx = exportDir.resolve(variant == Variant.FULL_LOGITS ? DecoderExporter.FULL_LOGITS_FILE : d.onnxFile());
+            file = build(onnx, profiles, s, variant, cache, key, logger);
             log.accept(String.format("engine built in %.1f s", (System.nanoTime() - t0) / 1e9));
         }
         IRuntime runtime = nvinfer.createInferRuntime(logger);

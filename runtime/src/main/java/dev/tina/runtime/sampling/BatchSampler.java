@@ -27,12 +27,22 @@ import java.util.stream.IntStream;
  * cases tested).
  */
 public final class BatchSampler implements AutoCloseable {
-    private final DecoderBackend backend;
+    private final Engine backend;
     /** Whether closing this sampler closes the backend (true for the ONNX Runtime one it makes itself). */
     private final boolean ownsBackend;
     private final HfTokenizer tokenizer;
     private final Set<Long> eosIds;
     private final int maxRows;
+    private int maxPositions = Integer.MAX_VALUE;
+    private Scheduling scheduling = Scheduling.CONTINUOUS;
+
+    /** How a slot engine ({@link SlotBackend}) fills its rows. */
+    public enum Scheduling {
+        /** A finished row's slot is taken at once by the next waiting request. */
+        CONTINUOUS,
+        /** Waves: new requests start only when every row of the previous wave has finished (the baseline). */
+        WAVES
+    }
     /** Rows are sampled in parallel; each worker thread keeps its own scratch arrays. */
     private final ThreadLocal<TokenSampler> samplers = ThreadLocal.withInitial(TokenSampler::new);
     private Stats stats = new Stats();
@@ -46,20 +56,45 @@ public final class BatchSampler implements AutoCloseable {
 
     public Stats lastStats() { return stats; }
 
-    /** @param tokenizer may be null (no text, no stop strings) */
+    /**
+     * A sampler over the decoder's session: on the CPU the in-place cache with continuous
+     * batching ({@link InPlaceBackend}); on CUDA the concatenating cache ({@link OrtBackend}: ONNX
+     * Runtime's GroupQueryAttention has no float32 CUDA kernel).
+     *
+     * @param tokenizer may be null (no text, no stop strings)
+     */
     public BatchSampler(OrtDecoder decoder, HfTokenizer tokenizer, int maxRows) throws OrtException {
-        this(new OrtBackend(decoder, "onnxruntime"), true, tokenizer, maxRows);
+        this(decoder.settings().device() == dev.tina.runtime.SessionSettings.Device.CPU ? new InPlaceBackend(decoder)
+                : new OrtBackend(decoder, "onnxruntime"), true, tokenizer, maxRows);
     }
 
     /**
      * A sampler over any engine (ONNX Runtime, TensorRT); the caller keeps ownership of
      * {@code backend} and closes it after this sampler.
      */
-    public BatchSampler(DecoderBackend backend, HfTokenizer tokenizer, int maxRows) {
+    public BatchSampler(Engine backend, HfTokenizer tokenizer, int maxRows) {
         this(backend, false, tokenizer, maxRows);
     }
 
-    private BatchSampler(DecoderBackend backend, boolean owns, HfTokenizer tokenizer, int maxRows) {
+    /** Prompt + new tokens must fit in this many positions (the model's context); checked before any work. */
+    public BatchSampler maxPositions(int positions) {
+        if (positions < 2) throw new IllegalArgumentException("maxPositions must be >= 2, got " + positions);
+        this.maxPositions = positions;
+        return this;
+    }
+
+    /** As {@link #BatchSampler(Engine, HfTokenizer, int)}, but closing the sampler closes {@code backend}. */
+    public static BatchSampler owning(Engine backend, HfTokenizer tokenizer, int maxRows) {
+        return new BatchSampler(backend, true, tokenizer, maxRows);
+    }
+
+    /** How a slot engine schedules requests (default continuous); other engines always run waves. */
+    public BatchSampler scheduling(Scheduling s) {
+        this.scheduling = java.util.Objects.requireNonNull(s);
+        return this;
+    }
+
+    private BatchSampler(Engine backend, boolean owns, HfTokenizer tokenizer, int maxRows) {
         if (maxRows < 1) throw new IllegalArgumentException("maxRows must be >= 1");
         this.backend = backend;
         this.ownsBackend = owns;
@@ -69,7 +104,7 @@ public final class BatchSampler implements AutoCloseable {
     }
 
     /** The engine this sampler decodes with. */
-    public DecoderBackend backend() { return backend; }
+    public Engine backend() { return backend; }
 
     public List<Completion> generate(List<long[]> prompts, SamplingParams p, AdapterBinding adapter) throws OrtException {
         return generate(prompts, p, adapter, c -> { });
@@ -88,13 +123,22 @@ public final class BatchSampler implements AutoCloseable {
             for (long id : ids) {
                 if (id < 0 || id >= vocab) throw new IllegalArgumentException("prompt " + i + ": token id " + id + " outside [0, " + vocab + ")");
             }
+            if ((long) ids.length + p.maxNewTokens() > maxPositions) {
+                throw new IllegalArgumentException("prompt " + i + ": " + ids.length + " tokens + max_new_tokens " + p.maxNewTokens()
+                        + " exceed the model's " + maxPositions + " positions");
+            }
         }
         stats = new Stats();
         Completion[] out = new Completion[prompts.size() * p.n()];
+        if (backend instanceof SlotBackend slots) {
+            new SlotScheduler(slots, prompts, p, adapter, out, onDone).run();
+            return Arrays.asList(out);
+        }
+        DecoderBackend waves = (DecoderBackend) backend;
         int perWave = Math.max(1, maxRows / p.n());
         for (int start = 0; start < prompts.size(); start += perWave) {
             int end = Math.min(prompts.size(), start + perWave);
-            wave(prompts, start, end, p, adapter, out, onDone);
+            wave(waves, prompts, start, end, p, adapter, out, onDone);
         }
         return Arrays.asList(out);
     }
@@ -127,7 +171,7 @@ public final class BatchSampler implements AutoCloseable {
         }
     }
 
-    private void wave(List<long[]> prompts, int start, int end, SamplingParams p, AdapterBinding adapter,
+    private void wave(DecoderBackend backend, List<long[]> prompts, int start, int end, SamplingParams p, AdapterBinding adapter,
                       Completion[] out, Consumer<Completion> onDone) throws OrtException {
         int promptsInWave = end - start, vocab = backend.descriptor().vocabSize();
         int maxLen = 0;
@@ -232,6 +276,132 @@ public final class BatchSampler implements AutoCloseable {
             }
         } finally {
             kv.close();
+        }
+    }
+
+    /**
+     * Continuous batching over a {@link SlotBackend}: the cache is allocated once for the call
+     * ({@code min(maxRows, requests)} slots × (longest prompt + max_new_tokens)); requests, a
+     * prompt with its n samples, are placed in prompt order: the prompt is prefilled into one
+     * slot and copied to its siblings' slots (prompt positions only). Finished rows leave at once:
+     * the last active row moves into the hole (its own cached positions copied), and the next
+     * waiting request takes free slots. Each row samples from its own stream (seed, prompt,
+     * sample), so a completion does not depend on where or when it ran.
+     */
+    private final class SlotScheduler {
+        private final SlotBackend engine;
+        private final List<long[]> prompts;
+        private final SamplingParams p;
+        private final AdapterBinding adapter;
+        private final Completion[] out;
+        private final Consumer<Completion> onDone;
+        private final int vocab;
+        /** Next prompt to place and how many of its samples are placed already. */
+        private int nextPrompt, placedSamples;
+
+        SlotScheduler(SlotBackend engine, List<long[]> prompts, SamplingParams p, AdapterBinding adapter, Completion[] out,
+                      Consumer<Completion> onDone) {
+            this.engine = engine;
+            this.prompts = prompts;
+            this.p = p;
+            this.adapter = adapter;
+            this.out = out;
+            this.onDone = onDone;
+            this.vocab = engine.descriptor().vocabSize();
+        }
+
+        private boolean waiting() { return nextPrompt < prompts.size(); }
+
+        void run() throws OrtException {
+            if (prompts.isEmpty()) return;
+            int longest = 0;
+            for (long[] q : prompts) longest = Math.max(longest, q.length);
+            int capacity = (int) Math.min(maxRows, (long) prompts.size() * p.n());
+            Row[] slot = new Row[capacity];
+            int active = 0;
+            long[] ids = new long[capacity];
+            int[] cached = new int[capacity];
+            try (SlotBackend.Slots slots = engine.open(capacity, longest + p.maxNewTokens())) {
+                while (true) {
+                    if (scheduling == Scheduling.CONTINUOUS || active == 0) active = fill(slots, slot, active);
+                    active = compact(slots, slot, active);
+                    if (active == 0) {
+                        if (!waiting()) break;
+                        continue;
+                    }
+                    for (int r = 0; r < active; r++) {
+                        ids[r] = slot[r].tokens[slot[r].n - 1];
+                        cached[r] = (int) slot[r].nextPosition;
+                    }
+                    long td = System.nanoTime();
+                    float[] logits = slots.step(active, ids, cached, adapter);
+                    long ts = System.nanoTime();
+                    stats.decodeNanos += ts - td;
+                    stats.decodeSteps++;
+                    stats.rowSteps += active;
+                    Row[] stepRows = slot;
+                    IntStream.range(0, active).parallel().forEach(r -> {
+                        Row row = stepRows[r];
+                        row.nextPosition++;
+                        TokenSampler sampler = samplers.get();
+                        int token = sampler.sampleWithLogprob(logits, r * vocab, vocab, p, row.rng);
+                        row.add(token, sampler.lastLogprob());
+                        checkFinished(row, p, out, onDone);
+                    });
+                    stats.tokens += active;
+                    stats.samplingNanos += System.nanoTime() - ts;
+                }
+            }
+        }
+
+        /** Places waiting requests into the free slots [active, capacity); returns the new active count. */
+        private int fill(SlotBackend.Slots slots, Row[] slot, int active) throws OrtException {
+            while (active < slot.length && waiting()) {
+                int prompt = nextPrompt, k = Math.min(p.n() - placedSamples, slot.length - active);
+                long[] ids = prompts.get(prompt);
+                long t0 = System.nanoTime();
+                float[] logits = slots.prefill(active, ids, adapter);
+                long t1 = System.nanoTime();
+                stats.prefillNanos += t1 - t0;
+                for (int j = 1; j < k; j++) slots.copy(active, active + j, ids.length);
+                long t2 = System.nanoTime();
+                stats.gatherNanos += t2 - t1;
+                for (int j = 0; j < k; j++) {
+                    Row row = new Row(prompt, placedSamples + j, p.seed(), ids.length);
+                    TokenSampler sampler = samplers.get();
+                    int token = sampler.sampleWithLogprob(logits, 0, vocab, p, row.rng);
+                    row.add(token, sampler.lastLogprob());
+                    checkFinished(row, p, out, onDone);
+                    slot[active + j] = row;
+                }
+                stats.tokens += k;
+                stats.samplingNanos += System.nanoTime() - t2;
+                active += k;
+                placedSamples += k;
+                if (placedSamples == p.n()) {
+                    nextPrompt++;
+                    placedSamples = 0;
+                }
+            }
+            return active;
+        }
+
+        /** Removes finished rows, moving the last active row into each hole; returns the new active count. */
+        private int compact(SlotBackend.Slots slots, Row[] slot, int active) {
+            long t0 = System.nanoTime();
+            for (int r = 0; r < active; ) {
+                if (slot[r].finish == null) {
+                    r++;
+                    continue;
+                }
+                int last = active - 1;
+                if (last != r && slot[last].finish == null) slots.copy(last, r, (int) slot[last].nextPosition);
+                slot[r] = slot[last];
+                slot[last] = null;
+                active--;
+            }
+            stats.gatherNanos += System.nanoTime() - t0;
+            return active;
         }
     }
 

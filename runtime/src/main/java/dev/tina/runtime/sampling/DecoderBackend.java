@@ -1,7 +1,6 @@
 package dev.tina.runtime.sampling;
 
 import ai.onnxruntime.OrtException;
-import dev.tina.export.ModelDescriptor;
 import dev.tina.runtime.AdapterBinding;
 
 /**
@@ -11,12 +10,7 @@ import dev.tina.runtime.AdapterBinding;
  * GPU ({@code dev.tina.runtime.gpu.TensorRtDecoder}). Sampling, stop rules and per-row random
  * streams stay in {@link BatchSampler}, the same for every engine.
  */
-public interface DecoderBackend extends AutoCloseable {
-    ModelDescriptor descriptor();
-
-    /** Short name for reports ("onnxruntime-cpu", "tensorrt-fp16", …). */
-    String name();
-
+public non-sealed interface DecoderBackend extends Engine {
     /**
      * Runs [batch, seq] row-major ids and positions with a [batch, seq] mask (left padding: 0) and
      * returns the wave, whose cache then holds the prompts and whose {@link Wave#lastLogits()} are
@@ -43,7 +37,4 @@ public interface DecoderBackend extends AutoCloseable {
         @Override
         void close();
     }
-
-    @Override
-    void close() throws OrtException;
 }

@@ -138,6 +138,49 @@ class BatchSamplerTest {
     }
 
     @Test
+    void continuousBatchingReturnsEveryRequestOnceWhateverTheSlotsOrScheduling() throws Exception {
+        // stop at "." (29889) so that lengths differ and rows leave and join mid-run
+        SamplingParams p = new SamplingParams(3, 0.9, 0.95, 0, 0.0, 40, List.of(), Set.of(29889L), 99);
+        List<Completion> wide = sampler.generate(prompts, p, none);
+        java.util.Map<String, Integer> seen = new java.util.HashMap<>();
+        List<Completion> narrow;
+        try (BatchSampler two = new BatchSampler(decoder, null, 2)) {
+            narrow = two.generate(prompts, p, none, c -> seen.merge(c.promptIndex() + "/" + c.sampleIndex(), 1, Integer::sum));
+        }
+        assertEquals(prompts.size() * 3, seen.size());
+        assertTrue(seen.values().stream().allMatch(v -> v == 1), "each request reported once: " + seen);
+        List<Completion> waves;
+        try (BatchSampler five = new BatchSampler(decoder, null, 5).scheduling(BatchSampler.Scheduling.WAVES)) {
+            waves = five.generate(prompts, p, none);
+        }
+        boolean someStopped = false;
+        for (int i = 0; i < wide.size(); i++) {
+            assertEquals(wide.get(i).promptIndex() * 3 + wide.get(i).sampleIndex(), i);
+            assertArrayEquals(wide.get(i).tokenIds(), narrow.get(i).tokenIds(), "request " + i + ": 64 rows vs 2 slots");
+            assertArrayEquals(wide.get(i).tokenIds(), waves.get(i).tokenIds(), "request " + i + ": continuous vs waves of 5");
+            assertArrayEquals(wide.get(i).logprobs(), narrow.get(i).logprobs(), 1e-5f, "request " + i);
+            someStopped |= wide.get(i).finishReason() == FinishReason.STOP;
+        }
+        assertTrue(someStopped, "the stop token should end some completions early");
+    }
+
+    @Test
+    void requestsPastTheContextAreRefusedBeforeAnyWork() throws Exception {
+        int[] done = {0};
+        BatchSampler limited = new BatchSampler(decoder, null, 8).maxPositions(256); // stories15M's context
+        var e = assertThrows(IllegalArgumentException.class, () -> limited.generate(List.of(new long[]{1, 2}, new long[250]),
+                SamplingParams.greedy(10), none, c -> done[0]++));
+        assertTrue(e.getMessage().contains("prompt 1") && e.getMessage().contains("256"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> limited.generate(List.of(new long[]{1}, new long[0]),
+                SamplingParams.greedy(10), none, c -> done[0]++));
+        assertTrue(e.getMessage().contains("prompt 1 is empty"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> limited.generate(List.of(new long[]{1}), SamplingParams.greedy(300), none,
+                c -> done[0]++));
+        assertTrue(e.getMessage().contains("prompt 0") && e.getMessage().contains("max_new_tokens 300"), e.getMessage());
+        assertEquals(0, done[0], "nothing reported for a refused call");
+    }
+
+    @Test
     void badRequestsAreClearErrors() {
         assertThrows(IllegalArgumentException.class, () -> new SamplingParams(0, 1, 1, 0, 0, 10, List.of(), Set.of(), 0));
         assertThrows(IllegalArgumentException.class, () -> new SamplingParams(1, -0.5, 1, 0, 0, 10, List.of(), Set.of(), 0));

@@ -124,7 +124,7 @@ public final class LayerGraphs {
         List<String> wrt = new ArrayList<>(List.of(H));
         declareLora(g, attentionTargets(), wrt);
         String x = DecoderGraph.rmsNorm(g, H, weightInput(g, "input_layernorm.weight", c.hiddenSize()), c.rmsNormEps());
-        String[] cs = DecoderGraph.rotaryCosSin(g, c, POSITIONS);                        // [n, d]
+        String[] cs = DecoderGraph.ropeCosSin(g, c, POSITIONS);                        // [n, d]
         String cos = g.op("Unsqueeze", List.of(cs[0], g.constInt64(1)));                  // [n, 1, d]
         String sin = g.op("Unsqueeze", List.of(cs[1], g.constInt64(1)));
         String q = g.op("Reshape", List.of(projection(g, x, Projection.Q_PROJ), g.constInt64(-1, heads, d)));

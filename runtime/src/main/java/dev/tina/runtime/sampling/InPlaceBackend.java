@@ -1,0 +1,239 @@
+package dev.tina.runtime.sampling;
+
+import ai.onnxruntime.OnnxJavaType;
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import dev.tina.export.ModelDescriptor;
+import dev.tina.export.onnx.DecoderGraph;
+import dev.tina.runtime.AdapterBinding;
+import dev.tina.runtime.OrtDecoder;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.IntBuffer;
+import java.nio.LongBuffer;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The CPU engine over the export's in-place graph ({@link OrtDecoder.Graph#IN_PLACE}): each layer's
+ * K and V cache is one direct buffer [slots, kv_heads, max_length, head_dim] that this class
+ * owns. The same ONNX Runtime tensor over it is bound as the past input and as the pinned present
+ * output, so GroupQueryAttention writes each new token at its row's offset and copies nothing
+ * else; a prefill runs on a one-slot view of the same buffers. Does not own the decoder.
+ */
+public final class InPlaceBackend implements SlotBackend {
+    private final OrtDecoder decoder;
+
+    public InPlaceBackend(OrtDecoder decoder) {
+        this.decoder = decoder;
+    }
+
+    @Override
+    public ModelDescriptor descriptor() { return decoder.descriptor(); }
+
+    @Override
+    public String name() { return "onnxruntime-cpu-kv-in-place"; }
+
+    @Override
+    public Slots open(int slots, int maxLength) throws OrtException {
+        return new InPlaceSlots(decoder.session(OrtDecoder.Graph.IN_PLACE), slots, maxLength);
+    }
+
+    @Override
+    public void close() { }
+
+    private final class InPlaceSlots implements Slots {
+        private final OrtSession session;
+        private final OrtEnvironment env;
+        private final ModelDescriptor d;
+        private final int capacity, maxLength, layers;
+        /** Floats per slot in one buffer; floats per (slot, head) row. */
+        private final long slotFloats, headFloats;
+        private final ByteBuffer[] keys, values;
+        private final MemorySegment[] keySeg, valueSeg;
+        private final Map<Integer, OnnxTensor[]> views = new LinkedHashMap<>();
+        private boolean closed;
+
+        InPlaceSlots(OrtSession session, int capacity, int maxLength) {
+            if (capacity < 1 || maxLength < 2) throw new IllegalArgumentException("need >= 1 slot of >= 2 positions, got " + capacity + " × " + maxLength);
+            this.session = session;
+            this.env = decoder.environment();
+            this.d = decoder.descriptor();
+            this.capacity = capacity;
+            this.maxLength = maxLength;
+            this.layers = d.numLayers();
+            this.headFloats = (long) maxLength * d.headDim();
+            this.slotFloats = d.numKeyValueHeads() * headFloats;
+            long bytes = 4L * capacity * slotFloats;
+            if (bytes > Integer.MAX_VALUE - 8) {
+                throw new IllegalArgumentException("KV cache of " + capacity + " rows × " + maxLength + " positions needs " + bytes
+                        + " bytes per layer buffer, over ONNX Runtime's 2 GiB per tensor: use fewer rows or new tokens");
+            }
+            keys = new ByteBuffer[layers];
+            values = new ByteBuffer[layers];
+            keySeg = new MemorySegment[layers];
+            valueSeg = new MemorySegment[layers];
+            for (int i = 0; i < layers; i++) {
+                keys[i] = ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.nativeOrder());
+                values[i] = ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.nativeOrder());
+                keySeg[i] = MemorySegment.ofBuffer(keys[i]);
+                valueSeg[i] = MemorySegment.ofBuffer(values[i]);
+            }
+        }
+
+        @Override
+        public int capacity() { return capacity; }
+
+        @Override
+        public int maxLength() { return maxLength; }
+
+        /** Tensors over slots [first, first + count) of every buffer: keys then values, per layer. */
+        private OnnxTensor[] view(int first, int count) throws OrtException {
+            OnnxTensor[] t = new OnnxTensor[2 * layers];
+            long[] shape = {count, d.numKeyValueHeads(), maxLength, d.headDim()};
+            int from = (int) (4 * first * slotFloats), len = (int) (4 * count * slotFloats);
+            try {
+                for (int i = 0; i < layers; i++) {
+                    t[2 * i] = OnnxTensor.createTensor(env, keys[i].slice(from, len).order(ByteOrder.nativeOrder()), shape, OnnxJavaType.FLOAT);
+                    t[2 * i + 1] = OnnxTensor.createTensor(env, values[i].slice(from, len).order(ByteOrder.nativeOrder()), shape, OnnxJavaType.FLOAT);
+                }
+            } catch (OrtException | RuntimeException e) {
+                closeAll(t);
+                throw e;
+            }
+            return t;
+        }
+
+        /** The view of slots [0, active), kept while the active count stays (one per count seen). */
+        private OnnxTensor[] activeView(int active) throws OrtException {
+            OnnxTensor[] v = views.get(active);
+            if (v == null) {
+                v = view(0, active);
+                views.put(active, v);
+            }
+            return v;
+        }
+
+        private float[] run(OnnxTensor[] cache, long[] ids, long[] pos, int[] seqlensK, int total, int batch, int seq,
+                            AdapterBinding adapter) throws OrtException {
+            ensureOpen();
+            List<OnnxTensor> made = new ArrayList<>(4);
+            try {
+                OnnxTensor idT = OnnxTensor.createTensor(env, direct(ids), new long[]{batch, seq});
+                made.add(idT);
+                OnnxTensor posT = OnnxTensor.createTensor(env, direct(pos), new long[]{batch, seq});
+                made.add(posT);
+                OnnxTensor lens = OnnxTensor.createTensor(env, directInts(seqlensK), new long[]{batch});
+                made.add(lens);
+                OnnxTensor totalT = OnnxTensor.createTensor(env, directInts(new int[]{total}), new long[0]);
+                made.add(totalT);
+                Map<String, OnnxTensor> in = new LinkedHashMap<>();
+                in.put("input_ids", idT);
+                in.put("position_ids", posT);
+                in.put(DecoderGraph.SEQLENS_K, lens);
+                in.put(DecoderGraph.TOTAL_SEQUENCE_LENGTH, totalT);
+                Map<String, OnnxTensor> pinned = new LinkedHashMap<>();
+                for (int i = 0; i < layers; i++) {
+                    in.put(DecoderGraph.pastKey(i), cache[2 * i]);
+                    in.put(DecoderGraph.pastValue(i), cache[2 * i + 1]);
+                    pinned.put(DecoderGraph.presentKey(i), cache[2 * i]);
+                    pinned.put(DecoderGraph.presentValue(i), cache[2 * i + 1]);
+                }
+                adapter.addInputs(in, d);
+                try (OrtSession.Result r = session.run(in, Set.of(DecoderGraph.LAST_LOGITS), pinned)) {
+                    return OrtBackend.toArray(((OnnxTensor) r.get(DecoderGraph.LAST_LOGITS).orElseThrow()).getFloatBuffer());
+                }
+            } finally {
+                closeAll(made.toArray(OnnxTensor[]::new));
+            }
+        }
+
+        @Override
+        public float[] prefill(int slot, long[] prompt, AdapterBinding adapter) throws OrtException {
+            checkSlot(slot, "prefill");
+            if (prompt.length == 0) throw new IllegalArgumentException("empty prompt");
+            if (prompt.length > maxLength) throw new IllegalArgumentException("prompt of " + prompt.length + " tokens > cache length " + maxLength);
+            long[] pos = new long[prompt.length];
+            for (int t = 0; t < pos.length; t++) pos[t] = t;
+            OnnxTensor[] one = view(slot, 1);
+            try {
+                // a first prompt for GroupQueryAttention: sequence length = total_sequence_length
+                return run(one, prompt, pos, new int[]{prompt.length - 1}, prompt.length, 1, prompt.length, adapter);
+            } finally {
+                closeAll(one);
+            }
+        }
+
+        @Override
+        public void copy(int from, int to, int length) {
+            checkSlot(from, "copy from");
+            checkSlot(to, "copy to");
+            if (length < 0 || length > maxLength) throw new IllegalArgumentException("copy length " + length + " outside [0, " + maxLength + "]");
+            if (from == to || length == 0) return;
+            long bytes = 4L * length * d.headDim();
+            for (int i = 0; i < layers; i++) {
+                for (int h = 0; h < d.numKeyValueHeads(); h++) {
+                    long src = 4 * (from * slotFloats + h * headFloats), dst = 4 * (to * slotFloats + h * headFloats);
+                    MemorySegment.copy(keySeg[i], src, keySeg[i], dst, bytes);
+                    MemorySegment.copy(valueSeg[i], src, valueSeg[i], dst, bytes);
+                }
+            }
+        }
+
+        @Override
+        public float[] step(int active, long[] ids, int[] cached, AdapterBinding adapter) throws OrtException {
+            if (active < 1 || active > capacity) throw new IllegalArgumentException("active rows " + active + " outside [1, " + capacity + "]");
+            if (ids.length < active || cached.length < active) throw new IllegalArgumentException("ids/cached shorter than the " + active + " active rows");
+            long[] id = java.util.Arrays.copyOf(ids, active), pos = new long[active];
+            int[] lens = new int[active];
+            for (int r = 0; r < active; r++) {
+                if (cached[r] < 1 || cached[r] >= maxLength) {
+                    throw new IllegalArgumentException("row " + r + ": " + cached[r] + " cached tokens, the cache holds " + maxLength);
+                }
+                pos[r] = cached[r];
+                lens[r] = cached[r]; // tokens after this step − 1
+            }
+            // total_sequence_length > 1 marks a decode step (1 would read as a one-token first prompt)
+            return run(activeView(active), id, pos, lens, maxLength, active, 1, adapter);
+        }
+
+        private void checkSlot(int slot, String what) {
+            if (slot < 0 || slot >= capacity) throw new IllegalArgumentException(what + ": slot " + slot + " outside [0, " + capacity + ")");
+        }
+
+        private void ensureOpen() {
+            if (closed) throw new IllegalStateException("KV cache slots are closed");
+        }
+
+        @Override
+        public void close() {
+            if (closed) return;
+            closed = true;
+            for (OnnxTensor[] v : views.values()) closeAll(v);
+            views.clear();
+        }
+    }
+
+    private static void closeAll(OnnxTensor[] tensors) {
+        for (OnnxTensor t : tensors) if (t != null) t.close();
+    }
+
+    private static LongBuffer direct(long[] v) {
+        LongBuffer b = ByteBuffer.allocateDirect(v.length * Long.BYTES).order(ByteOrder.nativeOrder()).asLongBuffer();
+        b.put(v).flip();
+        return b;
+    }
+
+    private static IntBuffer directInts(int[] v) {
+        IntBuffer b = ByteBuffer.allocateDirect(Math.max(1, v.length) * Integer.BYTES).order(ByteOrder.nativeOrder()).asIntBuffer();
+        b.put(v).flip();
+        return b;
+    }
+}

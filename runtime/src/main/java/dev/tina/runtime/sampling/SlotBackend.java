@@ -1,0 +1,41 @@
+package dev.tina.runtime.sampling;
+
+import ai.onnxruntime.OrtException;
+import dev.tina.runtime.AdapterBinding;
+
+/**
+ * An engine whose KV cache is a fixed number of slots allocated once at their final length and
+ * written in place, so that {@link BatchSampler} can batch continuously: a finished row's slot is
+ * taken by a waiting request (prefilled into it and joined to the running batch), and rows are
+ * moved only one at a time, never the whole cache. The active rows are always the slots
+ * {@code [0, active)}.
+ */
+public non-sealed interface SlotBackend extends Engine {
+    /** Allocates {@code slots} cache rows of {@code maxLength} positions each. */
+    Slots open(int slots, int maxLength) throws OrtException;
+
+    /** One allocation of slots; owns the cache buffers. */
+    interface Slots extends AutoCloseable {
+        int capacity();
+
+        int maxLength();
+
+        /**
+         * Runs {@code prompt} into slot {@code slot} (cache positions [0, prompt.length), whatever
+         * the slot held) and returns the [vocab] logits at its last position.
+         */
+        float[] prefill(int slot, long[] prompt, AdapterBinding adapter) throws OrtException;
+
+        /** Copies cache positions [0, length) of slot {@code from} to slot {@code to} (fan-out, compaction). */
+        void copy(int from, int to, int length);
+
+        /**
+         * Appends one token to each of the slots [0, active): {@code ids[r]} at position
+         * {@code cached[r]} (= the tokens slot r holds). Returns the [active, vocab] logits.
+         */
+        float[] step(int active, long[] ids, int[] cached, AdapterBinding adapter) throws OrtException;
+
+        @Override
+        void close();
+    }
+}
