@@ -128,7 +128,14 @@ public final class AnswerExtractor {
             while (k < text.length() && text.charAt(k) == ' ') k++;
             if (k < text.length() && text.charAt(k) == '{') {
                 int close = LatexNormalizer.matchingBrace(text, k);
-                if (close < 0) { // unclosed: the rest of the text is the answer
+                if (close < 0) {
+                    int loose = closingEscapedBrace(text, k);
+                    if (loose > 0) { // "\\boxed{5\\}": a stray backslash before the closing brace
+                        boxes.add(new Box(at, loose + 1, text.substring(k + 1, loose - 1).strip()));
+                        i = loose + 1;
+                        continue;
+                    }
+                    // unclosed: the rest of the text is the answer
                     boxes.add(new Box(at, text.length(), text.substring(k + 1).strip()));
                     break;
                 }
@@ -158,6 +165,23 @@ public final class AnswerExtractor {
         }
         String answer = String.join(", ", parts) + percentAfter(text, last.end());
         return Optional.of(new Extraction(answer, Source.BOXED, false));
+    }
+
+    /** The brace closing the one at {@code open} when a "\\}" with no "\\{" before it is read as a plain "}"; -1 if none. */
+    private static int closingEscapedBrace(String text, int open) {
+        int depth = 0, escaped = 0;
+        for (int i = open; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (c == '\\' && i + 1 < text.length()) {
+                char d = text.charAt(i + 1);
+                if (d == '{') escaped++;
+                else if (d == '}' && escaped > 0) escaped--;
+                else if (d == '}' && --depth == 0) return i + 1;
+                i++;
+            } else if (c == '{') depth++;
+            else if (c == '}' && --depth == 0) return i;
+        }
+        return -1;
     }
 
     private static String percentAfter(String text, int end) {
@@ -225,7 +249,7 @@ public final class AnswerExtractor {
             return Optional.of(new Extraction(line, source, !line.contains("\\")));
         }
         Matcher n = NUMBER.matcher(line);
-        if (n.find()) return Optional.of(new Extraction(n.group(1) + (n.group(2) != null ? "%" : ""), source, true));
+        if (n.find()) return Optional.of(new Extraction(decimalComma(n.group(1)) + (n.group(2) != null ? "%" : ""), source, true));
         if (isShortWords(line)) return Optional.of(new Extraction(line, source, true));
         return Optional.empty();
     }
@@ -322,8 +346,13 @@ public final class AnswerExtractor {
     private static Optional<Extraction> lastNumber(String text) {
         Matcher m = NUMBER.matcher(Interrupts.guarded(text));
         String last = null;
-        while (m.find()) last = m.group(1) + (m.group(2) != null ? "%" : "");
+        while (m.find()) last = decimalComma(m.group(1)) + (m.group(2) != null ? "%" : "");
         return Optional.ofNullable(last).map(s -> new Extraction(s, Source.NUMBER, true));
+    }
+
+    /** One number read from prose: "2,5" with no space is a decimal comma there (a list would be "2, 5"). */
+    private static String decimalComma(String number) {
+        return number.matches("-?\\d+,(?:\\d{1,2}|\\d{4,})") ? number.replace(',', '.') : number;
     }
 
     /** No prose: no run of three or more letters other than a LaTeX command or a math word. */

@@ -110,6 +110,10 @@ final class AnswerParser {
     private static Answer bracket(Bracket b) {
         List<Node> items = b.items();
         boolean round = b.open() == '(' && b.close() == ')', square = b.open() == '[' && b.close() == ']';
+        if (square && items.stream().allMatch(i -> i instanceof Bracket r && r.open() == '[' && r.close() == ']' && r.items().size() == ((Bracket) items.getFirst()).items().size())) {
+            // [[1, 2], [3, 4]]: a matrix written as a nested list, row by row
+            return matrix(items.stream().map(i -> ((Bracket) i).items()).toList());
+        }
         if (items.size() == 2 && (square || !round || items.stream().anyMatch(Evaluator::isInfinite))) {
             return interval(items.get(0), items.get(1), b.open() == '[', b.close() == ']');
         }
