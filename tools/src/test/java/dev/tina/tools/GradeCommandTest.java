@@ -107,4 +107,35 @@ class GradeCommandTest {
         assertNotEquals(0, r.code());
         assertTrue(r.err().contains("absent.jsonl"), r.err());
     }
+
+    @Test
+    void explainSaysWhatWasReadHowItParsedAndWhichRuleDecided(@TempDir Path tmp) throws Exception {
+        Path in = Files.writeString(tmp.resolve("in.jsonl"), """
+                {"gold": "(-\\\\infty, 3)", "prediction": "So $\\\\boxed{x < 3}$."}
+                {"gold": "25\\\\%", "prediction": "\\\\boxed{25}"}
+                {"gold": "\\\\frac{1}{", "prediction": "\\\\boxed{1}"}
+                """);
+        Path outFile = tmp.resolve("out.jsonl");
+        Run r = grade("--input", in.toString(), "--out", outFile.toString(), "--explain");
+        assertEquals(0, r.code(), r.err());
+        String text = r.out();
+        assertTrue(text.contains("in.jsonl:1  CORRECT"), text);
+        assertTrue(text.contains("gold read  (-\\infty, 3)  ->  interval (-infty, 3)") || text.contains("interval (-"), text);
+        assertTrue(text.contains("answer     x < 3  [boxed]"), text);
+        assertTrue(text.contains("parsed     inequality"), text);
+        assertTrue(text.contains("the predicted inequality read as a set"), text);
+        assertTrue(text.contains("percent sign left off"), text);
+        assertTrue(text.contains("in.jsonl:3  GOLD_UNPARSEABLE"), text);
+        JsonNode first = JSON.readTree(Files.readAllLines(outFile).getFirst());
+        assertEquals("boxed", first.get("explain").get("source").asText());
+        assertTrue(first.get("explain").get("rules").size() > 0);
+
+        // Math-Verify's conventions: an interval gold is not matched by an inequality, 25% not by 25
+        r = grade("--input", in.toString(), "--conventions", "math-verify");
+        assertEquals(0, r.code(), r.err());
+        List<String> lines = r.out().strip().lines().toList();
+        assertFalse(JSON.readTree(lines.get(0)).get("correct").asBoolean(), lines.get(0));
+        assertEquals("math-verify", JSON.readTree(lines.get(3)).get("summary").get("conventions").asText());
+        assertNotEquals(0, grade("--input", in.toString(), "--conventions", "lenient").code());
+    }
 }

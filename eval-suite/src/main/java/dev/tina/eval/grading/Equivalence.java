@@ -64,7 +64,7 @@ final class Equivalence {
         if (g instanceof Relation r && r.isAssignment()) g = ends(r);
         if (p instanceof Relation r && r.isAssignment()) p = ends(r);
         try {
-            if (p instanceof Relation r && r.isEquation() && !(g instanceof Relation)) {
+            if (p instanceof Relation r && r.isEquation() && !(g instanceof Relation) && !statesACondition(r)) {
                 Trace.rule("the prediction's equation gives its right side");
                 p = AnswerParser.toAnswer(r.last());
             } else if (g instanceof Relation r && r.isAssignment() && !(p instanceof Relation)) {
@@ -87,6 +87,12 @@ final class Equivalence {
         if (g instanceof Answer.Union u) g = Unions.simplify(u);
         if (p instanceof Answer.Union u) p = Unions.simplify(u);
         return compare(g, p);
+    }
+
+    /** "y' + ry = 0", "x^2 - 4 = 0": an expression set to zero is a condition to solve, not the value 0. */
+    private static boolean statesACondition(Relation r) {
+        return r.operands().size() == 2 && !Evaluator.onlySymbols(r.first()) && !Evaluator.symbols(r.first()).isEmpty()
+                && Evaluator.exact(r.last()) instanceof Rational z && z.signum() == 0;
     }
 
     /** "x < -2 or x > 2" (a list of inequalities in one name) is the union of their sets, when they do not overlap. */
@@ -427,6 +433,10 @@ final class Equivalence {
         boolean decimals = hasDecimal(g) || hasDecimal(p);
         if (eg != null && ep != null && !decimals) return false;
         Complex vg = Evaluator.numeric(g, Map.of()), vp = Evaluator.numeric(p, Map.of());
+        if (eg != null && ep != null && vg.isFinite() && vp.isFinite()) {
+            // two exact values, one written as a decimal: only the rounding rules apply (2.88e-19 is not 0)
+            return rounded(g, p, eg, vg.re(), vp.re());
+        }
         if (vg.isFinite() && vp.isFinite()) {
             if (close(vg, vp, CONSTANT_TOLERANCE)) return true;
             if (!decimals) return false;
@@ -453,7 +463,8 @@ final class Equivalence {
         if (pPlaces >= 2 && !hasDecimal(g) && exactGold != null && !terminates(exactGold)) {
             return diff <= 0.5 * Math.pow(10, -pPlaces) * (1 + 1e-9);
         }
-        if (gPlaces >= 1 && !hasDecimal(p)) {
+        // two places at least: "1.6" is too coarse to stand for one exact value (π/2 would pass)
+        if (gPlaces >= 2 && !hasDecimal(p)) {
             Rational ep = Evaluator.exact(p);
             if (ep == null || !terminates(ep) || ep.den().bitLength() > 64) return diff <= 0.5 * Math.pow(10, -gPlaces) * (1 + 1e-9);
         }
