@@ -138,4 +138,24 @@ class GradeCommandTest {
         assertEquals("math-verify", JSON.readTree(lines.get(3)).get("summary").get("conventions").asText());
         assertNotEquals(0, grade("--input", in.toString(), "--conventions", "lenient").code());
     }
+
+    @Test
+    void hostileLinesNeverFailTheCommand(@TempDir Path tmp) throws Exception {
+        ObjectMapper json = new ObjectMapper();
+        StringBuilder in = new StringBuilder();
+        for (String[] c : new String[][]{{"1", "\\boxed{" + "{".repeat(20_000) + "1" + "}".repeat(20_000) + "}"},
+                {"10^{10^{10}}", "\\boxed{10^{10^{10}}+1}"}, {"5", "\\boxed{(10^{100})!}"}, {"\\frac{1}{", "\\boxed{"},
+                {"x", "\\boxed{" + "x+".repeat(5_000) + "x}"}}) {
+            in.append(json.writeValueAsString(java.util.Map.of("gold", c[0], "prediction", c[1]))).append('\n');
+        }
+        Path file = Files.writeString(tmp.resolve("hostile.jsonl"), in);
+        Run r = grade("--input", file.toString(), "--deadline-ms", "300", "--explain");
+        assertEquals(0, r.code(), r.err());
+        String last = r.out().strip().lines().reduce((a, b) -> b).orElseThrow();
+        JsonNode summary = JSON.readTree(last).get("summary");
+        assertEquals(5, summary.get("lines").asInt());
+        assertEquals(0, summary.get("correct").asInt());
+        assertEquals(5, summary.get("wrong").asInt() + summary.get("timeouts").asInt() + summary.get("gold_unparseable").asInt()
+                + summary.get("no_answer").asInt(), last);
+    }
 }

@@ -28,6 +28,7 @@ public final class AnswerExtractor {
     public record Extraction(String text, Source source, boolean plainText) {}
 
     private static final int WHOLE_MAX = 80;
+    private static final int MAX_LISTED_BOXES = 12;
     private static final Pattern ANSWER_TAG = Pattern.compile("<answer>(.*?)</answer>", Pattern.DOTALL | Pattern.CASE_INSENSITIVE);
     private static final Pattern FINAL_ANSWER = Pattern.compile("final\\s+answer", Pattern.CASE_INSENSITIVE);
     private static final Pattern I_HOPE = Pattern.compile("\\.?\\s*I hope it is correct", Pattern.CASE_INSENSITIVE);
@@ -162,6 +163,10 @@ public final class AnswerExtractor {
             boolean listed = between.length() < 70 && !prev.content().equals(next.content()) && BOX_SEPARATOR.matcher(between).find();
             if (!adjacent && !listed) break;
             if (!prev.content().equals(parts.getFirst())) parts.addFirst(prev.content());
+            if (parts.size() > MAX_LISTED_BOXES) { // a box per step of a long derivation, not one list answer
+                parts = new ArrayList<>(List.of(last.content()));
+                break;
+            }
         }
         String answer = String.join(", ", parts) + percentAfter(text, last.end());
         return Optional.of(new Extraction(answer, Source.BOXED, false));
