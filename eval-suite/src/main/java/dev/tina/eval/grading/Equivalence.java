@@ -155,8 +155,9 @@ final class Equivalence {
             case Answer.Numeral gn -> numeral(gn, p);
             default -> {
                 if (p instanceof Answer.Text pt) yield text(pt.text(), g);
-                // a gold in base ten against a numeral the model wrote in a base: compare values (40_9 is 36, not 40)
-                if (p instanceof Answer.Numeral pn) yield g instanceof Answer.Number gn && numeralValue(pn) instanceof Rational v && v.equals(gn.value());
+                // a gold in base ten against a numeral the model wrote in another base: a different answer (40_9 is not
+                // 40, and 52_8 answers "in base 8", not 42); 42_{10} is 42
+                if (p instanceof Answer.Numeral pn) yield pn.base() == 10 && g instanceof Answer.Number gn && numeralValue(pn) instanceof Rational v && v.equals(gn.value());
                 Node a = scalar(g), b = scalar(p);
                 yield a != null && b != null && values(a, b);
             }
