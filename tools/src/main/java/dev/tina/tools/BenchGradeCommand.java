@@ -29,7 +29,8 @@ import java.util.concurrent.Future;
 
 /**
  * Grading throughput on the shipped MATH-500 and Minerva data: each gold against its reference solution (a full
- * worked answer, graded correct) and against another problem's gold (mostly wrong). One caller thread first, then
+ * worked answer, graded correct), against a completion as long as Tina's 3,584-token limit (the solution repeated as
+ * reasoning, then the solution) and against another problem's gold (mostly wrong). One caller thread first, then
  * {@code --threads}: the single thread is the baseline of the same run. With a GRPO step's time and completion count
  * it also says what share of the step the accuracy reward takes.
  */
@@ -45,6 +46,8 @@ final class BenchGradeCommand implements Callable<Integer> {
     @Option(names = "--out", description = "write the results as JSON too") Path out;
 
     @Spec CommandSpec spec;
+
+    static final int LONG_COMPLETION_CHARS = 12_000;
 
     record Case(String gold, String completion) {}
 
@@ -68,7 +71,7 @@ final class BenchGradeCommand implements Callable<Integer> {
             grader.warmUp();
             run(grader, cases, 1); // JIT warm-up, not reported
             Pass single = best(grader, cases, 1), multi = best(grader, cases, workers);
-            o.printf(Locale.ROOT, "cases: %d (MATH-500 and Minerva: each gold vs its reference solution and vs another gold)%n", cases.size());
+            o.printf(Locale.ROOT, "cases: %d (MATH-500 and Minerva: each gold vs its reference solution, vs a 12,000-character completion ending in it, vs another gold)%n", cases.size());
             for (Pass p : List.of(single, multi)) {
                 o.printf(Locale.ROOT, "%d thread%s: %.0f cases/s (%.2f s), per case p50 %.2f ms, p99 %.2f ms, max %.1f ms; correct %d, timeouts %d%n",
                         p.threads(), p.threads() == 1 ? "" : "s", p.casesPerSecond(), p.seconds(), p.percentile(0.5) / 1000, p.percentile(0.99) / 1000,
@@ -147,7 +150,12 @@ final class BenchGradeCommand implements Callable<Integer> {
             for (String line : new String(b.bytes(), StandardCharsets.UTF_8).split("\n")) if (!line.isBlank()) rows.add(json.readTree(line));
             for (int i = 0; i < rows.size(); i++) {
                 String gold = field.gold(rows.get(i));
-                out.add(new Case(gold, rows.get(i).get("solution").asText()));
+                String solution = rows.get(i).get("solution").asText();
+                out.add(new Case(gold, solution));
+                // as long as a 3,584-token completion (about 12,000 characters): reasoning, then the answer
+                StringBuilder think = new StringBuilder("<think>\n");
+                while (think.length() < LONG_COMPLETION_CHARS) think.append(solution).append("\nWait, let me check that again.\n");
+                out.add(new Case(gold, think.append("</think>\n").append(solution).toString()));
                 out.add(new Case(gold, "Therefore, the final answer is: $\\boxed{" + field.gold(rows.get((i + 37) % rows.size())) + "}$. I hope it is correct"));
             }
         }
