@@ -27,7 +27,7 @@ import java.util.concurrent.atomic.AtomicReference;
  */
 public final class Grader implements AutoCloseable {
     /** Changes whenever a verdict may change: record it next to every score. */
-    public static final String VERSION = "tina-grader/1.0 (symja 3.0.0)";
+    public static final String VERSION = "tina-grader/1.1 (symja 3.0.0)";
 
     /**
      * @param deadline     wall-clock limit per grade
@@ -286,10 +286,29 @@ public final class Grader implements AutoCloseable {
                 rec.predictionParsed = Explanation.describe(pred);
             }
             boolean ok = judge.equivalent(gold.answer, pred);
+            if (!ok) ok = sameAngle(gold, c);
             String detail = "gold " + gold.answer.display() + " vs " + pred.display() + " (" + c.source().name().toLowerCase(java.util.Locale.ROOT) + ")";
             return new GradeResult(ok, extracted, ok ? Status.CORRECT : Status.WRONG, detail, micros(t0));
         }
         return new GradeResult(false, cands.getFirst().text().strip(), Status.WRONG, firstError, micros(t0));
+    }
+
+    /**
+     * One side an angle in degrees, the other in radians (a multiple of π): {@code 60^\circ} answers {@code \frac{\pi}{3}}.
+     * Only then are the degrees read as radians; elsewhere a degree sign is a label (45° answers 45).
+     */
+    private boolean sameAngle(Gold gold, AnswerExtractor.Extraction c) {
+        boolean goldDeg = LatexNormalizer.hasDegrees(gold.text), predDeg = LatexNormalizer.hasDegrees(c.text());
+        if (goldDeg == predDeg || !(goldDeg ? c.text() : gold.text).matches("(?s).*(?:\\\\pi|π).*")) return false;
+        try {
+            Answer g = goldDeg ? AnswerParser.parse(LatexNormalizer.degreesAsRadians(gold.text), false) : gold.answer;
+            Answer p = predDeg ? AnswerParser.parse(LatexNormalizer.degreesAsRadians(c.text()), c.plainText()) : AnswerParser.parse(c.text(), c.plainText());
+            boolean same = judge.equivalent(g, p);
+            if (same) Trace.rule("an angle in degrees against radians: degrees read as radians");
+            return same;
+        } catch (AnswerParseException | ArithmeticException | StackOverflowError e) {
+            return false;
+        }
     }
 
     private static String abbreviate(String s) {

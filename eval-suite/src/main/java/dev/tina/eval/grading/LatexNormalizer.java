@@ -291,6 +291,11 @@ final class LatexNormalizer {
         return b.toString();
     }
 
+    static boolean hasDegrees(String s) { return DEGREES.matcher(s).find(); }
+
+    /** {@code 60^\circ} → {@code 60\cdot\frac{\pi}{180}}: an angle in degrees as radians. */
+    static String degreesAsRadians(String s) { return DEGREES.matcher(s).replaceAll("\\\\cdot\\\\frac{\\\\pi}{180}"); }
+
     /** "2 3/4" → {@code 2\frac{3}{4}} (the parser reads a whole number before a proper fraction as a mixed number). */
     private static String mixedNumbers(String s) {
         if (s.indexOf('/') < 0) return s;
