@@ -285,6 +285,10 @@ public final class AnswerExtractor {
                 if (e < 0) { i += 2; continue; }
                 out.add(new Span(i, e + 2, text.substring(i + 2, e)));
                 i = e + 2;
+            } else if (c == '\\' && text.startsWith("\\begin{", i) && displayEnvironmentEnd(text, i) > 0) {
+                int e = displayEnvironmentEnd(text, i); // \begin{align*} … \end{align*} outside $…$
+                out.add(new Span(i, e, text.substring(i, e)));
+                i = e;
             } else if (c == '\\' && i + 1 < n) {
                 i += 2; // an escaped character, e.g. \$
             } else if (c == '$') {
@@ -300,6 +304,17 @@ public final class AnswerExtractor {
         }
         out.removeIf(s -> s.content().isBlank());
         return out;
+    }
+
+    private static final Pattern DISPLAY_BEGIN = Pattern.compile("\\\\begin\\{(align|aligned|equation|gather|eqnarray|multline)(\\*?)}");
+
+    /** The end of a display environment starting at {@code at}, -1 when {@code at} starts none (or it is unclosed). */
+    private static int displayEnvironmentEnd(String text, int at) {
+        Matcher m = DISPLAY_BEGIN.matcher(text).region(at, Math.min(text.length(), at + 30));
+        if (!m.lookingAt()) return -1;
+        String end = "\\end{" + m.group(1) + m.group(2) + "}";
+        int e = text.indexOf(end, m.end());
+        return e < 0 ? -1 : e + end.length();
     }
 
     private static int unescapedDollar(String text, int from) {

@@ -75,6 +75,7 @@ final class LatexNormalizer {
         s = s.replace('\n', ' ').replace('\t', ' ').replace('\r', ' ').replace('\f', ' ');
         if (doublyEscaped(s)) s = s.replace("\\\\", "\\"); // escaped once more (copied from JSON)
         else if (!s.contains("\\begin")) s = COMMAND_ESCAPE.matcher(s).replaceAll("\\\\");
+        if (s.contains("\\begin{")) s = displayEnvironments(s);
         s = unicode(s);
         s = PYTHON_MODULE.matcher(s).replaceAll("");
         if (s.contains("{,}")) s = BRACED_COMMA.matcher(s).replaceAll(m -> m.group(1).length() == 3 ? "$1" : ".$1");
@@ -289,6 +290,18 @@ final class LatexNormalizer {
         }
         m.appendTail(b);
         return b.toString();
+    }
+
+    /** {@code \begin{align*} x &= 1 \\ y &= 2 \end{align*}}: display layout; its last line is the result. */
+    private static final Pattern DISPLAY_ENV = Pattern.compile("\\\\begin\\{(align|aligned|equation|gather|gathered|eqnarray|multline|split)\\*?}(.*?)\\\\end\\{\\1\\*?}", Pattern.DOTALL);
+
+    private static String displayEnvironments(String s) {
+        return DISPLAY_ENV.matcher(Interrupts.guarded(s)).replaceAll(m -> {
+            String[] lines = m.group(2).split("\\\\\\\\");
+            String last = "";
+            for (String l : lines) if (!l.isBlank()) last = l;
+            return Matcher.quoteReplacement(last.replace("&", " ").strip());
+        });
     }
 
     static boolean hasDegrees(String s) { return DEGREES.matcher(s).find(); }

@@ -73,7 +73,8 @@ class BenchmarkGoldsTest {
             Set.of("30^\\circ", "30"), Set.of("36", "36^\\circ", "\\$36"), Set.of("5", "x=5"), Set.of("1,-2", "-2,1", "(-2,1)"),
             Set.of("\\frac14", "\\frac{1}{4}"), Set.of("10,\\!080", "10080"), Set.of("15\\mbox{ cm}^2", "15"),
             Set.of("2 \\sqrt{5}", "2\\sqrt{5}"), Set.of("2", "+2"),
-            Set.of("40_9", "40")); // a base-9 gold, its digits without the subscript (the other way round they differ)
+            Set.of("40_9", "40"), // a base-9 gold, its digits without the subscript (the other way round they differ)
+            Set.of("\\pi", "180^\\circ")); // one angle in radians and in degrees
 
     static boolean sameAnswer(String a, String b) {
         return SAME_ANSWER.stream().anyMatch(g -> g.contains(a.strip()) && g.contains(b.strip()));
