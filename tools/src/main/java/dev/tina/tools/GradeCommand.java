@@ -6,14 +6,17 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import dev.tina.eval.grading.Conventions;
+import dev.tina.eval.grading.Explanation;
 import dev.tina.eval.grading.GradeResult;
 import dev.tina.eval.grading.Grader;
+import dev.tina.export.AtomicFiles;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.Writer;
@@ -21,7 +24,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -32,7 +34,8 @@ import java.util.concurrent.Future;
 
 @Command(name = "grade", mixinStandardHelpOptions = true,
         description = "Grade model answers: JSONL lines with 'gold' and 'prediction' in; the same lines with 'correct' and "
-                + "'extracted' added out, then one summary line (counts, accuracy, timeouts, unparseable golds).")
+                + "'extracted' added out, then one summary line (counts, accuracy, timeouts, unparseable golds). With --explain, "
+                + "each case also says what was read from both sides, how each parsed and which rule decided.")
 final class GradeCommand implements Callable<Integer> {
     @Option(names = "--input", required = true, description = "JSONL file, one object per line with string fields 'gold' and 'prediction'")
     Path input;
@@ -45,6 +48,14 @@ final class GradeCommand implements Callable<Integer> {
 
     @Option(names = "--threads", defaultValue = "0", description = "answers graded at once; 0 = one per core")
     int threads;
+
+    @Option(names = "--explain", description = "per case: the gold and answer read, how each parsed, the rules that decided; "
+            + "printed as text (on stdout, the graded JSONL then needs --out) and added to each JSONL line as 'explain'")
+    boolean explain;
+
+    @Option(names = "--conventions", defaultValue = "tina", description = "tina (default) or math-verify: Math-Verify's choices "
+            + "where graders differ (see eval-suite/README.md); default ${DEFAULT-VALUE}")
+    String conventions;
 
     @Spec
     CommandSpec spec;
@@ -70,26 +81,36 @@ final class GradeCommand implements Callable<Integer> {
             return 2;
         }
         if (deadlineMs <= 0) throw new IllegalArgumentException("--deadline-ms must be positive");
+        Conventions conv;
+        try {
+            conv = Conventions.named(conventions);
+        } catch (IllegalArgumentException e) {
+            stderr.println("tina grade: error: --conventions: " + e.getMessage());
+            return 2;
+        }
 
-        List<GradeResult> results = new ArrayList<>(rows.size());
+        List<Explanation> results = new ArrayList<>(rows.size());
         int workers = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
         ExecutorService pool = Executors.newFixedThreadPool(workers, r -> {
             Thread t = new Thread(r, "tina-grade-caller");
             t.setDaemon(true);
             return t;
         });
-        try (Grader grader = new Grader(new Grader.Options(Duration.ofMillis(deadlineMs), Math.max(8, 4 * workers)))) {
+        try (Grader grader = new Grader(new Grader.Options(Duration.ofMillis(deadlineMs), Math.max(8, 4 * workers), conv))) {
             grader.warmUp();
-            List<Future<GradeResult>> pending = new ArrayList<>(rows.size());
-            for (Row r : rows) pending.add(pool.submit(() -> grader.grade(r.gold(), r.prediction())));
-            for (Future<GradeResult> f : pending) results.add(f.get());
+            List<Future<Explanation>> pending = new ArrayList<>(rows.size());
+            for (Row r : rows) {
+                pending.add(pool.submit(() -> explain ? grader.explain(r.gold(), r.prediction())
+                        : new Explanation(grader.grade(r.gold(), r.prediction()), null, null, null, null, null, List.of(), List.of())));
+            }
+            for (Future<Explanation> f : pending) results.add(f.get());
         } finally {
             pool.shutdownNow();
         }
 
         int warnings = 0, unparseable = 0, timeouts = 0, correct = 0, noAnswer = 0;
         for (int i = 0; i < rows.size(); i++) {
-            GradeResult r = results.get(i);
+            GradeResult r = results.get(i).result();
             switch (r.status()) {
                 case CORRECT -> correct++;
                 case NO_ANSWER -> noAnswer++;
@@ -103,11 +124,14 @@ final class GradeCommand implements Callable<Integer> {
         }
         if (warnings > MAX_WARNINGS) stderr.println("tina grade: warning: " + (warnings - MAX_WARNINGS) + " more unparseable golds");
 
-        if (out == null) {
-            write(stdout, rows, results);
-        } else {
-            writeAtomically(out, rows, results);
-        }
+        if (out != null) Files.createDirectories(out.toAbsolutePath().getParent());
+        if (out != null) AtomicFiles.write(out.toAbsolutePath(), tmp -> {
+            try (Writer w = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8)) {
+                write(w, rows, results);
+            }
+        });
+        if (explain) report(stdout, rows, results);
+        else if (out == null) write(stdout, rows, results);
         ObjectNode summary = JSON.createObjectNode();
         ObjectNode s = summary.putObject("summary");
         s.put("input", input.toString());
@@ -119,6 +143,7 @@ final class GradeCommand implements Callable<Integer> {
         s.put("gold_unparseable", unparseable);
         s.put("accuracy", rows.isEmpty() ? 0.0 : (double) correct / rows.size());
         s.put("grader", Grader.VERSION);
+        s.put("conventions", conventions.strip().toLowerCase(java.util.Locale.ROOT));
         stdout.println(JSON.writeValueAsString(summary));
         stdout.flush();
         stderr.flush();
@@ -152,29 +177,55 @@ final class GradeCommand implements Callable<Integer> {
         return v.isNumber() ? v.decimalValue().toPlainString() : v.asText();
     }
 
-    private static void write(Writer w, List<Row> rows, List<GradeResult> results) throws IOException {
+    private static void write(Writer w, List<Row> rows, List<Explanation> results) throws IOException {
         for (int i = 0; i < rows.size(); i++) {
             ObjectNode o = rows.get(i).json();
-            GradeResult r = results.get(i);
-            o.put("correct", r.correct());
-            o.put("extracted", r.extracted());
+            Explanation e = results.get(i);
+            o.put("correct", e.result().correct());
+            o.put("extracted", e.result().extracted());
+            if (e.goldParsed() != null) o.set("explain", explainJson(e));
             w.write(JSON.writeValueAsString(o));
             w.write('\n');
         }
         w.flush();
     }
 
-    private static void writeAtomically(Path target, List<Row> rows, List<GradeResult> results) throws IOException {
-        Path dir = target.toAbsolutePath().getParent();
-        Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
-        try {
-            try (BufferedWriter w = Files.newBufferedWriter(tmp, StandardCharsets.UTF_8)) {
-                write(w, rows, results);
-            }
-            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } finally {
-            Files.deleteIfExists(tmp);
+    private static ObjectNode explainJson(Explanation e) {
+        ObjectNode x = JSON.createObjectNode();
+        x.put("verdict", e.result().status().name().toLowerCase(java.util.Locale.ROOT));
+        x.put("gold_read", e.goldExtracted());
+        x.put("gold_parsed", e.goldParsed());
+        x.put("source", e.source());
+        x.put("prediction_parsed", e.predictionParsed());
+        ArrayNode tried = x.putArray("passed_over");
+        e.tried().forEach(tried::add);
+        ArrayNode rules = x.putArray("rules");
+        e.rules().forEach(r -> rules.add(r.strip()));
+        x.put("detail", e.result().detail());
+        x.put("micros", e.result().micros());
+        return x;
+    }
+
+    /** The human-readable report of --explain: one block per case. */
+    private void report(PrintWriter w, List<Row> rows, List<Explanation> results) {
+        for (int i = 0; i < rows.size(); i++) {
+            Explanation e = results.get(i);
+            GradeResult r = e.result();
+            w.println("== " + input.getFileName() + ":" + rows.get(i).line() + "  " + r.status() + " (" + r.micros() / 1000.0 + " ms)");
+            w.println("   gold       " + oneLine(rows.get(i).gold()));
+            w.println("   gold read  " + oneLine(e.goldExtracted()) + "  ->  " + oneLine(e.goldParsed()));
+            for (String t : e.tried()) w.println("   passed     " + oneLine(t));
+            w.println("   answer     " + (e.extracted() == null ? "(none)" : oneLine(e.extracted()) + "  [" + e.source() + "]"));
+            if (e.predictionParsed() != null) w.println("   parsed     " + oneLine(e.predictionParsed()));
+            for (String rule : e.rules()) w.println("   rule       " + rule);
+            w.println("   decided    " + oneLine(r.detail()));
         }
+        w.flush();
+    }
+
+    private static String oneLine(String s) {
+        if (s == null) return "(none)";
+        String t = s.replace("\n", "⏎");
+        return t.length() <= 200 ? t : t.substring(0, 197) + "...";
     }
 }

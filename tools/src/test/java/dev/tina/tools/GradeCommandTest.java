@@ -107,4 +107,55 @@ class GradeCommandTest {
         assertNotEquals(0, r.code());
         assertTrue(r.err().contains("absent.jsonl"), r.err());
     }
+
+    @Test
+    void explainSaysWhatWasReadHowItParsedAndWhichRuleDecided(@TempDir Path tmp) throws Exception {
+        Path in = Files.writeString(tmp.resolve("in.jsonl"), """
+                {"gold": "(-\\\\infty, 3)", "prediction": "So $\\\\boxed{x < 3}$."}
+                {"gold": "25\\\\%", "prediction": "\\\\boxed{25}"}
+                {"gold": "\\\\frac{1}{", "prediction": "\\\\boxed{1}"}
+                """);
+        Path outFile = tmp.resolve("out.jsonl");
+        Run r = grade("--input", in.toString(), "--out", outFile.toString(), "--explain");
+        assertEquals(0, r.code(), r.err());
+        String text = r.out();
+        assertTrue(text.contains("in.jsonl:1  CORRECT"), text);
+        assertTrue(text.contains("gold read  (-\\infty, 3)  ->  interval (-infty, 3)") || text.contains("interval (-"), text);
+        assertTrue(text.contains("answer     x < 3  [boxed]"), text);
+        assertTrue(text.contains("parsed     inequality"), text);
+        assertTrue(text.contains("the predicted inequality read as a set"), text);
+        assertTrue(text.contains("percent sign left off"), text);
+        assertTrue(text.contains("in.jsonl:3  GOLD_UNPARSEABLE"), text);
+        JsonNode first = JSON.readTree(Files.readAllLines(outFile).getFirst());
+        assertEquals("boxed", first.get("explain").get("source").asText());
+        assertTrue(first.get("explain").get("rules").size() > 0);
+
+        // Math-Verify's conventions: an interval gold is not matched by an inequality, 25% not by 25
+        r = grade("--input", in.toString(), "--conventions", "math-verify");
+        assertEquals(0, r.code(), r.err());
+        List<String> lines = r.out().strip().lines().toList();
+        assertFalse(JSON.readTree(lines.get(0)).get("correct").asBoolean(), lines.get(0));
+        assertEquals("math-verify", JSON.readTree(lines.get(3)).get("summary").get("conventions").asText());
+        assertNotEquals(0, grade("--input", in.toString(), "--conventions", "lenient").code());
+    }
+
+    @Test
+    void hostileLinesNeverFailTheCommand(@TempDir Path tmp) throws Exception {
+        ObjectMapper json = new ObjectMapper();
+        StringBuilder in = new StringBuilder();
+        for (String[] c : new String[][]{{"1", "\\boxed{" + "{".repeat(20_000) + "1" + "}".repeat(20_000) + "}"},
+                {"10^{10^{10}}", "\\boxed{10^{10^{10}}+1}"}, {"5", "\\boxed{(10^{100})!}"}, {"\\frac{1}{", "\\boxed{"},
+                {"x", "\\boxed{" + "x+".repeat(5_000) + "x}"}}) {
+            in.append(json.writeValueAsString(java.util.Map.of("gold", c[0], "prediction", c[1]))).append('\n');
+        }
+        Path file = Files.writeString(tmp.resolve("hostile.jsonl"), in);
+        Run r = grade("--input", file.toString(), "--deadline-ms", "300", "--explain");
+        assertEquals(0, r.code(), r.err());
+        String last = r.out().strip().lines().reduce((a, b) -> b).orElseThrow();
+        JsonNode summary = JSON.readTree(last).get("summary");
+        assertEquals(5, summary.get("lines").asInt());
+        assertEquals(0, summary.get("correct").asInt());
+        assertEquals(5, summary.get("wrong").asInt() + summary.get("timeouts").asInt() + summary.get("gold_unparseable").asInt()
+                + summary.get("no_answer").asInt(), last);
+    }
 }

@@ -28,6 +28,7 @@ public final class AnswerExtractor {
     public record Extraction(String text, Source source, boolean plainText) {}
 
     private static final int WHOLE_MAX = 80;
+    private static final int MAX_LISTED_BOXES = 12;
     private static final Pattern ANSWER_TAG = Pattern.compile("<answer>(.*?)</answer>", Pattern.DOTALL | Pattern.CASE_INSENSITIVE);
     private static final Pattern FINAL_ANSWER = Pattern.compile("final\\s+answer", Pattern.CASE_INSENSITIVE);
     private static final Pattern I_HOPE = Pattern.compile("\\.?\\s*I hope it is correct", Pattern.CASE_INSENSITIVE);
@@ -128,7 +129,14 @@ public final class AnswerExtractor {
             while (k < text.length() && text.charAt(k) == ' ') k++;
             if (k < text.length() && text.charAt(k) == '{') {
                 int close = LatexNormalizer.matchingBrace(text, k);
-                if (close < 0) { // unclosed: the rest of the text is the answer
+                if (close < 0) {
+                    int loose = closingEscapedBrace(text, k);
+                    if (loose > 0) { // "\\boxed{5\\}": a stray backslash before the closing brace
+                        boxes.add(new Box(at, loose + 1, text.substring(k + 1, loose - 1).strip()));
+                        i = loose + 1;
+                        continue;
+                    }
+                    // unclosed: the rest of the text is the answer
                     boxes.add(new Box(at, text.length(), text.substring(k + 1).strip()));
                     break;
                 }
@@ -155,9 +163,30 @@ public final class AnswerExtractor {
             boolean listed = between.length() < 70 && !prev.content().equals(next.content()) && BOX_SEPARATOR.matcher(between).find();
             if (!adjacent && !listed) break;
             if (!prev.content().equals(parts.getFirst())) parts.addFirst(prev.content());
+            if (parts.size() > MAX_LISTED_BOXES) { // a box per step of a long derivation, not one list answer
+                parts = new ArrayList<>(List.of(last.content()));
+                break;
+            }
         }
         String answer = String.join(", ", parts) + percentAfter(text, last.end());
         return Optional.of(new Extraction(answer, Source.BOXED, false));
+    }
+
+    /** The brace closing the one at {@code open} when a "\\}" with no "\\{" before it is read as a plain "}"; -1 if none. */
+    private static int closingEscapedBrace(String text, int open) {
+        int depth = 0, escaped = 0;
+        for (int i = open; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (c == '\\' && i + 1 < text.length()) {
+                char d = text.charAt(i + 1);
+                if (d == '{') escaped++;
+                else if (d == '}' && escaped > 0) escaped--;
+                else if (d == '}' && --depth == 0) return i + 1;
+                i++;
+            } else if (c == '{') depth++;
+            else if (c == '}' && --depth == 0) return i;
+        }
+        return -1;
     }
 
     private static String percentAfter(String text, int end) {
@@ -225,7 +254,7 @@ public final class AnswerExtractor {
             return Optional.of(new Extraction(line, source, !line.contains("\\")));
         }
         Matcher n = NUMBER.matcher(line);
-        if (n.find()) return Optional.of(new Extraction(n.group(1) + (n.group(2) != null ? "%" : ""), source, true));
+        if (n.find()) return Optional.of(new Extraction(decimalComma(n.group(1)) + (n.group(2) != null ? "%" : ""), source, true));
         if (isShortWords(line)) return Optional.of(new Extraction(line, source, true));
         return Optional.empty();
     }
@@ -256,6 +285,10 @@ public final class AnswerExtractor {
                 if (e < 0) { i += 2; continue; }
                 out.add(new Span(i, e + 2, text.substring(i + 2, e)));
                 i = e + 2;
+            } else if (c == '\\' && text.startsWith("\\begin{", i) && displayEnvironmentEnd(text, i) > 0) {
+                int e = displayEnvironmentEnd(text, i); // \begin{align*} … \end{align*} outside $…$
+                out.add(new Span(i, e, text.substring(i, e)));
+                i = e;
             } else if (c == '\\' && i + 1 < n) {
                 i += 2; // an escaped character, e.g. \$
             } else if (c == '$') {
@@ -271,6 +304,17 @@ public final class AnswerExtractor {
         }
         out.removeIf(s -> s.content().isBlank());
         return out;
+    }
+
+    private static final Pattern DISPLAY_BEGIN = Pattern.compile("\\\\begin\\{(align|aligned|equation|gather|eqnarray|multline)(\\*?)}");
+
+    /** The end of a display environment starting at {@code at}, -1 when {@code at} starts none (or it is unclosed). */
+    private static int displayEnvironmentEnd(String text, int at) {
+        Matcher m = DISPLAY_BEGIN.matcher(text).region(at, Math.min(text.length(), at + 30));
+        if (!m.lookingAt()) return -1;
+        String end = "\\end{" + m.group(1) + m.group(2) + "}";
+        int e = text.indexOf(end, m.end());
+        return e < 0 ? -1 : e + end.length();
     }
 
     private static int unescapedDollar(String text, int from) {
@@ -322,8 +366,13 @@ public final class AnswerExtractor {
     private static Optional<Extraction> lastNumber(String text) {
         Matcher m = NUMBER.matcher(Interrupts.guarded(text));
         String last = null;
-        while (m.find()) last = m.group(1) + (m.group(2) != null ? "%" : "");
+        while (m.find()) last = decimalComma(m.group(1)) + (m.group(2) != null ? "%" : "");
         return Optional.ofNullable(last).map(s -> new Extraction(s, Source.NUMBER, true));
+    }
+
+    /** One number read from prose: "2,5" with no space is a decimal comma there (a list would be "2, 5"). */
+    private static String decimalComma(String number) {
+        return number.matches("-?\\d+,(?:\\d{1,2}|\\d{4,})") ? number.replace(',', '.') : number;
     }
 
     /** No prose: no run of three or more letters other than a LaTeX command or a math word. */

@@ -15,6 +15,7 @@ final class AnswerParser {
     private static final int MAX_ALTERNATIVES = 32;
     private static final Pattern WORDS = Pattern.compile("[A-Za-z][A-Za-z' \\-]*");
     private static final Pattern LONG_WORD = Pattern.compile("[A-Za-z]{3,}");
+    private static final Pattern CHOICE_WITH_VALUE = Pattern.compile("(?:\\\\text\\{)?\\s*\\(([A-E])\\)\\s*}?\\s*(?:\\\\[ ,;]|~)?\\s*[^()]{1,40}");
     private static final Pattern CHOICE = Pattern.compile("\\\\?(?:text\\{)?\\s*\\(?([A-Z])\\)?\\s*\\}?");
 
     /**
@@ -35,7 +36,9 @@ final class AnswerParser {
     static Character choiceLetter(String extracted) {
         String s = extracted.strip().replace("$", "").replace("\\textbf", "\\text").replace("\\mathrm", "\\text").strip();
         var m = CHOICE.matcher(s);
-        return m.matches() ? m.group(1).charAt(0) : null;
+        if (m.matches()) return m.group(1).charAt(0);
+        var v = CHOICE_WITH_VALUE.matcher(s); // AMC's "\textbf{(A) } 5": the option letter with its value
+        return v.matches() ? v.group(1).charAt(0) : null;
     }
 
     private static boolean isWords(String s) {
@@ -110,6 +113,10 @@ final class AnswerParser {
     private static Answer bracket(Bracket b) {
         List<Node> items = b.items();
         boolean round = b.open() == '(' && b.close() == ')', square = b.open() == '[' && b.close() == ']';
+        if (square && items.stream().allMatch(i -> i instanceof Bracket r && r.open() == '[' && r.close() == ']' && r.items().size() == ((Bracket) items.getFirst()).items().size())) {
+            // [[1, 2], [3, 4]]: a matrix written as a nested list, row by row
+            return matrix(items.stream().map(i -> ((Bracket) i).items()).toList());
+        }
         if (items.size() == 2 && (square || !round || items.stream().anyMatch(Evaluator::isInfinite))) {
             return interval(items.get(0), items.get(1), b.open() == '[', b.close() == ']');
         }

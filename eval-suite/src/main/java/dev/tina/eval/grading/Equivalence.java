@@ -48,22 +48,51 @@ final class Equivalence {
 
     static boolean equivalent(Answer gold, Answer pred) {
         Interrupts.check();
+        Trace.enter();
+        try {
+            boolean same = decide(gold, pred);
+            Trace.rule((same ? "equal: " : "different: ") + gold.display() + " vs " + pred.display());
+            return same;
+        } finally {
+            Trace.exit();
+        }
+    }
+
+    private static boolean decide(Answer gold, Answer pred) {
         Answer g = gold, p = pred;
+        Conventions conv = Trace.conventions();
         if (g instanceof Relation r && r.isAssignment()) g = ends(r);
         if (p instanceof Relation r && r.isAssignment()) p = ends(r);
         try {
-            if (p instanceof Relation r && r.isEquation() && !(g instanceof Relation)) p = AnswerParser.toAnswer(r.last());
-            else if (g instanceof Relation r && r.isAssignment() && !(p instanceof Relation)) g = AnswerParser.toAnswer(r.last());
+            if (p instanceof Relation r && r.isEquation() && !(g instanceof Relation) && !statesACondition(r)) {
+                Trace.rule("the prediction's equation gives its right side");
+                p = AnswerParser.toAnswer(r.last());
+            } else if (g instanceof Relation r && r.isAssignment() && !(p instanceof Relation)) {
+                Trace.rule("the gold names a variable: its right side is the answer");
+                g = AnswerParser.toAnswer(r.last());
+            }
         } catch (AnswerParseException e) {
             return false;
         }
-        if (g instanceof Relation r && !r.isEquation() && isSetLike(p)) g = RelationSets.toSet(r).orElse(g);
-        if (p instanceof Relation r && !r.isEquation() && isSetLike(g)) p = RelationSets.toSet(r).orElse(p);
+        if (g instanceof Relation r && !r.isEquation() && isSetLike(p)) {
+            Trace.rule("the gold inequality read as a set");
+            g = RelationSets.toSet(r).orElse(g);
+        }
+        if (conv.setMatchesRelation() && p instanceof Relation r && !r.isEquation() && isSetLike(g)) {
+            Trace.rule("the predicted inequality read as a set");
+            p = RelationSets.toSet(r).orElse(p);
+        }
         if (isSetLike(p) && !(p instanceof SetOf)) g = inequalitiesAsUnion(g);
-        if (isSetLike(g) && !(g instanceof SetOf)) p = inequalitiesAsUnion(p);
+        if (conv.setMatchesRelation() && isSetLike(g) && !(g instanceof SetOf)) p = inequalitiesAsUnion(p);
         if (g instanceof Answer.Union u) g = Unions.simplify(u);
         if (p instanceof Answer.Union u) p = Unions.simplify(u);
         return compare(g, p);
+    }
+
+    /** "y' + ry = 0", "x^2 - 4 = 0": an expression set to zero is a condition to solve, not the value 0. */
+    private static boolean statesACondition(Relation r) {
+        return r.operands().size() == 2 && !Evaluator.onlySymbols(r.first()) && !Evaluator.symbols(r.first()).isEmpty()
+                && Evaluator.exact(r.last()) instanceof Rational z && z.signum() == 0;
     }
 
     /** "x < -2 or x > 2" (a list of inequalities in one name) is the union of their sets, when they do not overlap. */
@@ -99,6 +128,10 @@ final class Equivalence {
             List<Answer> d = distinct(gs.elements());
             return d.size() == 1 && equivalent(d.getFirst(), p);
         }
+        if (g instanceof Answer.Matrix gm && p instanceof SetOf ps && rowsOf(ps) instanceof Answer.Matrix pm) {
+            Trace.rule("nested braces read as matrix rows ({{1,2},{3,4}})");
+            return matrices(gm, pm);
+        }
         if (p instanceof SetOf ps) {
             List<Answer> d = distinct(ps.elements());
             return d.size() == 1 && equivalent(g, d.getFirst());
@@ -113,13 +146,18 @@ final class Equivalence {
             case Answer.Union gu when p instanceof Answer.Union pu -> sets(gu.parts(), pu.parts());
             case Answer.Matrix gm when p instanceof Answer.Matrix pm -> matrices(gm, pm);
             case Answer.Matrix gm when p instanceof Tuple pt -> vector(gm, pt);
+            // "[1, 2]" for a vector gold is the vector written as a list, not the closed interval
+            case Answer.Matrix gm when p instanceof Interval pi && pi.lowerClosed() && pi.upperClosed() ->
+                    vector(gm, new Tuple(List.of(new Expression(pi.lower()), new Expression(pi.upper()))));
             case Relation gr when p instanceof Relation pr -> relations(gr, pr);
             case Answer.Text gt -> text(gt.text(), p);
             case Choice gc -> choice(gc.letter(), p);
             case Answer.Numeral gn -> numeral(gn, p);
             default -> {
                 if (p instanceof Answer.Text pt) yield text(pt.text(), g);
-                if (p instanceof Answer.Numeral pn) yield numeral(pn, g);
+                // a gold in base ten against a numeral the model wrote in another base: a different answer (40_9 is not
+                // 40, and 52_8 answers "in base 8", not 42); 42_{10} is 42
+                if (p instanceof Answer.Numeral pn) yield pn.base() == 10 && g instanceof Answer.Number gn && numeralValue(pn) instanceof Rational v && v.equals(gn.value());
                 Node a = scalar(g), b = scalar(p);
                 yield a != null && b != null && values(a, b);
             }
@@ -197,6 +235,23 @@ final class Equivalence {
         return lo != null && hi != null && values(lo, i.lower()) && values(hi, i.upper());
     }
 
+    /** {@code \{\{1,2\},\{3,4\}\}}: a list of equally long lists of values, as a matrix; null otherwise. */
+    private static Answer.Matrix rowsOf(SetOf s) {
+        List<List<Node>> rows = new ArrayList<>();
+        for (Answer e : s.elements()) {
+            List<Answer> items = e instanceof SetOf r ? r.elements() : List.of(e);
+            List<Node> row = new ArrayList<>();
+            for (Answer x : items) {
+                Node n = scalar(x);
+                if (n == null) return null;
+                row.add(n);
+            }
+            if (!rows.isEmpty() && rows.getFirst().size() != row.size()) return null;
+            rows.add(row);
+        }
+        return rows.size() >= 1 && s.elements().stream().allMatch(e -> e instanceof SetOf) ? new Answer.Matrix(rows) : null;
+    }
+
     private static boolean matrices(Answer.Matrix g, Answer.Matrix p) {
         if (g.rows().size() != p.rows().size()) return false;
         for (int i = 0; i < g.rows().size(); i++) {
@@ -251,6 +306,10 @@ final class Equivalence {
             if (values(lg, lp) && values(rg, rp)) return true;
             Map<String, Node> renaming = argumentRenaming(lg, lp);
             if (renaming != null && values(rg, substitute(rp, renaming))) return true;
+            if (Trace.conventions().dependentNameIgnored() && sameFormulaOtherName(lg, rg, lp, rp)) {
+                Trace.rule("a formula under another dependent name (convention dependentNameIgnored)");
+                return true;
+            }
             // "y = 3 - x" vs "x + y = 3": still the same equation
         }
         if (!Evaluator.isArithmetic(lg) || !Evaluator.isArithmetic(rg) || !Evaluator.isArithmetic(lp) || !Evaluator.isArithmetic(rp)) {
@@ -267,6 +326,34 @@ final class Equivalence {
             return ratio(dg, dp) < 0;
         }
         return false;
+    }
+
+    /**
+     * "y = t^2 - 1" against "g(t) = t^2 - 1": both left sides only name what the formula defines (a symbol, or a
+     * function of symbols), neither name appears on a right side, and the right sides are the same non-constant
+     * formula (a function's arguments renamed to the other side's, or to the variables of the other formula).
+     */
+    private static boolean sameFormulaOtherName(Node lg, Node rg, Node lp, Node rp) {
+        String ng = dependentName(lg), np = dependentName(lp);
+        if (ng == null || np == null || ng.equals(np)) return false;
+        Set<String> vg = Evaluator.symbols(rg), vp = Evaluator.symbols(rp);
+        if (vg.isEmpty() || vp.isEmpty() || vg.contains(ng) || vp.contains(np)) return false;
+        Node p = rp;
+        if (lg instanceof Fn fg && lp instanceof Fn fp && fg.args().size() == fp.args().size()) {
+            Map<String, Node> m = new HashMap<>();
+            for (int i = 0; i < fg.args().size(); i++) if (fg.args().get(i) instanceof Sym a && fp.args().get(i) instanceof Sym b) m.put(b.name(), a);
+            p = substitute(rp, m);
+        }
+        return values(rg, p);
+    }
+
+    /** The name a left side defines: "y", or "g" of "g(t)"; null for anything else. */
+    private static String dependentName(Node lhs) {
+        return switch (lhs) {
+            case Sym s -> s.name();
+            case Fn f when !f.known() && f.args().stream().allMatch(a -> a instanceof Sym) -> f.name();
+            default -> null;
+        };
     }
 
     /** f(x) = … against f(t) = …: the same function written with another argument name. */
@@ -320,12 +407,16 @@ final class Equivalence {
     /** Two arithmetic expressions; a top-level percent may be read with or without the "%" (28% ~ 28 ~ 0.28). */
     static boolean values(Node g, Node p) {
         if (Node.render(g).equals(Node.render(p))) return true;
-        for (Node a : percentReadings(g)) for (Node b : percentReadings(p)) if (scalars(a, b)) return true;
+        if (g instanceof Percent && p instanceof Percent) return scalars(g, p); // both signed: 0.25% is not 25%
+        for (Node a : percentReadings(g)) for (Node b : percentReadings(p)) if (scalars(a, b)) {
+            if (a != g || b != p) Trace.rule("percent sign left off on one side (convention percentSignOptional)");
+            return true;
+        }
         return false;
     }
 
     private static List<Node> percentReadings(Node n) {
-        return n instanceof Percent(Node x) ? List.of(n, x) : List.of(n);
+        return n instanceof Percent(Node x) && Trace.conventions().percentSignOptional() ? List.of(n, x) : List.of(n);
     }
 
     private static boolean scalars(Node g, Node p) {
@@ -344,6 +435,10 @@ final class Equivalence {
         boolean decimals = hasDecimal(g) || hasDecimal(p);
         if (eg != null && ep != null && !decimals) return false;
         Complex vg = Evaluator.numeric(g, Map.of()), vp = Evaluator.numeric(p, Map.of());
+        if (eg != null && ep != null && vg.isFinite() && vp.isFinite()) {
+            // two exact values, one written as a decimal: only the rounding rules apply (2.88e-19 is not 0)
+            return rounded(g, p, eg, vg.re(), vp.re());
+        }
         if (vg.isFinite() && vp.isFinite()) {
             if (close(vg, vp, CONSTANT_TOLERANCE)) return true;
             if (!decimals) return false;
@@ -370,7 +465,8 @@ final class Equivalence {
         if (pPlaces >= 2 && !hasDecimal(g) && exactGold != null && !terminates(exactGold)) {
             return diff <= 0.5 * Math.pow(10, -pPlaces) * (1 + 1e-9);
         }
-        if (gPlaces >= 1 && !hasDecimal(p)) {
+        // two places at least: "1.6" is too coarse to stand for one exact value (π/2 would pass)
+        if (gPlaces >= 2 && !hasDecimal(p)) {
             Rational ep = Evaluator.exact(p);
             if (ep == null || !terminates(ep) || ep.den().bitLength() > 64) return diff <= 0.5 * Math.pow(10, -gPlaces) * (1 + 1e-9);
         }
@@ -405,17 +501,36 @@ final class Equivalence {
     }
 
     /** Both sides at random points: a concrete disagreement is DIFFERENT, agreement at every usable point EQUAL. */
+    /**
+     * Points where both sides are real decide: answers are real functions, so 2/√(x³) equals 2x^{-3/2} although
+     * their principal complex values differ for x &lt; 0, where neither is a real number. A real point that
+     * disagrees is always a counterexample. Only when too few real points exist do complex values decide.
+     */
     private static Probe sample(Node g, Node p, Set<String> syms) {
         Random rnd = new Random(0x5EEDL ^ syms.hashCode());
-        int valid = 0;
-        for (int k = 0; k < 2 * SAMPLE_POINTS && valid < SAMPLE_POINTS; k++) {
+        int real = 0, complex = 0, informative = 0;
+        boolean complexDiffers = false;
+        for (int k = 0; k < 3 * SAMPLE_POINTS && real < SAMPLE_POINTS; k++) {
             Map<String, Complex> env = point(syms, rnd);
             Complex a = Evaluator.numeric(g, env), b = Evaluator.numeric(p, env);
             if (!a.isFinite() || !b.isFinite()) continue;
-            if (!close(a, b, SAMPLE_TOLERANCE)) return Probe.DIFFERENT;
-            valid++;
+            if (Math.max(a.abs(), b.abs()) > 1e-6) informative++;
+            if (a.isReal() && b.isReal()) {
+                if (!close(a, b, SAMPLE_TOLERANCE)) return Probe.DIFFERENT;
+                real++;
+            } else {
+                complexDiffers |= !close(a, b, SAMPLE_TOLERANCE);
+                complex++;
+            }
         }
-        return valid >= 4 ? Probe.EQUAL : Probe.INCONCLUSIVE;
+        // every point zero on both sides: an identity, or values that under- and overflowed (x^{10^{10}}): ask the CAS
+        if (informative == 0) return Probe.INCONCLUSIVE;
+        if (real >= 4) {
+            if (complexDiffers) Trace.rule("equal wherever both sides are real numbers (they differ only off the real domain)");
+            return Probe.EQUAL;
+        }
+        if (complexDiffers) return Probe.DIFFERENT;
+        return real + complex >= 4 ? Probe.EQUAL : Probe.INCONCLUSIVE;
     }
 
     private static Map<String, Complex> point(Set<String> syms, Random rnd) {
@@ -427,7 +542,8 @@ final class Equivalence {
     // ---------------------------------------------------------------- words, letters, numerals
 
     private static String canonicalText(String s) {
-        return s.toLowerCase(Locale.ROOT).replace("\\text", "").replaceAll("[\\s{}$]", "").replaceAll("[.,;:!]+$", "");
+        String t = s.toLowerCase(Locale.ROOT).replace("\\text", "").replaceAll("[\\s{}$]", "").replaceAll("[.,;:!]+$", "");
+        return t.matches("\\([a-z]+\\)") ? t.substring(1, t.length() - 1) : t; // "(a)" names the item a
     }
 
     private static boolean text(String t, Answer other) {
@@ -435,7 +551,7 @@ final class Equivalence {
         if (a.isEmpty()) return false;
         return switch (other) {
             case Answer.Text o -> a.equals(canonicalText(o.text()));
-            case Expression e -> letters(e.node()) instanceof String l && (l.length() > 1 || a.length() > 1 ? l.equalsIgnoreCase(a) : l.equals(t.strip()));
+            case Expression e -> letters(e.node()) instanceof String l && (l.length() > 1 || a.length() > 1 ? l.equalsIgnoreCase(a) : l.equals(t.strip().replaceAll("^\\((.)\\)$", "$1")));
             case Choice c -> a.matches("\\(?" + Character.toLowerCase(c.letter()) + "\\)?");
             default -> false;
         };
@@ -476,6 +592,14 @@ final class Equivalence {
             case Answer.Number o -> o.decimals() < 0 && !o.percent() && o.value().isInteger() && o.value().toString().equals(digits);
             default -> false;
         };
+    }
+
+    private static Rational numeralValue(Answer.Numeral n) {
+        try {
+            return Rational.of(new java.math.BigInteger(n.digits(), n.base()));
+        } catch (NumberFormatException e) {
+            return null;
+        }
     }
 
     private static String stripZeros(String d) {

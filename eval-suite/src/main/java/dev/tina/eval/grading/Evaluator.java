@@ -248,6 +248,8 @@ final class Evaluator {
             case Add x -> x.terms().stream().allMatch(Evaluator::onlySymbols);
             case Fn x -> (x.name().equals("abs") || !x.known()) && x.args().stream().allMatch(Evaluator::onlySymbols);
             case Bracket x -> x.items().stream().allMatch(Evaluator::onlySymbols);
+            // f^{-1}(x): an inverse function's name (only f, g, h: x^{-1} is a value)
+            case Pow(Sym f, Neg(Num one)) when f.name().matches("[fgh]") && one.value().equals(Rational.of(1)) -> true;
             default -> false;
         };
     }

@@ -250,7 +250,7 @@ final class ExpressionParser {
         List<Node> items = new ArrayList<>();
         if (atListEnd()) return items;
         items.add(parseRelation());
-        while (acceptOp(",")) {
+        while (acceptOp(",") || acceptOp(";")) { // "(1; 2)": a semicolon separates coordinates in many countries
             if (atListEnd()) break;
             items.add(parseRelation());
         }

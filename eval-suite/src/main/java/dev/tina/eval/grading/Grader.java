@@ -27,20 +27,26 @@ import java.util.concurrent.atomic.AtomicReference;
  */
 public final class Grader implements AutoCloseable {
     /** Changes whenever a verdict may change: record it next to every score. */
-    public static final String VERSION = "tina-grader/1.0 (symja 3.0.0)";
+    public static final String VERSION = "tina-grader/1.1 (symja 3.0.0)";
 
     /**
      * @param deadline     wall-clock limit per grade
      * @param maxAbandoned abandoned workers still running beyond which grades fail fast as timeouts
      *                     (protects the machine when input is hostile)
      */
-    public record Options(Duration deadline, int maxAbandoned) {
+    public record Options(Duration deadline, int maxAbandoned, Conventions conventions) {
         public static final Options DEFAULT = new Options(Duration.ofSeconds(5), 32);
 
         public Options {
             if (deadline == null || deadline.isNegative() || deadline.isZero()) throw new IllegalArgumentException("deadline must be positive");
             if (maxAbandoned < 1) throw new IllegalArgumentException("maxAbandoned must be at least 1");
+            if (conventions == null) throw new IllegalArgumentException("conventions are required");
         }
+
+        /** The project's conventions ({@link Conventions#TINA}). */
+        public Options(Duration deadline, int maxAbandoned) { this(deadline, maxAbandoned, Conventions.TINA); }
+
+        public Options withConventions(Conventions c) { return new Options(deadline, maxAbandoned, c); }
     }
 
     /** Counters since construction; {@code internalErrors} are grader bugs, scored 0 (detail names the exception). */
@@ -89,10 +95,27 @@ public final class Grader implements AutoCloseable {
 
     /** Grades one completion against one gold answer; never throws for bad input, never exceeds the deadline by much. */
     public GradeResult grade(String gold, String completion) {
+        return run(gold, completion, null).result();
+    }
+
+    /** Grades like {@link #grade} (same verdict, same counters) and says why: what was read and which rules decided. */
+    public Explanation explain(String gold, String completion) {
+        return run(gold, completion, new Recorder());
+    }
+
+    private Explanation run(String gold, String completion, Recorder rec) {
         long t0 = System.nanoTime();
         GradeResult r;
         try {
-            r = withDeadline(() -> gradeNow(gold, completion, t0));
+            r = withDeadline(() -> {
+                Trace trace = Trace.begin(options.conventions(), rec != null);
+                try {
+                    return gradeNow(gold, completion, t0, rec);
+                } finally {
+                    if (rec != null) rec.rules = trace.steps();
+                    Trace.end();
+                }
+            });
         } catch (TimeoutException e) {
             timeouts.incrementAndGet();
             r = new GradeResult(false, null, Status.TIMEOUT, e.getMessage(), micros(t0));
@@ -107,7 +130,18 @@ public final class Grader implements AutoCloseable {
             case NO_ANSWER -> noAnswer.incrementAndGet();
             default -> { }
         }
-        return r;
+        return rec == null ? new Explanation(r, null, null, null, null, null, List.of(), List.of()) : rec.finish(r);
+    }
+
+    /** What {@link #explain} collects while grading (written by the worker, read after it finished). */
+    private static final class Recorder {
+        volatile String goldExtracted, goldParsed, extracted, source, predictionParsed;
+        final List<String> tried = new java.util.concurrent.CopyOnWriteArrayList<>();
+        volatile List<String> rules = List.of();
+
+        Explanation finish(GradeResult r) {
+            return new Explanation(r, goldExtracted, goldParsed, extracted, source, predictionParsed, tried, rules);
+        }
     }
 
     /** Says whether a gold answer can be graded against, and why not. */
@@ -201,13 +235,23 @@ public final class Grader implements AutoCloseable {
         return new Gold(null, null, firstError);
     }
 
-    private GradeResult gradeNow(String goldText, String completion, long t0) {
+    private GradeResult gradeNow(String goldText, String completion, long t0, Recorder rec) {
         Gold gold = readGold(goldText);
+        if (rec != null) {
+            rec.goldExtracted = gold.text;
+            rec.goldParsed = gold.answer == null ? "unreadable: " + gold.reason : Explanation.describe(gold.answer);
+        }
         if (gold.answer == null) return new GradeResult(false, null, Status.GOLD_UNPARSEABLE, gold.reason, micros(t0));
         if (gold.answer instanceof Answer.Choice c) {
             var letter = AnswerExtractor.choice(completion);
             if (letter.isPresent()) {
                 boolean ok = letter.get() == c.letter();
+                if (rec != null) {
+                    rec.extracted = String.valueOf(letter.get());
+                    rec.source = "choice";
+                    rec.predictionParsed = "choice " + letter.get();
+                    Trace.rule("multiple choice: the chosen letter against the gold letter");
+                }
                 return new GradeResult(ok, String.valueOf(letter.get()), ok ? Status.CORRECT : Status.WRONG,
                         "gold " + c.letter() + ", chose " + letter.get(), micros(t0));
             }
@@ -219,20 +263,52 @@ public final class Grader implements AutoCloseable {
         for (AnswerExtractor.Extraction c : cands) {
             String extracted = c.text().strip();
             Answer pred;
+            String where = c.source().name().toLowerCase(java.util.Locale.ROOT);
             try {
                 pred = AnswerParser.parse(c.text(), c.plainText());
             } catch (AnswerParseException | ArithmeticException | StackOverflowError e) {
                 if (LatexNormalizer.normalize(c.text(), false).equals(goldNorm) && !goldNorm.isEmpty()) {
+                    if (rec != null) {
+                        rec.extracted = extracted;
+                        rec.source = where;
+                        rec.predictionParsed = "unreadable: " + e.getMessage();
+                        Trace.rule("same text as the gold after normalisation");
+                    }
                     return new GradeResult(true, extracted, Status.CORRECT, "same text as the gold", micros(t0));
                 }
                 if (firstError == null) firstError = "answer '" + abbreviate(extracted) + "' unreadable: " + e.getMessage();
+                if (rec != null) rec.tried.add(where + " '" + abbreviate(extracted) + "': unreadable: " + e.getMessage());
                 continue;
             }
+            if (rec != null) {
+                rec.extracted = extracted;
+                rec.source = where;
+                rec.predictionParsed = Explanation.describe(pred);
+            }
             boolean ok = judge.equivalent(gold.answer, pred);
+            if (!ok) ok = sameAngle(gold, c);
             String detail = "gold " + gold.answer.display() + " vs " + pred.display() + " (" + c.source().name().toLowerCase(java.util.Locale.ROOT) + ")";
             return new GradeResult(ok, extracted, ok ? Status.CORRECT : Status.WRONG, detail, micros(t0));
         }
         return new GradeResult(false, cands.getFirst().text().strip(), Status.WRONG, firstError, micros(t0));
+    }
+
+    /**
+     * One side an angle in degrees, the other in radians (a multiple of π): {@code 60^\circ} answers {@code \frac{\pi}{3}}.
+     * Only then are the degrees read as radians; elsewhere a degree sign is a label (45° answers 45).
+     */
+    private boolean sameAngle(Gold gold, AnswerExtractor.Extraction c) {
+        boolean goldDeg = LatexNormalizer.hasDegrees(gold.text), predDeg = LatexNormalizer.hasDegrees(c.text());
+        if (goldDeg == predDeg || !(goldDeg ? c.text() : gold.text).matches("(?s).*(?:\\\\pi|π).*")) return false;
+        try {
+            Answer g = goldDeg ? AnswerParser.parse(LatexNormalizer.degreesAsRadians(gold.text), false) : gold.answer;
+            Answer p = predDeg ? AnswerParser.parse(LatexNormalizer.degreesAsRadians(c.text()), c.plainText()) : AnswerParser.parse(c.text(), c.plainText());
+            boolean same = judge.equivalent(g, p);
+            if (same) Trace.rule("an angle in degrees against radians: degrees read as radians");
+            return same;
+        } catch (AnswerParseException | ArithmeticException | StackOverflowError e) {
+            return false;
+        }
     }
 
     private static String abbreviate(String s) {

@@ -28,7 +28,7 @@ final class LatexNormalizer {
     private static final Pattern UNICODE = Pattern.compile("[−–—×÷·⋅≤≥≠π√∞∪∩∈±∓°′’‘“”…\\u00a0\\u2009\\u202f]");
     private static final Pattern SIZED_DELIMS = Pattern.compile("\\\\(?:left|right|bigl|bigr|Bigl|Bigr|biggl|biggr|Biggl|Biggr|bigg|Bigg|big|Big|middle)(?![a-zA-Z])\\s*\\.?");
     private static final Pattern SPACES = Pattern.compile("(?<!\\\\)\\\\(?:qquad|quad|enspace|thinspace|medspace|thickspace|hspace\\*?\\{[^}]*\\}|vspace\\*?\\{[^}]*\\}|[,;: ])|~");
-    private static final Pattern DEGREES = Pattern.compile("\\^\\s*\\{?\\s*\\\\circ\\s*\\}?|\\\\degree(?![a-zA-Z])|°|\\\\text\\{\\s*degrees?\\s*\\}");
+    private static final Pattern DEGREES = Pattern.compile("\\^\\s*\\{?\\s*\\\\circ\\s*\\}?|\\\\text\\{\\s*(?:°|\\\\textdegree)\\s*}|\\\\(?:text)?degree(?![a-zA-Z])|°|\\\\text\\{\\s*degrees?\\s*\\}");
     private static final Pattern TEXT_LIKE = Pattern.compile("\\\\(?:textbf|textit|textrm|textnormal|textsf|texttt|mathrm|mathbf|mathit|mathsf|mathtt|mathnormal|boldsymbol|bm|mbox|hbox|text)\\s*\\{");
     private static final Pattern PERCENT_WORD = Pattern.compile("\\s*(?:\\\\text\\{\\s*(?:percent(?:age)?|pct)\\s*\\}|\\b(?:percent(?:age)?|pct)\\b)", Pattern.CASE_INSENSITIVE);
     private static final Pattern TEXT_CONNECTOR = Pattern.compile(",?\\s*\\\\text\\{\\s*,?\\s*(?:and|or)\\s*\\}\\s*,?");
@@ -41,6 +41,13 @@ final class LatexNormalizer {
     private static final Pattern CURRENCY = Pattern.compile("\\\\\\$|\\$|€|£|¥|₹|\\\\euro|\\\\pounds|(?<![A-Za-z])Rs\\.?(?=\\s*\\d)");
     private static final Pattern TRAILING_TEXT_UNIT = Pattern.compile("\\\\text\\{\\s*([A-Za-z][A-Za-z .²³/^0-9]*)\\}(?:\\s*\\^\\s*\\{?\\s*\\d\\s*\\}?)?");
     private static final Pattern TRAILING_WORD_UNIT = Pattern.compile("(?<=[\\d}\\s])\\s*([A-Za-z]+)(?:\\s*(?:\\^\\s*\\{?\\d\\}?|[²³]))?\\s*$");
+    /** {@code 12{,}345} groups thousands; {@code 3{,}5} is a decimal comma (how LaTeX writes one without a space). */
+    private static final Pattern BRACED_COMMA = Pattern.compile("(?<=\\d)\\{,}(\\d+)");
+    private static final Pattern TRIG = Pattern.compile("\\\\?(?:sin|cos|tan|cot|sec|csc)(?![a-zA-Z])");
+    /** A number with its unit set as text: {@code \text{4 cm}} is the number 4 and a unit, not a word answer. */
+    private static final Pattern TEXT_NUMBER = Pattern.compile("\\\\text\\{\\s*([-+]?\\d[\\d.,]*(?:\\s*[A-Za-z][A-Za-z ./^0-9]*)?)\\s*}");
+    /** "2 3/4" in plain writing is a mixed number. */
+    private static final Pattern PLAIN_MIXED = Pattern.compile("(?<![\\d.,/])(\\d+)\\s+(\\d+)\\s*/\\s*(\\d+)(?![\\d./])");
     private static final Pattern DOTS = Pattern.compile(",?\\s*\\\\(?:ldots|cdots|dots|dotsc|dotsb)(?![a-zA-Z])\\s*,?");
     /** Python in gold answers ("np.arcsin(10/13)"). */
     private static final Pattern PYTHON_MODULE = Pattern.compile("\\b(?:np|numpy|math|sympy|sp)\\.(?=[a-z])");
@@ -66,15 +73,20 @@ final class LatexNormalizer {
      */
     static String normalize(String s, boolean plainText) {
         s = s.replace('\n', ' ').replace('\t', ' ').replace('\r', ' ').replace('\f', ' ');
-        if (!s.contains("\\begin")) s = COMMAND_ESCAPE.matcher(s).replaceAll("\\\\");
+        if (doublyEscaped(s)) s = s.replace("\\\\", "\\"); // escaped once more (copied from JSON)
+        else if (!s.contains("\\begin")) s = COMMAND_ESCAPE.matcher(s).replaceAll("\\\\");
+        if (s.contains("\\begin{")) s = displayEnvironments(s);
         s = unicode(s);
         s = PYTHON_MODULE.matcher(s).replaceAll("");
+        if (s.contains("{,}")) s = BRACED_COMMA.matcher(s).replaceAll(m -> m.group(1).length() == 3 ? "$1" : ".$1");
         for (String[] r : LITERAL) s = s.replace(r[0], r[1]);
         s = SIZED_DELIMS.matcher(s).replaceAll("");
         s = s.replace("\\(", "").replace("\\)", "").replace("\\[", "").replace("\\]", "");
-        s = DEGREES.matcher(s).replaceAll("");
+        // inside a trigonometric function a degree is an angle unit (sin 30° = 1/2); elsewhere only a label
+        s = DEGREES.matcher(s).replaceAll(TRIG.matcher(s).find() ? "\\\\frac{\\\\pi}{180}" : "");
         s = CURRENCY.matcher(s).replaceAll("");
         s = TEXT_LIKE.matcher(s).replaceAll("\\\\text{");
+        s = TEXT_NUMBER.matcher(s).replaceAll(m -> Matcher.quoteReplacement(m.group(1).strip()));
         s = PERCENT_WORD.matcher(s).replaceAll("%");
         s = s.replace("\\text{%}", "%");
         s = TEXT_CONNECTOR.matcher(s).replaceAll(",");
@@ -88,8 +100,28 @@ final class LatexNormalizer {
         s = completeShorthandArguments(s);
         s = repeatingDecimals(s);
         s = SET_BUILDER.matcher(s).replaceAll("$1");
+        s = mixedNumbers(s);
         s = joinThousands(s, plainText);
         return trimPunctuation(s);
+    }
+
+    /**
+     * Every command written with two backslashes ({@code \\frac}, {@code \\begin}) and none with one: the text was
+     * escaped once more (copied out of JSON or a Python string), so "\\\\" is a row break and "\\" a command.
+     */
+    static boolean doublyEscaped(String s) {
+        boolean doubled = false;
+        for (int i = 0; i < s.length(); i++) {
+            if (s.charAt(i) != '\\') continue;
+            int j = i;
+            while (j < s.length() && s.charAt(j) == '\\') j++;
+            if (j < s.length() && Character.isLetter(s.charAt(j))) {
+                if ((j - i) % 2 == 1) return false;
+                doubled |= j - i == 2;
+            }
+            i = j;
+        }
+        return doubled;
     }
 
     private static String unicode(String s) {
@@ -130,6 +162,7 @@ final class LatexNormalizer {
             boolean escaped = s.length() >= 2 && s.charAt(s.length() - 2) == '\\';
             if ((last == '.' || last == ',' || last == ';' || last == ':') && !escaped) s = s.substring(0, s.length() - 1).strip();
             else if (s.endsWith("\\\\")) s = s.substring(0, s.length() - 2).strip();
+            else if (last == '\\') s = s.substring(0, s.length() - 1).strip(); // a lone trailing backslash: debris of a cut
             else break;
         }
         while (!s.isEmpty() && (s.charAt(0) == ',' || s.charAt(0) == ':')) s = s.substring(1).strip();
@@ -257,6 +290,32 @@ final class LatexNormalizer {
         }
         m.appendTail(b);
         return b.toString();
+    }
+
+    /** {@code \begin{align*} x &= 1 \\ y &= 2 \end{align*}}: display layout; its last line is the result. */
+    private static final Pattern DISPLAY_ENV = Pattern.compile("\\\\begin\\{(align|aligned|equation|gather|gathered|eqnarray|multline|split)\\*?}(.*?)\\\\end\\{\\1\\*?}", Pattern.DOTALL);
+
+    private static String displayEnvironments(String s) {
+        return DISPLAY_ENV.matcher(Interrupts.guarded(s)).replaceAll(m -> {
+            String[] lines = m.group(2).split("\\\\\\\\");
+            String last = "";
+            for (String l : lines) if (!l.isBlank()) last = l;
+            return Matcher.quoteReplacement(last.replace("&", " ").strip());
+        });
+    }
+
+    static boolean hasDegrees(String s) { return DEGREES.matcher(s).find(); }
+
+    /** {@code 60^\circ} → {@code 60\cdot\frac{\pi}{180}}: an angle in degrees as radians. */
+    static String degreesAsRadians(String s) { return DEGREES.matcher(s).replaceAll("\\\\cdot\\\\frac{\\\\pi}{180}"); }
+
+    /** "2 3/4" → {@code 2\frac{3}{4}} (the parser reads a whole number before a proper fraction as a mixed number). */
+    private static String mixedNumbers(String s) {
+        if (s.indexOf('/') < 0) return s;
+        return PLAIN_MIXED.matcher(s).replaceAll(m -> {
+            java.math.BigInteger num = new java.math.BigInteger(m.group(2)), den = new java.math.BigInteger(m.group(3));
+            return num.signum() > 0 && num.compareTo(den) < 0 ? Matcher.quoteReplacement(m.group(1) + "\\frac{" + num + "}{" + den + "}") : Matcher.quoteReplacement(m.group());
+        });
     }
 
     /** "7,425,000" and "1 000" are one number; "1,22" is a decimal comma in plain text only. */

@@ -216,6 +216,8 @@ class ResumeTest {
         assertEquals(List.of("tiny", "AIME24", "avg"), iterToList(report.at("/table/columns").elements()).stream().map(JsonNode::asText).toList());
         assertTrue(Files.size(out.resolve("report.png")) > 1000);
         assertNotNull(javax.imageio.ImageIO.read(out.resolve("report.png").toFile()));
+        String keep = System.getProperty("tina.charts.dir"); // to look at the chart
+        if (keep != null) Files.copy(out.resolve("report.png"), Files.createDirectories(Path.of(keep)).resolve("eval-report.png"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         String md = Files.readString(out.resolve("report.md"));
         assertTrue(md.contains("| model | tiny | AIME24 | avg |"), md);
         assertTrue(md.contains("tina-grader/"), md);
