@@ -31,8 +31,9 @@ public sealed interface LossHead extends DecoderGraph.Head permits LossHead.Grpo
     /** Log-probabilities of the target tokens under softmax(logits / temperature), at the K positions. */
     static String targetLogps(GraphBuilder g, String h, String w) {
         String hk = g.op("Gather", List.of(h, "target_positions"), attr("axis", 0L));          // [K, H]
-        String logits = g.op("Gemm", List.of(hk, w), attr("transB", 1L));                        // [K, V]
-        String scaled = g.op("Div", List.of(logits, "temperature"));
+        // (h/T)·Wᵀ = (h·Wᵀ)/T: dividing the [K, H] rows rather than the [K, V] logits saves a
+        // vocabulary-wide pass forward and backward
+        String scaled = g.op("Gemm", List.of(g.op("Div", List.of(hk, "temperature")), w), attr("transB", 1L)); // [K, V]
         String lse = g.op("ReduceLogSumExp", List.of(scaled), attrInts("axes", -1), attr("keepdims", 0L));
         String ids = g.op("Unsqueeze", List.of("target_ids", g.constInt64(1)));
         String target = g.op("Squeeze", List.of(g.op("GatherElements", List.of(scaled, ids), attr("axis", 1L)), g.constInt64(1)));

@@ -177,6 +177,8 @@ public final class LayeredGradients implements GradientEngine {
     private OrtSession open(GraphBuilder g) throws OrtException {
         try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
             o.setDeterministicCompute(true);
+            String profile = System.getProperty("tina.layered.profile"); // a folder: ONNX Runtime's per-node timings, one JSON per piece
+            if (profile != null) o.enableProfiling(Path.of(profile, g.build().getName()).toString());
             // ONNX Runtime's arena keeps each session's peak transients resident (the sum over the
             // pieces, not the largest), but without it every run maps fresh pages: measured at 40M ×
             // 1,024 tokens, 1.28 GB peak and 3.1 CPU-s a step with it, 0.75 GB and 6.3 CPU-s without.
