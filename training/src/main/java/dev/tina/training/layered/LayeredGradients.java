@@ -476,52 +476,59 @@ public final class LayeredGradients implements GradientEngine {
             return true;
         }
 
-        private void attentionForward(MemorySegment q, MemorySegment k, MemorySegment v, MemorySegment o) throws OrtException {
-            int heads = c.numAttentionHeads(), kvh = c.numKeyValueHeads(), d = c.headDim(), blk = options.attentionBlock();
-            for (int row = 0; row < b; row++) {
-                for (int q0 = 0; q0 < s; q0 += blk) {
-                    int q1 = Math.min(s, q0 + blk), sq = q1 - q0;
-                    long base = (long) row * s;
-                    if (padding(row, q0, q1)) {
-                        o.asSlice(4L * (base + q0) * qd, 4L * sq * qd).fill((byte) 0);
-                        continue;
-                    }
-                    try (OnnxTensor qT = view(q, (base + q0) * qd, sq, heads, d); OnnxTensor kT = view(k, base * kd, q1, kvh, d);
-                         OnnxTensor vT = view(v, base * kd, q1, kvh, d); OnnxTensor m = maskView(row, q1);
-                         OnnxTensor off = OnnxTensor.createTensor(env, LongBuffer.wrap(new long[]{q0}), new long[]{1});
-                         OnnxTensor oT = view(o, (base + q0) * qd, sq, qd)) {
-                        run(tile, Map.of(Q, qT, LayerGraphs.K, kT, LayerGraphs.V, vT, KEY_MASK, m, QUERY_OFFSET, off), Map.of(O, oT), Set.of()).close();
-                    }
-                }
-            }
+        /** One attention tile's work, given its inputs (q, k, v, key mask, query offset) and where its rows start. */
+        private interface TileWork {
+            void run(Map<String, OnnxTensor> inputs, long rowStart, int q0, int q1) throws OrtException;
         }
 
-        private void attentionBackward(MemorySegment q, MemorySegment k, MemorySegment v, MemorySegment dO, MemorySegment dq,
-                                       MemorySegment dk, MemorySegment dv, MemorySegment dkPart, MemorySegment dvPart) throws OrtException {
+        /**
+         * Every tile (batch row × block of queries against the row's causal keys) in order; a
+         * tile of padding only is not run and its rows of {@code zeroWhenSkipped} are zeroed.
+         */
+        private void forEachTile(MemorySegment q, MemorySegment k, MemorySegment v, MemorySegment zeroWhenSkipped, TileWork work)
+                throws OrtException {
             int heads = c.numAttentionHeads(), kvh = c.numKeyValueHeads(), d = c.headDim(), blk = options.attentionBlock();
-            dk.fill((byte) 0);
-            dv.fill((byte) 0);
             for (int row = 0; row < b; row++) {
                 long base = (long) row * s;
                 for (int q0 = 0; q0 < s; q0 += blk) {
                     int q1 = Math.min(s, q0 + blk), sq = q1 - q0;
                     if (padding(row, q0, q1)) {
-                        dq.asSlice(4L * (base + q0) * qd, 4L * sq * qd).fill((byte) 0);
+                        zeroWhenSkipped.asSlice(4L * (base + q0) * qd, 4L * sq * qd).fill((byte) 0);
                         continue;
                     }
                     try (OnnxTensor qT = view(q, (base + q0) * qd, sq, heads, d); OnnxTensor kT = view(k, base * kd, q1, kvh, d);
                          OnnxTensor vT = view(v, base * kd, q1, kvh, d); OnnxTensor m = maskView(row, q1);
-                         OnnxTensor off = OnnxTensor.createTensor(env, LongBuffer.wrap(new long[]{q0}), new long[]{1});
-                         OnnxTensor doT = view(dO, (base + q0) * qd, sq, qd);
-                         OnnxTensor dqT = view(dq, (base + q0) * qd, sq, heads, d);
-                         OnnxTensor dkT = view(dkPart, 0, q1, kvh, d); OnnxTensor dvT = view(dvPart, 0, q1, kvh, d)) {
-                        run(tileVjp, Map.of(Q, qT, LayerGraphs.K, kT, LayerGraphs.V, vT, KEY_MASK, m, QUERY_OFFSET, off, Vjp.GRAD + O, doT),
-                                Map.of(Vjp.GRAD + Q, dqT, Vjp.GRAD + LayerGraphs.K, dkT, Vjp.GRAD + LayerGraphs.V, dvT), Set.of()).close();
+                         OnnxTensor off = OnnxTensor.createTensor(env, LongBuffer.wrap(new long[]{q0}), new long[]{1})) {
+                        work.run(Map.of(Q, qT, LayerGraphs.K, kT, LayerGraphs.V, vT, KEY_MASK, m, QUERY_OFFSET, off), base, q0, q1);
                     }
-                    addRow(dk, base * kd, dkPart, 0, (long) q1 * kd);
-                    addRow(dv, base * kd, dvPart, 0, (long) q1 * kd);
                 }
             }
+        }
+
+        private void attentionForward(MemorySegment q, MemorySegment k, MemorySegment v, MemorySegment o) throws OrtException {
+            forEachTile(q, k, v, o, (in, base, q0, q1) -> {
+                try (OnnxTensor oT = view(o, (base + q0) * qd, q1 - q0, qd)) {
+                    run(tile, in, Map.of(O, oT), Set.of()).close();
+                }
+            });
+        }
+
+        private void attentionBackward(MemorySegment q, MemorySegment k, MemorySegment v, MemorySegment dO, MemorySegment dq,
+                                       MemorySegment dk, MemorySegment dv, MemorySegment dkPart, MemorySegment dvPart) throws OrtException {
+            int heads = c.numAttentionHeads(), kvh = c.numKeyValueHeads(), d = c.headDim();
+            dk.fill((byte) 0);
+            dv.fill((byte) 0);
+            forEachTile(q, k, v, dq, (in, base, q0, q1) -> {
+                int sq = q1 - q0;
+                try (OnnxTensor doT = view(dO, (base + q0) * qd, sq, qd); OnnxTensor dqT = view(dq, (base + q0) * qd, sq, heads, d);
+                     OnnxTensor dkT = view(dkPart, 0, q1, kvh, d); OnnxTensor dvT = view(dvPart, 0, q1, kvh, d)) {
+                    Map<String, OnnxTensor> feed = new HashMap<>(in);
+                    feed.put(Vjp.GRAD + O, doT);
+                    run(tileVjp, feed, Map.of(Vjp.GRAD + Q, dqT, Vjp.GRAD + LayerGraphs.K, dkT, Vjp.GRAD + LayerGraphs.V, dvT), Set.of()).close();
+                }
+                addRow(dk, base * kd, dkPart, 0, (long) q1 * kd);
+                addRow(dv, base * kd, dvPart, 0, (long) q1 * kd);
+            });
         }
 
         /** The layer's weights, LoRA factors, scale and dropout inputs that {@code session} takes. */
