@@ -42,7 +42,8 @@ public final class AnswerExtractor {
             "(?<![\\w.])(-?\\d+/\\d+|-?\\d{1,3}(?:[ ,]\\d{3})+(?:\\.\\d+)?|-?\\d+(?:[.,]\\d+)?|-?\\.\\d+)(?:\\s*(%|percent\\b|pct\\b))?");
     private static final Pattern CHOICE_PHRASE = Pattern.compile(
             "answer\\s*(?:is|:)?\\s*:?\\s*(?:\\*\\*)?\\s*\\$?\\s*(?:\\\\(?:text|textbf|mathrm|mathbf)\\{)?\\s*\\(?(?-i:([A-Z]))\\)?(?![A-Za-z])", Pattern.CASE_INSENSITIVE);
-    private static final Pattern CHOICE_BOLD = Pattern.compile("\\*\\*\\s*\\(?([A-Z])\\)?\\s*[.:]?\\s*\\*\\*");
+    /** "**B**", "**(B)**", "**B) 12**", "**B. 12**": a bold option letter, maybe with its value after ")" "." or ":". */
+    private static final Pattern CHOICE_BOLD = Pattern.compile("\\*\\*\\s*\\(?([A-Z])(?:\\)?\\s*[.:]?\\s*|(?:\\)|[.:])\\s*[^*\\n]{1,40})\\*\\*");
     private static final Pattern CHOICE_PAREN = Pattern.compile("\\(([A-Z])\\)");
     private static final Pattern CHOICE_BARE = Pattern.compile("(?:^|\\s)\\(?([A-Z])\\)?(?=[.,:\\s]|$)");
 
