@@ -39,6 +39,9 @@ class ConventionsTest {
             x = 5             | \\boxed{y = 5}             | false | false | a named value keeps its name in both
             1, 2              | \\boxed{2, 1}              | true  | true  | a bare list is unordered in both
             (1, 2)            | \\boxed{(2, 1)}            | false | false | a tuple is ordered in both
+            \\frac{1}{3}      | \\boxed{0.33}              | true  | false | a correctly rounded decimal for a fraction without an exact one
+            \\frac{1}{3}      | \\boxed{0.333333}          | true  | true  | six places in both
+            7.78             | \\boxed{\\frac{70}{9}}     | true  | false | an exact value for a rounded gold
             """)
     void bothConventions(String gold, String completion, boolean underTina, boolean underMathVerify, String why) {
         assertEquals(underTina, tina.grade(gold, completion).correct(), "tina: " + why);
