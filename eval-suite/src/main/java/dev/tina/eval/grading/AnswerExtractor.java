@@ -42,7 +42,13 @@ public final class AnswerExtractor {
             "(?<![\\w.])(-?\\d+/\\d+|-?\\d{1,3}(?:[ ,]\\d{3})+(?:\\.\\d+)?|-?\\d+(?:[.,]\\d+)?|-?\\.\\d+)(?:\\s*(%|percent\\b|pct\\b))?");
     private static final Pattern CHOICE_PHRASE = Pattern.compile(
             "answer\\s*(?:is|:)?\\s*:?\\s*(?:\\*\\*)?\\s*\\$?\\s*(?:\\\\(?:text|textbf|mathrm|mathbf)\\{)?\\s*\\(?(?-i:([A-Z]))\\)?(?![A-Za-z])", Pattern.CASE_INSENSITIVE);
-    private static final Pattern CHOICE_BOLD = Pattern.compile("\\*\\*\\s*\\(?([A-Z])\\)?\\s*[.:]?\\s*\\*\\*");
+    /** "**B**", "**(B)**", "**B) 12**", "**B. 12**": a bold option letter, maybe with its value after ")" "." or ":". */
+    private static final Pattern CHOICE_BOLD = Pattern.compile("\\*\\*\\s*\\(?([A-Z])(?:\\)?\\s*[.:]?\\s*|(?:\\)|[.:])\\s*[^*\\n]{1,40})\\*\\*");
+    /** "the correct option is D", "I choose (B)": the choice named without the word "answer". */
+    private static final Pattern CHOICE_OPTION = Pattern.compile(
+            "(?:(?:correct|right|best)\\s+(?:option|choice)\\s+is|\\bI\\s+(?:choose|pick|select)(?:\\s+option)?)\\s*:?\\s*\\(?(?-i:([A-Z]))\\)?(?![A-Za-z])", Pattern.CASE_INSENSITIVE);
+    /** A completion that opens with its option: "C) 12, because …", "(B) since …", "D. …". */
+    private static final Pattern CHOICE_LEADING = Pattern.compile("^\\s*(?:\\*\\*)?\\s*(?:\\(([A-Z])\\)|([A-Z])[).:])(?:\\s|\\*\\*|$)");
     private static final Pattern CHOICE_PAREN = Pattern.compile("\\(([A-Z])\\)");
     private static final Pattern CHOICE_BARE = Pattern.compile("(?:^|\\s)\\(?([A-Z])\\)?(?=[.,:\\s]|$)");
 
@@ -400,12 +406,14 @@ public final class AnswerExtractor {
             Character c = AnswerParser.choiceLetter(box.get().text().replaceFirst("^\\s*\\\\text\\{\\s*\\(?([A-Z])\\)?\\s*}.*", "$1").replaceFirst("^\\(?([A-Z])\\)?[\\s:.].*", "$1"));
             if (c != null) return Optional.of(c);
         }
-        for (Pattern p : List.of(CHOICE_PHRASE, CHOICE_BOLD)) {
+        for (Pattern p : List.of(CHOICE_PHRASE, CHOICE_OPTION, CHOICE_BOLD)) {
             Matcher m = p.matcher(Interrupts.guarded(text));
             Character last = null;
             while (m.find()) last = m.group(1).charAt(0);
             if (last != null) return Optional.of(last);
         }
+        Matcher leading = CHOICE_LEADING.matcher(text);
+        if (leading.find()) return Optional.of((leading.group(1) != null ? leading.group(1) : leading.group(2)).charAt(0));
         List<Span> sp = spans(text);
         if (!sp.isEmpty()) {
             Character c = AnswerParser.choiceLetter(sp.getLast().content());

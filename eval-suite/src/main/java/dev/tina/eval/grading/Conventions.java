@@ -10,10 +10,13 @@ package dev.tina.eval.grading;
  *                                 inequality against an interval prediction is accepted in both modes
  * @param dependentNameIgnored     in a formula the name of the dependent variable or function does not matter
  *                                 ("y = t^2 - 1" vs "g(t) = t^2 - 1"); a named constant keeps its name (x = 5 vs y = 5)
+ * @param roundedDecimals          beyond agreement to six places, a correctly rounded decimal of two places or more
+ *                                 answers a fraction with no exact decimal (0.33 for 1/3), and an exact value answers a
+ *                                 gold rounded to two places or more (70/9 for 7.78); Math-Verify: six places only
  */
-public record Conventions(boolean percentSignOptional, boolean setMatchesRelation, boolean dependentNameIgnored) {
-    public static final Conventions TINA = new Conventions(true, true, true);
-    public static final Conventions MATH_VERIFY = new Conventions(false, false, false);
+public record Conventions(boolean percentSignOptional, boolean setMatchesRelation, boolean dependentNameIgnored, boolean roundedDecimals) {
+    public static final Conventions TINA = new Conventions(true, true, true, true);
+    public static final Conventions MATH_VERIFY = new Conventions(false, false, false, false);
 
     /** By name: "tina" or "math-verify". */
     public static Conventions named(String name) {

@@ -460,7 +460,7 @@ final class Equivalence {
         double diff = Math.abs(vg - vp), scale = Math.max(Math.abs(vg), Math.abs(vp));
         // six places, but never between tiny values (7.4e-12 is not 0): the difference must also be small relatively
         if ((diff <= SIX_PLACES && diff <= SIX_PLACES_RELATIVE * scale) || diff <= 1e-12 * scale) return true;
-        if (diff > ROUNDING_RELATIVE * scale) return false;
+        if (diff > ROUNDING_RELATIVE * scale || !Trace.conventions().roundedDecimals()) return false;
         int gPlaces = Evaluator.literalDecimals(g), pPlaces = Evaluator.literalDecimals(p);
         if (pPlaces >= 2 && !hasDecimal(g) && exactGold != null && !terminates(exactGold)) {
             return diff <= 0.5 * Math.pow(10, -pPlaces) * (1 + 1e-9);

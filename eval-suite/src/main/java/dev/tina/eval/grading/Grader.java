@@ -287,7 +287,7 @@ public final class Grader implements AutoCloseable {
             }
             boolean ok = judge.equivalent(gold.answer, pred);
             if (!ok) ok = sameAngle(gold, c);
-            String detail = "gold " + gold.answer.display() + " vs " + pred.display() + " (" + c.source().name().toLowerCase(java.util.Locale.ROOT) + ")";
+            String detail = "gold " + gold.answer.display() + " vs " + pred.display() + " (" + where + ")";
             return new GradeResult(ok, extracted, ok ? Status.CORRECT : Status.WRONG, detail, micros(t0));
         }
         return new GradeResult(false, cands.getFirst().text().strip(), Status.WRONG, firstError, micros(t0));

@@ -7,6 +7,9 @@ import org.jfree.chart.axis.CategoryAxis;
 import org.jfree.chart.axis.CategoryLabelPositions;
 import org.jfree.chart.axis.NumberAxis;
 import org.jfree.chart.axis.ValueAxis;
+import org.jfree.chart.block.BlockBorder;
+import org.jfree.chart.labels.ItemLabelAnchor;
+import org.jfree.chart.labels.ItemLabelPosition;
 import org.jfree.chart.labels.StandardCategoryItemLabelGenerator;
 import org.jfree.chart.plot.CategoryPlot;
 import org.jfree.chart.plot.PlotOrientation;
@@ -17,6 +20,8 @@ import org.jfree.chart.renderer.category.StandardBarPainter;
 import org.jfree.chart.renderer.xy.XYLineAndShapeRenderer;
 import org.jfree.chart.title.TextTitle;
 import org.jfree.chart.ui.RectangleEdge;
+import org.jfree.chart.ui.RectangleInsets;
+import org.jfree.chart.ui.TextAnchor;
 import org.jfree.data.category.CategoryDataset;
 import org.jfree.data.category.DefaultCategoryDataset;
 import org.jfree.data.xy.XYSeries;
@@ -34,8 +39,10 @@ import java.awt.geom.Rectangle2D;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.text.DecimalFormat;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.regex.Pattern;
 
 /**
  * Every PNG chart of the project (eval report, demo report, training curves), drawn with JFreeChart in one style:
@@ -143,11 +150,10 @@ public final class Charts {
         r.setDrawBarOutline(false);
         for (int i = 0; i < bars.size(); i++) r.setSeriesPaint(i, color(i));
         if (valueFormat != null) {
-            r.setDefaultItemLabelGenerator(new StandardCategoryItemLabelGenerator("{2}", new java.text.DecimalFormat(decimalPattern(valueFormat))));
+            r.setDefaultItemLabelGenerator(new StandardCategoryItemLabelGenerator("{2}", new DecimalFormat(decimalPattern(valueFormat))));
             r.setDefaultItemLabelsVisible(true);
             if (bars.stream().anyMatch(b -> b.low() != null)) { // beside the whisker, not across it
-                r.setDefaultPositiveItemLabelPosition(new org.jfree.chart.labels.ItemLabelPosition(
-                        org.jfree.chart.labels.ItemLabelAnchor.OUTSIDE12, org.jfree.chart.ui.TextAnchor.BOTTOM_RIGHT));
+                r.setDefaultPositiveItemLabelPosition(new ItemLabelPosition(ItemLabelAnchor.OUTSIDE12, TextAnchor.BOTTOM_RIGHT));
                 r.setItemLabelAnchorOffset(3);
             }
             r.setDefaultItemLabelFont(new Font(Font.SANS_SERIF, Font.PLAIN, 10));
@@ -165,7 +171,7 @@ public final class Charts {
 
     /** "%.2f" → "0.00" for {@link java.text.DecimalFormat}. */
     private static String decimalPattern(String printf) {
-        var m = java.util.regex.Pattern.compile("%\\.(\\d)f").matcher(printf);
+        var m = Pattern.compile("%\\.(\\d)f").matcher(printf);
         return m.matches() ? "0." + "0".repeat(Integer.parseInt(m.group(1))) : "0.###";
     }
 
@@ -200,12 +206,12 @@ public final class Charts {
     private static void style(JFreeChart chart) {
         chart.setBackgroundPaint(Color.WHITE);
         chart.setAntiAlias(true);
-        chart.setPadding(new org.jfree.chart.ui.RectangleInsets(6, 4, 4, 8));
+        chart.setPadding(new RectangleInsets(6, 4, 4, 8));
         TextTitle t = chart.getTitle();
         if (t != null) t.setFont(TITLE);
         if (chart.getLegend() != null) {
             chart.getLegend().setPosition(RectangleEdge.BOTTOM);
-            chart.getLegend().setFrame(org.jfree.chart.block.BlockBorder.NONE);
+            chart.getLegend().setFrame(BlockBorder.NONE);
         }
         if (chart.getPlot() instanceof XYPlot p) {
             p.setBackgroundPaint(Color.WHITE);
