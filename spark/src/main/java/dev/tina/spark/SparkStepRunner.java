@@ -23,7 +23,7 @@ import java.util.Map;
 
 /**
  * A GRPO step as one Spark job: the step's prompts cut into slices along whole groups and
- * micro-batches ({@link StepPlan#slices}), one task per slice running {@link StepWorker#run} on an
+ * micro-batches ({@link StepPlan#slices()}, as many as the trainer asks), one task per slice running {@link StepWorker#run} on an
  * executor-resident worker, results back to the driver, which sums gradients in micro-batch order.
  * The adapter travels as a broadcast named by its version (step + content hash); a task whose
  * broadcast names another version than its slice fails. Spark retries failed tasks; a retried
@@ -37,12 +37,11 @@ import java.util.Map;
  */
 final class SparkStepRunner implements StepRunner {
     /** Settings read from the Spark conf. */
-    static final String EXECUTOR_MODEL = "spark.tina.executor.model", SLICES = "spark.tina.slices",
+    static final String EXECUTOR_MODEL = "spark.tina.executor.model",
             FAIL_FIRST_ATTEMPT = "spark.tina.test.failFirstAttemptOfPartition", DRIVER_VERSION = "spark.tina.test.driverVersion";
 
     private final JavaSparkContext jsc;
     private final String recipeJson;
-    private final int slices;
     private final TaskSpec spec;
 
     SparkStepRunner(JavaSparkContext jsc, GrpoRecipe recipe, StepWorker local) throws Exception {
@@ -51,15 +50,12 @@ final class SparkStepRunner implements StepRunner {
         }
         this.jsc = jsc;
         var conf = jsc.getConf();
-        GrpoRecipe forExecutors = recipe;
-        if (conf.contains(EXECUTOR_MODEL)) {
-            ObjectNode o = new ObjectMapper().createObjectNode();
-            o.put("model_name_or_path", conf.get(EXECUTOR_MODEL));
-            forExecutors = recipe.with(o);
-        }
+        // executors open the model at the driver's absolute path unless told another
+        ObjectNode o = new ObjectMapper().createObjectNode();
+        o.put("model_name_or_path", conf.contains(EXECUTOR_MODEL) ? conf.get(EXECUTOR_MODEL)
+                : java.nio.file.Path.of(recipe.modelNameOrPath()).toAbsolutePath().toString());
+        GrpoRecipe forExecutors = recipe.with(o);
         this.recipeJson = new ObjectMapper().setSerializationInclusion(JsonInclude.Include.NON_NULL).writeValueAsString(forExecutors);
-        this.slices = conf.getInt(SLICES, jsc.defaultParallelism());
-        if (slices < 1) throw new IllegalArgumentException(SLICES + " must be >= 1, got " + slices);
         this.spec = new TaskSpec(recipeJson, conf.get(DRIVER_VERSION, ToolVersion.VERSION), conf.getInt(FAIL_FIRST_ATTEMPT, -1));
     }
 
@@ -93,7 +89,7 @@ final class SparkStepRunner implements StepRunner {
         }
         Broadcast<Adapter> adapter = jsc.broadcast(new Adapter(plan.adapterVersion(), plan.step(), copy));
         long t1 = System.nanoTime();
-        List<StepPlan.Slice> parts = plan.slices(slices);
+        List<StepPlan.Slice> parts = plan.slices(); // one task each
         TaskSpec s = spec;
         List<TaskOutput> outs;
         jsc.setJobGroup("tina-step-" + (plan.step() + 1), "GRPO step " + (plan.step() + 1) + " (" + parts.size() + " slices)", true);

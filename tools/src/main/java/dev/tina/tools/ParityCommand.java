@@ -13,6 +13,7 @@ import dev.tina.runtime.gpu.EngineCache;
 import dev.tina.runtime.gpu.TensorRtDecoder;
 import dev.tina.runtime.gpu.TensorRtEngine;
 import dev.tina.runtime.gpu.TensorRtSettings;
+import dev.tina.training.layered.Recompute;
 import dev.tina.training.parity.GrpoParity;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -84,7 +85,7 @@ final class ParityCommand implements Callable<Integer> {
             if (peft == null) throw new IllegalArgumentException("--grpo needs --adapter (the gradients are those of the adapter's factors)");
             Path settings = caseJson != null ? caseJson
                     : caseFile.resolveSibling(caseFile.getFileName().toString().replaceFirst("\\.safetensors$", "") + ".json");
-            List<GrpoParity.Comparison> results = GrpoParity.run(exported, peft, caseFile, settings, onDevice);
+            List<GrpoParity.Comparison> results = GrpoParity.run(exported, peft, caseFile, settings, onDevice, Recompute.LAYER);
             results.forEach(r -> System.out.println(r.line()));
             ok &= results.stream().allMatch(GrpoParity.Comparison::passed);
         }

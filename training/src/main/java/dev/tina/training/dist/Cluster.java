@@ -18,6 +18,9 @@ public interface Cluster extends AutoCloseable {
     /** Runs each GRPO step's slices as tasks (the driver keeps the loop). */
     StepRunner.Factory steps();
 
+    /** How many tasks the cluster runs at once by default: the rollout slices a step is cut into unless told otherwise. */
+    int parallelism();
+
     /**
      * A generator whose completions come from the cluster's executors; {@code local} (the driver's
      * own, over the same model) answers rendering and length questions.

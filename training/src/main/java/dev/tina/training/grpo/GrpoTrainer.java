@@ -192,6 +192,19 @@ public final class GrpoTrainer {
         return this;
     }
 
+    private int rolloutSlices = 1;
+
+    /**
+     * Cuts each step into this many slices (at most one per lcm(micro-batch, generations)
+     * completions), each sampled in its own waves: what a cluster runs in parallel. Runs cut alike
+     * log the same metrics bit for bit wherever they run; the default 1 samples the step in one piece.
+     */
+    public GrpoTrainer rolloutSlices(int n) {
+        if (n < 1) throw new IllegalArgumentException("rollout slices must be >= 1, got " + n);
+        this.rolloutSlices = n;
+        return this;
+    }
+
     private ObjectNode oneStep(LoadedModel model, StepRunner runner, LoraTrainer trainer, PromptDataset data, List<Reward> rewards,
                                int promptsPerStep, long step) throws Exception {
         long tStart = System.nanoTime();
@@ -219,7 +232,8 @@ public final class GrpoTrainer {
             prompts.add(ids);
             answers.add(row.answer());
         }
-        return new StepPlan(step, StepWorker.adapterVersion(step, trainer.weights()), prompts, answers, recipe.generations(), recipe.microBatch());
+        return new StepPlan(step, StepWorker.adapterVersion(step, trainer.weights()), prompts, answers, recipe.generations(), recipe.microBatch(),
+                rolloutSlices);
     }
 
     private ObjectNode metrics(LoraTrainer.StepMetrics m, StepPlan plan, StepRunner.Results results, List<Reward> rewards,

@@ -12,12 +12,14 @@ import java.util.List;
  * group's advantages and every micro-batch stay inside one slice and a slice's results are the
  * ones the whole step computed in one piece would give for those prompts.
  */
-public record StepPlan(long step, String adapterVersion, List<long[]> prompts, List<String> answers, int generations, int microBatch) {
+public record StepPlan(long step, String adapterVersion, List<long[]> prompts, List<String> answers, int generations, int microBatch,
+                       int rolloutSlices) {
     public StepPlan {
         prompts = List.copyOf(prompts);
         answers = List.copyOf(answers);
         if (prompts.size() != answers.size()) throw new IllegalArgumentException(prompts.size() + " prompts but " + answers.size() + " answers");
         if (generations < 1 || microBatch < 1) throw new IllegalArgumentException("generations and micro-batch size must be >= 1");
+        if (rolloutSlices < 1) throw new IllegalArgumentException("rollout slices must be >= 1, got " + rolloutSlices);
         if ((long) prompts.size() * generations % unitCompletions(generations, microBatch) != 0) {
             throw new IllegalArgumentException(prompts.size() + " prompts × " + generations + " generations do not split into units of lcm(micro-batch "
                     + microBatch + ", generations " + generations + ")");
@@ -47,8 +49,16 @@ public record StepPlan(long step, String adapterVersion, List<long[]> prompts, L
     /** How many slices the step can be cut into at most. */
     public int units() { return prompts.size() * generations / unitCompletions(generations, microBatch); }
 
-    /** The whole step as one slice (the single-process path). */
+    /** The whole step as one slice. */
     public Slice whole() { return slices(1).getFirst(); }
+
+    /**
+     * The step cut into {@code rolloutSlices} slices (at most {@link #units}). How a step is cut is
+     * part of what it computes: each slice samples its prompts in its own waves, and the sampler's
+     * log-probabilities (not its tokens) depend in the last bits on which rows share a wave. So a
+     * step run here and one spread over a cluster agree bit for bit when they are cut alike.
+     */
+    public List<Slice> slices() { return slices(rolloutSlices); }
 
     /** At most {@code n} slices of nearly equal size, in prompt order. */
     public List<Slice> slices(int n) {

@@ -34,8 +34,12 @@ public interface StepRunner extends AutoCloseable {
         StepRunner open(GrpoRecipe recipe, StepWorker local) throws Exception;
     }
 
-    /** The whole step as one slice on the driver's sessions (no copies, no serialisation). */
+    /** The plan's slices one after another on the driver's sessions (no copies, no serialisation). */
     static StepRunner inProcess(StepWorker worker) {
-        return (plan, weights) -> new Results(List.of(worker.run(plan.whole(), weights)), Map.of());
+        return (plan, weights) -> {
+            List<SliceResult> out = new java.util.ArrayList<>();
+            for (StepPlan.Slice s : plan.slices()) out.add(worker.run(s, weights));
+            return new Results(out, Map.of());
+        };
     }
 }

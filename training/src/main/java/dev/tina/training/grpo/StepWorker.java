@@ -14,9 +14,9 @@ import dev.tina.runtime.sampling.SamplingParams;
 import dev.tina.training.graph.Aggregation;
 import dev.tina.training.graph.GrpoMicroBatch;
 import dev.tina.training.graph.LossHead;
-import dev.tina.training.graph.TrainingGraph;
+import dev.tina.training.layered.LayeredGradients;
+import dev.tina.training.layered.Recompute;
 import dev.tina.training.ort.GradientEngine;
-import dev.tina.training.ort.GradientSession;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -92,15 +92,16 @@ public final class StepWorker implements AutoCloseable {
             }
             BatchSampler sampler = model.sampler(64);
             owned.add(1, sampler);
-            var graph = TrainingGraph.gradientGraph(model.exportDir(), recipe.rank(), targets, new LossHead.Grpo(), recipe.dropout(),
-                    "grpo-r" + recipe.rank() + "-" + targets.size() + "t" + (recipe.dropout() > 0 ? "-dropout" : "") + ".onnx");
-            Map<String, long[]> shapes = new LinkedHashMap<>();
-            for (String p : graph.params()) shapes.put(p, TrainingGraph.paramShape(model.config(), p, recipe.rank()));
-            var scoring = TrainingGraph.scoringGraph(model.exportDir(), recipe.rank(), targets, new LossHead.Grpo(),
-                    "grpo-score-r" + recipe.rank() + "-" + targets.size() + "t.onnx");
-            GradientSession grads = new GradientSession(graph, shapes, true, model.sharedWeights(), device);
+            // the same engines as GrpoTrainer.loop opens (keep the two in step)
+            Recompute mode = Recompute.NONE;
+            String stem = "grpo-r" + recipe.rank() + "-" + targets.size() + "t";
+            var gradSpec = new Recompute.Spec(model.exportDir(), model.config(), targets, recipe.rank(), new LossHead.Grpo(), recipe.dropout(), true,
+                    stem + (recipe.dropout() > 0 ? "-dropout" : ""));
+            var refSpec = new Recompute.Spec(model.exportDir(), model.config(), targets, recipe.rank(), new LossHead.Grpo(), 0.0, false, stem);
+            LayeredGradients.Options layered = LayeredGradients.Options.defaults();
+            GradientEngine grads = mode.open(gradSpec, model.sharedWeights(), true, device, layered);
             owned.add(grads);
-            GradientSession ref = new GradientSession(scoring, shapes, true, model.sharedWeights(), device);
+            GradientEngine ref = mode.open(refSpec, model.sharedWeights(), true, device, layered);
             owned.add(ref);
             return new StepWorker(recipe, model, sampler, grads, ref, rewards, owned);
         } catch (Exception | Error e) {
