@@ -19,7 +19,7 @@ import java.util.Set;
 import java.util.concurrent.Callable;
 
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks; speeds are reported as ratios against a baseline measured in the same run.",
-        subcommands = {BenchCommand.Generate.class, BenchCommand.Train.class})
+        subcommands = {BenchCommand.Generate.class, BenchCommand.Train.class, BenchSpark.class, BenchScaling.class})
 final class BenchCommand {
 
     @Command(name = "generate", mixinStandardHelpOptions = true,
