@@ -181,6 +181,13 @@ class SparkEvalTest {
         assertEquals(2, a.size());
         assertEquals(a, b);
         assertTrue(Files.readString(spark.resolve("metrics.jsonl")).contains("seconds_spark_scheduling"));
+        // a driver that stops after step 1 (its last checkpoint) and is started again with --resume logs the same run
+        Path resumed = tmp.resolve("train-resumed");
+        Run first = tina("train", "--recipe", recipe.toString(), "--out", resumed.toString(), "--spark", "local[2]", "--max-steps", "1");
+        assertEquals(0, first.code(), first.err());
+        Run again = tina("train", "--recipe", recipe.toString(), "--out", resumed.toString(), "--spark", "local[2]", "--resume");
+        assertEquals(0, again.code(), again.err());
+        assertEquals(a, SparkTrainTest.deterministic(resumed.resolve("metrics.jsonl")));
         Run bad = tina("train", "--recipe", recipe.toString(), "--out", tmp.resolve("bad").toString(), "--spark", "spark://127.0.0.1:1");
         assertEquals(2, bad.code());
         assertTrue(bad.err().contains("unreachable"), bad.err());
