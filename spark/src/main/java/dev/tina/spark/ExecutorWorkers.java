@@ -39,12 +39,11 @@ final class ExecutorWorkers {
     private ExecutorWorkers() {}
 
     /** Step workers for a recipe (its JSON is the key: another recipe gets other workers). */
-    /** @param threads the sampler's intra-op threads (the task's cores) */
-    static <T> T withStepWorker(String recipeJson, int threads, Work<StepWorker, T> work) throws Exception {
-        return with("grpo:" + threads + ":" + recipeJson, () -> {
+    static <T> T withStepWorker(String recipeJson, Work<StepWorker, T> work) throws Exception {
+        return with("grpo:" + recipeJson, () -> {
             GrpoRecipe recipe = GrpoRecipe.parse(recipeJson, "recipe from the driver");
             try {
-                return StepWorker.open(recipe, threads);
+                return StepWorker.open(recipe);
             } catch (Exception e) {
                 throw new IllegalStateException(where() + ": cannot open the model '" + recipe.modelNameOrPath() + "' for training: "
                         + SparkCluster.rootMessage(e) + " (executors need the model folder at the same path as the driver, "

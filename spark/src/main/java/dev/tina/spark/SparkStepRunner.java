@@ -140,9 +140,7 @@ final class SparkStepRunner implements StepRunner {
             throw new IllegalStateException(ExecutorWorkers.where() + ": the broadcast adapter is " + a.version() + " but the slice of step "
                     + (slice.step() + 1) + " needs " + slice.adapterVersion() + " (a stale broadcast)");
         }
-        // the sampler gets the task's cores (spark.task.cpus): concurrent tasks on one executor would otherwise oversubscribe it
-        int cpus = ctx == null ? 0 : ctx.cpus();
-        SliceResult r = ExecutorWorkers.withStepWorker(spec.recipeJson(), cpus, w -> w.run(slice, a.weights()));
+        SliceResult r = ExecutorWorkers.withStepWorker(spec.recipeJson(), w -> w.run(slice, a.weights()));
         long t2 = System.nanoTime();
         if (ctx != null && ctx.partitionId() == spec.failFirstAttemptOfPartition() && ctx.attemptNumber() == 0) {
             // test hook: the work is done, and the attempt dies anyway; Spark must retry and get the same result

@@ -76,11 +76,6 @@ public final class StepWorker implements AutoCloseable {
      * the trainer opens its own; see {@link GrpoTrainer}): what an executor keeps for its lifetime.
      */
     public static StepWorker open(GrpoRecipe recipe) throws Exception {
-        return open(recipe, 0);
-    }
-
-    /** @param samplerThreads the sampler's intra-op threads (a Spark task's cores); 0: one per core */
-    public static StepWorker open(GrpoRecipe recipe, int samplerThreads) throws Exception {
         List<AutoCloseable> owned = new ArrayList<>();
         try {
             Grader grader = new Grader();
@@ -90,8 +85,7 @@ public final class StepWorker implements AutoCloseable {
             for (String r : recipe.rewards()) rewards.add(Reward.parse(r, grader));
             List<Projection> targets = recipe.targets().stream().map(Projection::fromModuleName).toList();
             SessionSettings.Device device = recipe.deviceKind();
-            SessionSettings settings = samplerThreads > 0 ? new SessionSettings(device, samplerThreads) : SessionSettings.of(device);
-            LoadedModel model = LoadedModel.openShared(Path.of(recipe.modelNameOrPath()), settings);
+            LoadedModel model = LoadedModel.openShared(Path.of(recipe.modelNameOrPath()), SessionSettings.of(device));
             owned.addFirst(model); // closed last
             if (model.tokenizer().isEmpty()) {
                 throw new IllegalArgumentException(model.exportDir() + ": GRPO needs the model's tokenizer.json (rewards read text)");
