@@ -30,6 +30,7 @@ final class ExecutorWorkers {
 
     private static final Map<String, Deque<AutoCloseable>> IDLE = new ConcurrentHashMap<>();
     private static final List<AutoCloseable> ALL = new ArrayList<>();
+    private static final Object OPENING = new Object();
     private static volatile int opened;
 
     static {
@@ -57,7 +58,10 @@ final class ExecutorWorkers {
         Deque<AutoCloseable> idle = IDLE.computeIfAbsent(key, k -> new ConcurrentLinkedDeque<>());
         W w = (W) idle.pollFirst();
         if (w == null) {
-            w = opener.open();
+            // one at a time: concurrent first tasks would each build the same training graphs and map the model together
+            synchronized (OPENING) {
+                w = opener.open();
+            }
             synchronized (ALL) {
                 ALL.add(w);
             }
