@@ -7,8 +7,10 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 
 /**
- * Files written whole or not at all: the content goes to a temporary sibling ({@code NAME.tmp}),
- * which is renamed over the target; a failure removes the temporary and leaves the old file as
+ * Files written whole or not at all: the content goes to a temporary sibling
+ * ({@code NAME.PID.THREAD.tmp}: writers of the same file in other threads or processes, e.g. two
+ * executors building one training graph in a shared cache, never share it), which is renamed over
+ * the target; a failure removes the temporary and leaves the old file as
  * it was. (Folders: {@link AtomicOutputDirectory}.)
  */
 public final class AtomicFiles {
@@ -20,7 +22,7 @@ public final class AtomicFiles {
     private AtomicFiles() {}
 
     public static void write(Path file, Content content) throws IOException {
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+        Path tmp = file.resolveSibling(file.getFileName() + "." + ProcessHandle.current().pid() + "." + Thread.currentThread().threadId() + ".tmp");
         try {
             content.writeTo(tmp);
             Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);

@@ -17,6 +17,7 @@ import dev.tina.runtime.LoadedModel;
 import dev.tina.runtime.SessionSettings;
 import dev.tina.runtime.sampling.BatchSampler;
 import dev.tina.runtime.sampling.SamplingParams;
+import dev.tina.training.dist.Cluster;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -97,6 +98,13 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--grade-deadline-ms", defaultValue = "5000", description = "per-sample grading deadline; past it the sample scores 0; default ${DEFAULT-VALUE}")
     long gradeDeadlineMs;
 
+    @Option(names = "--spark", paramLabel = "MASTER", description = "generate on Apache Spark executors (local[N], spark://host:port, k8s://…); they need the model "
+            + "and adapters at the same paths; the sample log and report are written here, resume unchanged (README, Spark)")
+    String spark;
+
+    @Option(names = "--spark-conf", paramLabel = "KEY=VALUE", description = "a Spark setting; repeatable")
+    java.util.Map<String, String> sparkConf = new java.util.LinkedHashMap<>();
+
     /** A seam for tests (e.g. a generator that fails after N samples, to prove resume); the identity otherwise. */
     UnaryOperator<Generator> wrapGenerator = UnaryOperator.identity();
 
@@ -123,7 +131,8 @@ final class EvalCommand implements Callable<Integer> {
         List<String> names = Variant.names(adapters);
         for (int i = 0; i < adapters.size(); i++) variants.add(Variant.adapter(names.get(i), adapters.get(i)));
 
-        try (LoadedModel m = LoadedModel.open(model, SessionSettings.of(SessionSettings.Device.parse(device)));
+        try (Cluster cluster = spark == null ? null : Cluster.open(spark, sparkConf);
+             LoadedModel m = LoadedModel.open(model, SessionSettings.of(SessionSettings.Device.parse(device)));
              BatchSampler sampler = m.sampler(batchRows)) {
             String fingerprint = m.decoder().descriptor().source() == null ? null : m.decoder().descriptor().source().get("fingerprint");
             ModelInfo info = new ModelInfo(model.toAbsolutePath().normalize().toString(), m.exportDir().toAbsolutePath().normalize().toString(),
@@ -132,7 +141,12 @@ final class EvalCommand implements Callable<Integer> {
             Evaluation.Generators generators = v -> {
                 AdapterBinding binding = m.adapter(v.adapter());
                 try {
-                    return wrapGenerator.apply(new SamplerGenerator(m, sampler, binding, params, chat, system, batchRows));
+                    Generator local = new SamplerGenerator(m, sampler, binding, params, chat, system, batchRows);
+                    if (cluster != null) {
+                        local = cluster.generator(local, new Cluster.EvalJob(model.toAbsolutePath().toString(), v.adapter() == null ? null : v.adapter().toAbsolutePath().toString(),
+                                device, seed, temperature, topP, maxNewTokens, List.copyOf(params.stopTokenIds()), chat, system, batchRows));
+                    }
+                    return wrapGenerator.apply(local);
                 } catch (RuntimeException e) {
                     binding.close();
                     throw e;

@@ -2,6 +2,7 @@ package dev.tina.tools;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tina.training.dist.Cluster;
 import dev.tina.training.grpo.GrpoRecipe;
 import dev.tina.training.grpo.GrpoTrainer;
 import picocli.CommandLine.Command;
@@ -25,6 +26,11 @@ final class TrainCommand implements Callable<Integer> {
             + "GPU paths need a -Pgpu build (README, GPU)") String device;
     @Option(names = "--recompute", description = "override recompute: layer (default on the CPU: each decoder layer recomputed in the backward pass, "
             + "memory grows by kilobytes per token) or none (one graph keeping every activation)") String recompute;
+    @Option(names = "--spark", paramLabel = "MASTER", description = "run each step's rollouts and gradient passes as Apache Spark tasks: local[N], spark://host:port, k8s://…; "
+            + "./tina adds the tina-spark module to the class path when this is given (README, Spark)") String spark;
+    @Option(names = "--spark-conf", paramLabel = "KEY=VALUE", description = "a Spark setting (spark.executor.memory=8g, …); repeatable") java.util.Map<String, String> sparkConf = new java.util.LinkedHashMap<>();
+    @Option(names = "--rollout-slices", paramLabel = "N", description = "cut each step into N slices sampled apart (default: 1, or the cluster's parallelism with --spark); "
+            + "runs cut alike log the same metrics bit for bit, here or on a cluster") Integer rolloutSlices;
 
     @Override
     public Integer call() throws Exception {
@@ -40,10 +46,16 @@ final class TrainCommand implements Callable<Integer> {
         if (!overrides.isEmpty()) r = r.with(overrides);
         GrpoTrainer.Summary s;
         try (Progress bar = Progress.count("train", r.steps(), "step")) {
-            s = new GrpoTrainer(r, out).run(resume, m -> {
-                bar.accept(1);
-                System.out.println(m.toString());
-            });
+            GrpoTrainer trainer = new GrpoTrainer(r, out);
+            try (Cluster cluster = spark == null ? null : Cluster.open(spark, sparkConf)) {
+                if (cluster != null) trainer.runner(cluster.steps());
+                int slices = rolloutSlices != null ? rolloutSlices : cluster != null ? cluster.parallelism() : 1;
+                trainer.rolloutSlices(slices);
+                s = trainer.run(resume, m -> {
+                    bar.accept(1);
+                    System.out.println(m.toString());
+                });
+            }
         }
         System.err.printf("done: %d steps, %.1f s, %d tokens generated; last checkpoint %s%n", s.steps(), s.wallSeconds(),
                 s.tokensGenerated(), s.lastCheckpoint());

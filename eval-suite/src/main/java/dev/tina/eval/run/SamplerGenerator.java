@@ -26,7 +26,7 @@ import java.util.function.Consumer;
 public final class SamplerGenerator implements Generator {
     private static final long A = 0x9E3779B97F4A7C15L, B = 0xC2B2AE3D27D4EB4FL;
     /** Whether {@link #shiftedSeed} reproduces the sampler's streams (checked, never assumed). */
-    static final boolean SEEDS_SHIFT = checkShift();
+    public static final boolean SEEDS_SHIFT = checkShift();
 
     private final LoadedModel model;
     private final BatchSampler sampler;
@@ -98,7 +98,7 @@ public final class SamplerGenerator implements Generator {
      * The seed under which a call's prompt i draws the stream of run prompt {@code first + i}: streams are seeded
      * with {@code seed·A + (prompt+1)·B + (sample+1)·C} (mod 2^64), and A is odd, hence invertible.
      */
-    static long shiftedSeed(long seed, int first) {
+    public static long shiftedSeed(long seed, int first) {
         return seed + (long) first * B * inverse(A);
     }
 

@@ -8,22 +8,17 @@ import dev.tina.export.AtomicOutputDirectory;
 import dev.tina.export.checkpoint.Projection;
 import dev.tina.export.checkpoint.SafetensorsWriter;
 import dev.tina.export.peft.LoraConfig;
-import dev.tina.export.peft.PeftAdapter;
-import dev.tina.runtime.AdapterBinding;
 import dev.tina.runtime.LoadedModel;
 import dev.tina.runtime.SessionSettings;
 import dev.tina.runtime.sampling.BatchSampler;
-import dev.tina.runtime.sampling.Completion;
-import dev.tina.runtime.sampling.SamplingParams;
-import dev.tina.training.graph.Aggregation;
 import dev.tina.training.graph.LossHead;
 import dev.tina.training.optim.LoraInit;
+import dev.tina.training.optim.GradientSum;
 import dev.tina.training.optim.LoraTrainer;
 import dev.tina.training.optim.LrSchedule;
 import dev.tina.training.layered.LayeredGradients;
 import dev.tina.training.layered.Recompute;
 import dev.tina.training.ort.GradientEngine;
-import dev.tina.training.ort.LoraTrainingSession;
 
 import java.io.BufferedWriter;
 import java.io.IOException;
@@ -31,14 +26,11 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
 
@@ -99,7 +91,6 @@ public final class GrpoTrainer {
         PromptDataset data = PromptDataset.read(Path.of(recipe.datasetPath()), recipe.problemField(), recipe.answerField(), recipe.runSeed());
         List<Projection> targets = recipe.targets().stream().map(Projection::fromModuleName).toList();
         LoraConfig loraConfig = LoraConfig.of(recipe.rank(), recipe.alpha(), 0.0, targets, Boolean.TRUE.equals(recipe.useRslora()));
-        Aggregation aggregation = Aggregation.parse(recipe.loss());
         long totalSteps = recipe.steps();
         var settings = new LoraTrainer.Settings(recipe.lr(), LrSchedule.parse(recipe.scheduler(), recipe.minLr()), totalSteps,
                 LrSchedule.warmupSteps(recipe.warmup(), totalSteps), recipe.gradNorm(),
@@ -120,7 +111,6 @@ public final class GrpoTrainer {
             LayeredGradients.Options layered = LayeredGradients.Options.defaults();
             try (GradientEngine grads = mode.open(gradSpec, model.sharedWeights(), true, device, layered);
                  GradientEngine reference = mode.open(refSpec, model.sharedWeights(), true, device, layered)) {
-                this.reference = reference;
                 LoraTrainer trainer;
                 Path latest = resume ? latestCheckpoint() : null;
                 if (latest != null) {
@@ -130,24 +120,26 @@ public final class GrpoTrainer {
                     deleteOldRun(); // also when resuming with no checkpoint yet: the steps logged since were never saved
                     trainer = new LoraTrainer(grads, LoraInit.peft(model.config(), targets, recipe.rank(), recipe.runSeed()), settings);
                 }
-                while (trainer.step() < totalSteps) {
-                    long step = trainer.step(); // steps done; this is step + 1
-                    long[] copiedBefore = sum(grads.totalCopyBytes(), reference.totalCopyBytes());
-                    ObjectNode metrics = oneStep(model, sampler, trainer, data, rewards, loraConfig, aggregation, promptsPerStep, step);
-                    if (device != SessionSettings.Device.CPU) {
-                        // ONNX Runtime's Java API has no IoBinding: on CUDA every training/scoring run copies its
-                        // inputs up and its outputs down; the step's bytes show what that costs
-                        long[] copied = sum(grads.totalCopyBytes(), reference.totalCopyBytes());
-                        metrics.put("device", device.cli());
-                        metrics.put("training_host_to_device_bytes", copied[0] - copiedBefore[0]);
-                        metrics.put("training_device_to_host_bytes", copied[1] - copiedBefore[1]);
-                    }
-                    tokensGenerated += metrics.get("tokens_generated").asLong();
-                    appendMetrics(metrics);
-                    plotCurves();
-                    onStep.accept(metrics);
-                    if (trainer.step() % recipe.saveEvery() == 0 || trainer.step() == totalSteps) {
-                        lastCheckpoint = checkpoint(trainer, loraConfig, model);
+                try (StepRunner runner = runners.open(recipe, new StepWorker(recipe, model, sampler, grads, reference, rewards))) {
+                    while (trainer.step() < totalSteps) {
+                        long step = trainer.step(); // steps done; this is step + 1
+                        long[] copiedBefore = sum(grads.totalCopyBytes(), reference.totalCopyBytes());
+                        ObjectNode metrics = oneStep(model, runner, trainer, data, rewards, promptsPerStep, step);
+                        if (device != SessionSettings.Device.CPU) {
+                            // ONNX Runtime's Java API has no IoBinding: on CUDA every training/scoring run copies its
+                            // inputs up and its outputs down; the step's bytes show what that costs
+                            long[] copied = sum(grads.totalCopyBytes(), reference.totalCopyBytes());
+                            metrics.put("device", device.cli());
+                            metrics.put("training_host_to_device_bytes", copied[0] - copiedBefore[0]);
+                            metrics.put("training_device_to_host_bytes", copied[1] - copiedBefore[1]);
+                        }
+                        tokensGenerated += metrics.get("tokens_generated").asLong();
+                        appendMetrics(metrics);
+                        plotCurves();
+                        onStep.accept(metrics);
+                        if (trainer.step() % recipe.saveEvery() == 0 || trainer.step() == totalSteps) {
+                            lastCheckpoint = checkpoint(trainer, loraConfig, model);
+                        }
                     }
                 }
             }
@@ -182,81 +174,77 @@ public final class GrpoTrainer {
         return this;
     }
 
-    private ObjectNode oneStep(LoadedModel model, BatchSampler sampler, LoraTrainer trainer, PromptDataset data,
-                               List<Reward> rewards, LoraConfig loraConfig, Aggregation aggregation, int promptsPerStep, long step)
-            throws Exception {
+    private StepRunner.Factory runners = (recipe, local) -> StepRunner.inProcess(local);
+
+    /**
+     * Where each step's rollouts, rewards, reference log-probs and gradient passes run (default:
+     * this process). The driver keeps the cursor, the reduction, AdamW, checkpoints and metrics.
+     */
+    public GrpoTrainer runner(StepRunner.Factory factory) {
+        this.runners = java.util.Objects.requireNonNull(factory);
+        return this;
+    }
+
+    private int rolloutSlices = 1;
+
+    /**
+     * Cuts each step into this many slices (at most one per lcm(micro-batch, generations)
+     * completions), each sampled in its own waves: what a cluster runs in parallel. Runs cut alike
+     * log the same metrics bit for bit wherever they run; the default 1 samples the step in one piece.
+     */
+    public GrpoTrainer rolloutSlices(int n) {
+        if (n < 1) throw new IllegalArgumentException("rollout slices must be >= 1, got " + n);
+        this.rolloutSlices = n;
+        return this;
+    }
+
+    private ObjectNode oneStep(LoadedModel model, StepRunner runner, LoraTrainer trainer, PromptDataset data, List<Reward> rewards,
+                               int promptsPerStep, long step) throws Exception {
         long tStart = System.nanoTime();
-        int g = recipe.generations();
-        // 1. prompts at the data cursor
-        List<PromptDataset.Row> rows = new ArrayList<>();
+        StepPlan plan = plan(model, trainer, data, promptsPerStep, step);
+        StepRunner.Results results = runner.run(plan, trainer.weights());
+        long tRan = System.nanoTime();
+        List<SliceResult.Micro> micro = new ArrayList<>();
+        for (SliceResult s : results.slices()) micro.addAll(s.micro());
+        micro.sort(Comparator.comparingInt(SliceResult.Micro::index)); // the reduction order, whoever computed them
+        List<GradientSum.Part> parts = micro.stream().map(SliceResult.Micro::part).toList();
+        List<float[]> samplerLogps = micro.stream().map(SliceResult.Micro::samplerLogps).toList();
+        LoraTrainer.StepMetrics m = trainer.apply(parts);
+        long tEnd = System.nanoTime();
+        return metrics(m, plan, results, rewards, samplerLogps, data, (tEnd - tRan) / 1e9, (tRan - tStart) / 1e9);
+    }
+
+    /** The step's prompts at the data cursor (TRL keeps the end of an over-long prompt) and the adapter version to use. */
+    private StepPlan plan(LoadedModel model, LoraTrainer trainer, PromptDataset data, int promptsPerStep, long step) {
         List<long[]> prompts = new ArrayList<>();
+        List<String> answers = new ArrayList<>();
         for (int i = 0; i < promptsPerStep; i++) {
             PromptDataset.Row row = data.at(step * promptsPerStep + i);
-            rows.add(row);
             long[] ids = model.encodePrompt(row.problem(), recipe.chat(), recipe.systemPrompt());
-            if (ids.length > recipe.promptLength()) ids = java.util.Arrays.copyOfRange(ids, ids.length - recipe.promptLength(), ids.length); // TRL keeps the end
+            if (ids.length > recipe.promptLength()) ids = java.util.Arrays.copyOfRange(ids, ids.length - recipe.promptLength(), ids.length);
             prompts.add(ids);
+            answers.add(row.answer());
         }
-        // 2. rollouts with the live adapter, checked to be the trainer's current version
-        String version = versionOf(trainer);
-        List<Completion> completions;
-        long tHand = System.nanoTime();
-        try (AdapterBinding live = AdapterBinding.of(model.decoder().environment(), model.decoder().descriptor(),
-                new PeftAdapter(loraConfig, copy(trainer.weights()), null))) {
-            if (!version.equals(versionOf(trainer))) throw new IllegalStateException("adapter changed during binding");
-            handoverSeconds = (System.nanoTime() - tHand) / 1e9;
-            SamplingParams params = new SamplingParams(g, recipe.samplingTemperature(), recipe.samplingTopP(), 0, 0.0,
-                    recipe.completionLength(), List.of(), Set.of(), recipe.runSeed() * 1_000_003L + step);
-            completions = sampler.generate(prompts, params, live);
+        return new StepPlan(step, StepWorker.adapterVersion(step, trainer.weights()), prompts, answers, recipe.generations(), recipe.microBatch(),
+                rolloutSlices);
+    }
+
+    private ObjectNode metrics(LoraTrainer.StepMetrics m, StepPlan plan, StepRunner.Results results, List<Reward> rewards,
+                               List<float[]> samplerLogps, PromptDataset data, double optimizerSeconds, double runSeconds) {
+        int n = 0;
+        for (SliceResult s : results.slices()) n += s.completions();
+        double[] total = new double[n];
+        double[][] per = new double[rewards.size()][n];
+        long tokens = 0;
+        SliceResult.Seconds seconds = new SliceResult.Seconds(0, 0, 0, 0, 0);
+        int at = 0;
+        for (SliceResult s : results.slices()) {
+            System.arraycopy(s.total(), 0, total, at, s.completions());
+            for (int r = 0; r < rewards.size(); r++) System.arraycopy(s.perReward()[r], 0, per[r], at, s.completions());
+            for (int t : s.completionTokens()) tokens += t;
+            seconds = seconds.plus(s.seconds());
+            at += s.completions();
         }
-        long tSampled = System.nanoTime();
-        // 3. rewards and advantages
-        double[] total = new double[completions.size()];
-        double[][] per = new double[rewards.size()][completions.size()];
-        for (int r = 0; r < rewards.size(); r++) {
-            if (rewards.get(r) instanceof Reward.KimiLength kimi) {
-                for (int start = 0; start < completions.size(); start += g) {
-                    List<String> texts = completions.subList(start, start + g).stream().map(Completion::text).toList();
-                    double[] v = kimi.scoreGroup(texts, rows.get(completions.get(start).promptIndex()).answer());
-                    System.arraycopy(v, 0, per[r], start, g);
-                }
-            } else {
-                for (int c = 0; c < completions.size(); c++) {
-                    per[r][c] = rewards.get(r).score(completions.get(c).text(), rows.get(completions.get(c).promptIndex()).answer());
-                }
-            }
-            double w = r < recipe.weights().size() ? recipe.weights().get(r) : 1.0;
-            for (int c = 0; c < completions.size(); c++) total[c] += w * per[r][c];
-        }
-        float[] adv = Advantages.group(total, g, recipe.scale());
-        long tRewards = System.nanoTime();
-        // 4. micro-batches: reference log-probs with the adapter off, then the GRPO step
-        List<LoraTrainingSession.Batch> micro = new ArrayList<>();
-        List<float[]> samplerLogps = new ArrayList<>();
-        double refSeconds = 0;
-        for (int start = 0; start < completions.size(); start += recipe.microBatch()) {
-            List<Completion> mb = completions.subList(start, Math.min(completions.size(), start + recipe.microBatch()));
-            long tr = System.nanoTime();
-            MicroBatch b = MicroBatch.build(mb, prompts, adv, start, aggregation, recipe.completionLength(), loraConfig.scale());
-            // reference: the same graph's forward with the adapter switched off (lora_scale 0)
-            b.refLogps = new float[b.targetIds.length]; // the head takes ref_logps as an input; unused for the reference's own log-probs
-            LoraTrainingSession.Batch refBatch = b.batch(recipe.klBeta(), recipe.eps(), recipe.epsHigh());
-            refBatch.floats("lora_scale", new float[]{0f}, 1);
-            b.refLogps = reference.run(refBatch, trainer.weights()).logps();
-            refSeconds += (System.nanoTime() - tr) / 1e9;
-            LoraTrainingSession.Batch batch = b.batch(recipe.klBeta(), recipe.eps(), recipe.epsHigh());
-            if (recipe.dropout() > 0) {
-                // a fresh mask per (run, step, micro-batch), the same on every run of it
-                batch.longs(dev.tina.export.onnx.DecoderGraph.DROPOUT_SEED,
-                        new long[]{recipe.runSeed() * 1_000_003L + step * 1009L + micro.size()}, 1);
-            }
-            micro.add(batch);
-            samplerLogps.add(b.oldLogps);
-        }
-        long tTrain = System.nanoTime();
-        LoraTrainer.StepMetrics m = trainer.step(micro);
-        long tEnd = System.nanoTime();
-        // 5. metrics
         ObjectNode o = JSON.createObjectNode();
         o.put("step", m.step());
         o.put("loss", m.loss());
@@ -265,8 +253,7 @@ public final class GrpoTrainer {
             o.put("rewards/" + rewards.get(r).name() + "/std", std(per[r]));
         }
         o.put("reward", mean(total));
-        long tokens = completions.stream().mapToLong(c -> c.tokenIds().length).sum();
-        o.put("completion_length", (double) tokens / completions.size());
+        o.put("completion_length", (double) tokens / n);
         double klSum = 0, gap = 0;
         long klN = 0, gapN = 0;
         for (float[] k : m.kl()) for (float x : k) { klSum += x; klN++; }
@@ -289,15 +276,21 @@ public final class GrpoTrainer {
         o.put("sampler_trainer_logp_gap", gapN == 0 ? 0 : gap / gapN);
         o.put("learning_rate", m.learningRate());
         o.put("grad_norm", m.gradNorm());
-        o.put("adapter_version", version);
+        o.put("adapter_version", plan.adapterVersion());
         o.put("tokens_generated", tokens);
-        // wall-clock fields: not reproduced by a resumed run
-        o.put("seconds_handover", handoverSeconds); // binding the new factors to the sampler (in memory)
-        o.put("seconds_sampling", (tSampled - tStart) / 1e9 - handoverSeconds);
-        o.put("seconds_rewards", (tRewards - tSampled) / 1e9);
-        o.put("seconds_reference", refSeconds);
-        o.put("seconds_training", (tEnd - tTrain) / 1e9);
-        o.put("tokens_per_second", tokens / ((tSampled - tStart) / 1e9));
+        // wall-clock fields: not reproduced by a resumed run (summed over slices when a step is spread out)
+        o.put("seconds_handover", seconds.handover()); // binding the new factors to the sampler (in memory)
+        o.put("seconds_sampling", seconds.sampling());
+        o.put("seconds_rewards", seconds.rewards());
+        o.put("seconds_reference", seconds.reference());
+        o.put("seconds_training", seconds.training() + optimizerSeconds);
+        o.put("tokens_per_second", tokens / seconds.sampling());
+        o.put("seconds_step", runSeconds + optimizerSeconds);
+        // a distributed runner's own costs (scheduling, serialisation, broadcast: seconds_*; bytes: spark_*)
+        results.overhead().entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e -> {
+            if (e.getValue() instanceof Double || e.getValue() instanceof Float) o.put(e.getKey(), e.getValue().doubleValue());
+            else o.put(e.getKey(), e.getValue().longValue());
+        });
         return o;
     }
 
@@ -306,28 +299,9 @@ public final class GrpoTrainer {
         return field.startsWith("seconds_") || field.equals("tokens_per_second");
     }
 
-    static String versionOf(LoraTrainer t) throws Exception {
-        MessageDigest md = MessageDigest.getInstance("SHA-256");
-        java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(4);
-        for (var e : t.weights().entrySet()) {
-            md.update(e.getKey().getBytes(StandardCharsets.UTF_8));
-            for (float f : e.getValue()) {
-                buf.clear();
-                buf.putFloat(f);
-                md.update(buf.array());
-            }
-        }
-        return "step-" + t.step() + "-" + HexFormat.of().formatHex(md.digest()).substring(0, 12);
+    static String versionOf(LoraTrainer t) {
+        return StepWorker.adapterVersion(t.step(), t.weights());
     }
-
-    private static Map<String, float[]> copy(Map<String, float[]> w) {
-        Map<String, float[]> c = new LinkedHashMap<>();
-        w.forEach((k, v) -> c.put(k, v.clone()));
-        return c;
-    }
-
-    private GradientEngine reference;
-    private double handoverSeconds;
 
     private Path checkpoint(LoraTrainer trainer, LoraConfig loraConfig, LoadedModel model) throws IOException {
         Path dir = out.resolve("checkpoint-" + trainer.step());
@@ -417,70 +391,5 @@ public final class GrpoTrainer {
         double m = mean(v), s = 0;
         for (double x : v) s += (x - m) * (x - m);
         return v.length < 2 ? 0 : Math.sqrt(s / (v.length - 1));
-    }
-
-    /** One micro-batch of completions as training-graph inputs. */
-    static final class MicroBatch {
-        long[] ids, mask, pos, shape, targetPositions, targetIds;
-        float[] weights, advantages, oldLogps, refLogps;
-        float loraScale;
-
-        static MicroBatch build(List<Completion> mb, List<long[]> prompts, float[] adv, int offset, Aggregation agg,
-                                int maxCompletion, double loraScale) {
-            MicroBatch b = new MicroBatch();
-            b.loraScale = (float) loraScale;
-            int rows = mb.size(), len = 0;
-            for (Completion c : mb) len = Math.max(len, prompts.get(c.promptIndex()).length + c.tokenIds().length);
-            b.shape = new long[]{rows, len};
-            b.ids = new long[rows * len];
-            b.mask = new long[rows * len];
-            b.pos = new long[rows * len];
-            List<long[]> targets = new ArrayList<>();
-            List<Integer> rowOf = new ArrayList<>();
-            List<Float> old = new ArrayList<>(), advs = new ArrayList<>();
-            for (int r = 0; r < rows; r++) {
-                Completion c = mb.get(r);
-                long[] p = prompts.get(c.promptIndex());
-                int n = p.length + c.tokenIds().length;
-                for (int t = 0; t < n; t++) {
-                    b.ids[r * len + t] = t < p.length ? p[t] : c.tokenIds()[t - p.length];
-                    b.mask[r * len + t] = 1;
-                    b.pos[r * len + t] = t;
-                }
-                for (int k = 0; k < c.tokenIds().length; k++) {
-                    targets.add(new long[]{(long) r * len + p.length - 1 + k, c.tokenIds()[k]});
-                    rowOf.add(r);
-                    old.add(c.logprobs()[k]);
-                    advs.add(adv[offset + r]);
-                }
-            }
-            int k = targets.size();
-            b.targetPositions = new long[k];
-            b.targetIds = new long[k];
-            b.oldLogps = new float[k];
-            b.advantages = new float[k];
-            int[] rowArr = new int[k];
-            for (int i = 0; i < k; i++) {
-                b.targetPositions[i] = targets.get(i)[0];
-                b.targetIds[i] = targets.get(i)[1];
-                b.oldLogps[i] = old.get(i);
-                b.advantages[i] = advs.get(i);
-                rowArr[i] = rowOf.get(i);
-            }
-            b.weights = agg.weights(rowArr, rows, maxCompletion);
-            return b;
-        }
-
-        LoraTrainingSession.Batch batch(double beta, double epsLow, double epsHigh) {
-            int k = targetIds.length;
-            return new LoraTrainingSession.Batch()
-                    .longs("input_ids", ids, shape).longs("attention_mask", mask, shape).longs("position_ids", pos, shape)
-                    .floats("lora_scale", new float[]{loraScale}, 1)
-                    .longs("target_positions", targetPositions, k).longs("target_ids", targetIds, k)
-                    .floats("token_weights", weights, k).floats("temperature", new float[]{1f}, 1)
-                    .floats("advantages", advantages, k).floats("old_logps", oldLogps, k).floats("ref_logps", refLogps, k)
-                    .floats("beta", new float[]{(float) beta}, 1).floats("epsilon_low", new float[]{(float) epsLow}, 1)
-                    .floats("epsilon_high", new float[]{(float) epsHigh}, 1);
-        }
     }
 }

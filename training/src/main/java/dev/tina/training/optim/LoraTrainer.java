@@ -62,24 +62,23 @@ public final class LoraTrainer {
 
     public StepMetrics step(List<LoraTrainingSession.Batch> microBatches) throws Exception {
         if (microBatches.isEmpty()) throw new IllegalArgumentException("an optimizer step needs at least one micro-batch");
+        List<GradientSum.Part> parts = new ArrayList<>();
+        for (LoraTrainingSession.Batch b : microBatches) parts.add(new GradientSum.Part(parts.size(), gradients.run(b, weights)));
+        return apply(parts);
+    }
+
+    /**
+     * The optimizer half of a step: the micro-batches' results (computed here or elsewhere with the
+     * current weights) reduced in index order ({@link GradientSum}), checked finite, clipped, AdamW.
+     */
+    public StepMetrics apply(List<GradientSum.Part> parts) {
         long next = adamw.step() + 1;
-        Map<String, float[]> sum = new LinkedHashMap<>();
-        double loss = 0;
-        List<float[]> logps = new ArrayList<>(), kls = new ArrayList<>();
-        for (LoraTrainingSession.Batch b : microBatches) {
-            GradientEngine.Result r = gradients.run(b, weights);
-            loss += r.loss();
-            logps.add(r.logps());
-            if (r.kl() != null) kls.add(r.kl());
-            for (var e : r.gradients().entrySet()) {
-                float[] acc = sum.computeIfAbsent(e.getKey(), k -> new float[e.getValue().length]);
-                float[] g = e.getValue();
-                for (int i = 0; i < g.length; i++) acc[i] += g[i];
-            }
+        GradientSum.Mean mean = GradientSum.mean(parts);
+        Map<String, float[]> sum = mean.gradients();
+        for (String p : sum.keySet()) {
+            if (!weights.containsKey(p)) throw new IllegalArgumentException("gradient of " + p + ", which is not a trained factor");
         }
-        float inv = 1f / microBatches.size();
-        for (float[] g : sum.values()) for (int i = 0; i < g.length; i++) g[i] *= inv;
-        loss /= microBatches.size();
+        double loss = mean.loss();
         double norm = AdamW.clipGlobalNorm(sum, settings.maxGradNorm());
         if (!Double.isFinite(loss) || !Double.isFinite(norm)) {
             throw new ArithmeticException("step " + next + ": non-finite " + (!Double.isFinite(loss) ? "loss (" + loss + ")" : "gradient norm (" + norm + ")")
@@ -87,7 +86,7 @@ public final class LoraTrainer {
         }
         double lr = settings.schedule().lr(settings.learningRate(), adamw.step(), settings.totalSteps(), settings.warmupSteps());
         adamw.update(weights, sum, lr);
-        return new StepMetrics(adamw.step(), loss, norm, lr, logps, kls);
+        return new StepMetrics(adamw.step(), loss, norm, lr, mean.logps(), mean.kl());
     }
 
     /** Writes the current LoRA factors as a PEFT adapter folder (atomically) that PEFT, the runtime and merge load. */

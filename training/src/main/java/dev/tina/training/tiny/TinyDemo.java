@@ -153,7 +153,8 @@ public final class TinyDemo {
     }
 
     /** GRPO prompts: fresh 3–4 operand problems, none of them held out. */
-    static void writePrompts(Path file, int n) throws IOException {
+    /** The demo's GRPO prompts (hard arithmetic, held-out questions excluded), as JSONL rows {problem, answer}. */
+    public static void writePrompts(Path file, int n) throws IOException {
         Set<String> exclude = ArithmeticTask.heldOutQuestions();
         List<ArithmeticTask.Problem> problems = ArithmeticTask.problems(GRPO_PROMPT_SEED, n, ArithmeticTask.HARD, exclude);
         dev.tina.export.AtomicFiles.write(file, tmp -> {

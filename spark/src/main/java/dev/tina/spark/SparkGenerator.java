@@ -1,0 +1,158 @@
+package dev.tina.spark;
+
+import dev.tina.eval.run.Generated;
+import dev.tina.eval.run.Generator;
+import dev.tina.eval.run.SamplerGenerator;
+import dev.tina.export.ToolVersion;
+import dev.tina.runtime.AdapterBinding;
+import dev.tina.runtime.LoadedModel;
+import dev.tina.runtime.SessionSettings;
+import dev.tina.runtime.sampling.BatchSampler;
+import dev.tina.runtime.sampling.SamplingParams;
+import dev.tina.training.dist.Cluster;
+import org.apache.spark.api.java.JavaSparkContext;
+
+import java.io.Serial;
+import java.io.Serializable;
+import java.nio.file.Path;
+import java.util.AbstractList;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.function.Consumer;
+
+/**
+ * Evaluation completions from Spark executors. A call's prompts are cut into chunks at exactly the
+ * wave boundaries the single-process {@link SamplerGenerator} uses (every {@code rows / n} prompts
+ * from the call's first), one task per chunk, so each wave decodes the same rows together and
+ * sample (i, s) keeps its (seed, i, s) stream: the same completions as without Spark. Results come
+ * back in rounds of a few tasks per executor core, handed to the caller (who writes the sample log
+ * and the report) after each round, so an interrupted run resumes with little lost.
+ */
+final class SparkGenerator implements Generator {
+    private final JavaSparkContext jsc;
+    private final Generator local;
+    private final Cluster.EvalJob job;
+
+    SparkGenerator(JavaSparkContext jsc, Generator local, Cluster.EvalJob job) {
+        this.jsc = jsc;
+        this.local = local;
+        this.job = job;
+    }
+
+    @Override
+    public String render(String message) { return local.render(message); }
+
+    @Override
+    public int promptTokens(String message) { return local.promptTokens(message); }
+
+    @Override
+    public int contextLength() { return local.contextLength(); }
+
+    /** Prompts [from, from + messages.size()) of a call. */
+    record Chunk(int from, ArrayList<String> messages) implements Serializable {
+        @Serial
+        private static final long serialVersionUID = 1L;
+    }
+
+    /** {@link Generated}, serialisable. */
+    record Sample(int index, int sample, String text, int tokens, String finish) implements Serializable {
+        @Serial
+        private static final long serialVersionUID = 1L;
+    }
+
+    @Override
+    public void generate(List<String> messages, int from, int to, int n, Consumer<Generated> onDone) throws Exception {
+        int perWave = Math.max(1, job.rows() / n);
+        List<Chunk> chunks = new ArrayList<>();
+        for (int start = from; start < to; start += perWave) {
+            chunks.add(new Chunk(start, new ArrayList<>(messages.subList(start, Math.min(to, start + perWave)))));
+        }
+        int round = Math.max(1, 2 * jsc.defaultParallelism());
+        Cluster.EvalJob j = job;
+        String version = ToolVersion.VERSION;
+        for (int r = 0; r < chunks.size(); r += round) {
+            List<Chunk> batch = chunks.subList(r, Math.min(chunks.size(), r + round));
+            List<List<Sample>> out;
+            try {
+                out = jsc.parallelize(batch, batch.size()).map(c -> runChunk(j, version, n, c)).collect();
+            } catch (Exception e) { // SparkException, thrown undeclared from Scala
+                throw new IllegalStateException("Spark evaluation job failed: " + SparkCluster.rootMessage(e), e);
+            }
+            for (List<Sample> samples : out) {
+                for (Sample s : samples) onDone.accept(new Generated(s.index(), s.sample(), s.text(), s.tokens(), s.finish()));
+            }
+        }
+    }
+
+    /** On an executor: the chunk through this JVM's model and sampler for the job. */
+    static List<Sample> runChunk(Cluster.EvalJob job, String driverVersion, int n, Chunk chunk) throws Exception {
+        if (!driverVersion.equals(ToolVersion.VERSION)) {
+            throw new IllegalStateException(ExecutorWorkers.where() + " runs tina " + ToolVersion.VERSION + " but the driver runs tina "
+                    + driverVersion + ": deploy the same build on both");
+        }
+        String key = "eval:" + job.model() + "|" + job.adapter() + "|" + job.device() + "|" + job.rows();
+        return ExecutorWorkers.with(key, () -> EvalWorker.open(job), w -> {
+            SamplingParams params = new SamplingParams(1, job.temperature(), job.topP(), 0, 0, job.maxNewTokens(), List.of(),
+                    Set.copyOf(job.eosTokenIds()), job.seed());
+            // not closed: the binding belongs to the cached worker
+            SamplerGenerator g = new SamplerGenerator(w.model, w.sampler, w.adapter, params, job.chat(), job.system(), job.rows());
+            List<String> view = new AbstractList<>() { // run indices [0, from + size): only [from, …) is ever read
+                @Override
+                public String get(int i) {
+                    if (i < chunk.from()) throw new IndexOutOfBoundsException("prompt " + i + " is not in this chunk (from " + chunk.from() + ")");
+                    return chunk.messages().get(i - chunk.from());
+                }
+
+                @Override
+                public int size() { return chunk.from() + chunk.messages().size(); }
+            };
+            List<Sample> out = new ArrayList<>();
+            g.generate(view, chunk.from(), view.size(), n, s -> out.add(new Sample(s.index(), s.sample(), s.text(), s.tokens(), s.finish())));
+            return out;
+        });
+    }
+
+    /** An executor's model, sampler and adapter binding for one evaluation job. */
+    static final class EvalWorker implements AutoCloseable {
+        final LoadedModel model;
+        final BatchSampler sampler;
+        final AdapterBinding adapter;
+
+        private EvalWorker(LoadedModel model, BatchSampler sampler, AdapterBinding adapter) {
+            this.model = model;
+            this.sampler = sampler;
+            this.adapter = adapter;
+        }
+
+        static EvalWorker open(Cluster.EvalJob job) throws Exception {
+            LoadedModel m;
+            try {
+                m = LoadedModel.open(Path.of(job.model()), SessionSettings.of(SessionSettings.Device.parse(job.device())));
+            } catch (Exception e) {
+                throw new IllegalStateException(ExecutorWorkers.where() + ": cannot open the model '" + job.model() + "' for evaluation: "
+                        + SparkCluster.rootMessage(e) + " (executors need the model folder at the same path as the driver)", e);
+            }
+            BatchSampler s = null;
+            try {
+                s = m.sampler(job.rows());
+                AdapterBinding a = m.adapter(job.adapter() == null ? null : Path.of(job.adapter()));
+                return new EvalWorker(m, s, a);
+            } catch (Exception | Error e) {
+                if (s != null) s.close();
+                m.close();
+                throw e;
+            }
+        }
+
+        @Override
+        public void close() throws Exception {
+            try (model; sampler; adapter) {
+                // closed in reverse: binding, sampler, model
+            }
+        }
+    }
+
+    @Override
+    public void close() { local.close(); }
+}
