@@ -122,15 +122,15 @@ class GenerateCommandTest {
         Files.createDirectories(dir.resolve("empty"));
         assertBad(tina("generate", "--model", dir.resolve("empty").toString(), "--prompt-ids", "1"), "neither a Hugging Face model folder");
         assertBad(tina("generate", "--model", model, "--prompt", "word ".repeat(80), "--max-new-tokens", "4"), "context is 64");
-        assertBad(tina("generate", "--model", model, "--prompt-ids", "1", "--n", "0"), "n must be >= 1");
-        assertBad(tina("generate", "--model", model, "--prompt-ids", "1", "--temperature", "-1"), "temperature must be >= 0");
-        assertBad(tina("generate", "--model", model, "--prompt-ids", "1", "--adapter", SHARED.resolve("fixtures/qwen2-small/adapter").toString()),
+        assertBad(tina("generate", "--model", model, "--prompt-ids", "1", "--max-new-tokens", "4", "--n", "0"), "n must be >= 1");
+        assertBad(tina("generate", "--model", model, "--prompt-ids", "1", "--max-new-tokens", "4", "--temperature", "-1"), "temperature must be >= 0");
+        assertBad(tina("generate", "--model", model, "--prompt-ids", "1", "--max-new-tokens", "4", "--adapter", SHARED.resolve("fixtures/qwen2-small/adapter").toString()),
                 "lora_A.weight");
         assertBad(tina("generate", "--model", SHARED.resolve("models/stories15M").toString(), "--prompt", "hello"), "tokenizer.json");
         Path bad = dir.resolve("bad.jsonl");
         Files.writeString(bad, "{\"prompt\": \"ok\"}\n{not json\n");
         assertBad(tina("generate", "--model", model, "--prompts", bad.toString()), "line 2");
-        assertBad(tina("generate", "--model", model, "--prompt-ids", "1", "--device", "cuda"), "CUDA");
+        assertBad(tina("generate", "--model", model, "--prompt-ids", "1", "--max-new-tokens", "4", "--device", "cuda"), "CUDA");
     }
 
     static void assertBad(Run r, String expected) {
