@@ -3,6 +3,7 @@ package dev.tina.runtime.sampling;
 import ai.onnxruntime.OrtException;
 import dev.tina.runtime.AdapterBinding;
 import dev.tina.runtime.OrtDecoder;
+import dev.tina.runtime.SessionSettings;
 import dev.tina.runtime.text.HfTokenizer;
 
 import java.util.ArrayList;
@@ -66,7 +67,7 @@ public final class BatchSampler implements AutoCloseable {
      * @param tokenizer may be null (no text, no stop strings)
      */
     public BatchSampler(OrtDecoder decoder, HfTokenizer tokenizer, int maxRows) throws OrtException {
-        this(decoder.settings().device() == dev.tina.runtime.SessionSettings.Device.CPU ? new InPlaceBackend(decoder)
+        this(decoder.settings().device() == SessionSettings.Device.CPU ? new InPlaceBackend(decoder)
                 : new OrtBackend(decoder, "onnxruntime"), true, tokenizer, maxRows);
     }
 
