@@ -6,6 +6,8 @@ import dev.tina.export.checkpoint.DType;
 import dev.tina.export.checkpoint.ModelConfig;
 import dev.tina.export.checkpoint.Projection;
 import dev.tina.export.peft.PeftAdapter;
+import dev.tina.runtime.sampling.BatchSampler;
+import dev.tina.runtime.sampling.OrtBackend;
 import dev.tina.runtime.text.ChatMessage;
 import dev.tina.runtime.text.ChatTemplate;
 import dev.tina.runtime.text.HfTokenizer;
@@ -111,12 +113,12 @@ public final class LoadedModel implements AutoCloseable {
      * {@link dev.tina.runtime.gpu.TensorRtSettings#fromEnvironment} and kept by this model.
      * Close the sampler before the model.
      */
-    public dev.tina.runtime.sampling.BatchSampler sampler(int maxRows) throws Exception {
+    public BatchSampler sampler(int maxRows) throws Exception {
         return sampler(maxRows, true);
     }
 
     /** As {@link #sampler(int)}; without {@code text} the completions carry ids only (benchmarks). */
-    public dev.tina.runtime.sampling.BatchSampler sampler(int maxRows, boolean text) throws Exception {
+    public BatchSampler sampler(int maxRows, boolean text) throws Exception {
         HfTokenizer tok = text ? tokenizer : null;
         if (device == SessionSettings.Device.TENSORRT) {
             if (tensorRt == null) {
@@ -124,18 +126,18 @@ public final class LoadedModel implements AutoCloseable {
                         dev.tina.runtime.gpu.TensorRtSettings.fromEnvironment(System.getenv()),
                         dev.tina.runtime.gpu.EngineCache.defaultCache(), System.err::println);
             }
-            return new dev.tina.runtime.sampling.BatchSampler(tensorRt, tok, maxRows).maxPositions(maxPositions());
+            return new BatchSampler(tensorRt, tok, maxRows).maxPositions(maxPositions());
         }
-        return new dev.tina.runtime.sampling.BatchSampler(decoder, tok, maxRows).maxPositions(maxPositions());
+        return new BatchSampler(decoder, tok, maxRows).maxPositions(maxPositions());
     }
 
     /**
      * A CPU sampler over the concatenating-cache graph in waves (the engine before the in-place
      * cache), for benchmarks that compare the two in one run. Close it before the model.
      */
-    public dev.tina.runtime.sampling.BatchSampler concatSampler(int maxRows, boolean text) throws Exception {
-        var engine = new dev.tina.runtime.sampling.OrtBackend(decoder, "onnxruntime-concat");
-        return dev.tina.runtime.sampling.BatchSampler.owning(engine, text ? tokenizer : null, maxRows).maxPositions(maxPositions());
+    public BatchSampler concatSampler(int maxRows, boolean text) throws Exception {
+        var engine = new OrtBackend(decoder, "onnxruntime-concat");
+        return BatchSampler.owning(engine, text ? tokenizer : null, maxRows).maxPositions(maxPositions());
     }
 
     public ModelConfig config() { return config; }

@@ -70,7 +70,11 @@ public final class OrtDecoder implements AutoCloseable {
                 throw new IllegalArgumentException(exportDir + ": " + g.file + " is missing; re-export the model (tina export)");
             }
         }
-        return new OrtDecoder(OrtEnvironment.getEnvironment(), settings, d, exportDir);
+        OrtEnvironment env = OrtEnvironment.getEnvironment();
+        try (OrtSession.SessionOptions check = settings.toOptions()) {
+            // a device that cannot start (no GPU, no CUDA natives) fails here, not at the first pass
+        }
+        return new OrtDecoder(env, settings, d, exportDir);
     }
 
     /** The session over {@code graph}, created on first use; owned by this decoder. */

@@ -6,10 +6,14 @@ import dev.tina.export.checkpoint.ModelConfig;
 import dev.tina.export.checkpoint.Projection;
 import dev.tina.export.checkpoint.RopeFrequencies;
 import dev.tina.export.checkpoint.TensorView;
+import dev.tina.export.onnx.proto.Onnx.GraphProto;
+import dev.tina.export.onnx.proto.Onnx.TensorProto;
 import dev.tina.export.peft.PeftAdapter;
 
 import java.io.IOException;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 import static dev.tina.export.onnx.GraphBuilder.BOOL;
 import static dev.tina.export.onnx.GraphBuilder.FLOAT;
@@ -124,8 +128,8 @@ public final class DecoderGraph {
      * that graph declared it (pointing into the same external-data file), so several graphs share
      * one weights file.
      */
-    public static WeightSource reusing(dev.tina.export.onnx.proto.Onnx.GraphProto built) {
-        java.util.Map<String, dev.tina.export.onnx.proto.Onnx.TensorProto> byName = new java.util.HashMap<>();
+    public static WeightSource reusing(GraphProto built) {
+        Map<String, TensorProto> byName = new HashMap<>();
         for (var t : built.getInitializerList()) byName.put(t.getName(), t);
         return (g, name, shape) -> {
             var t = byName.get(name);

@@ -3,6 +3,7 @@ package dev.tina.runtime.sampling;
 import ai.onnxruntime.OrtException;
 import dev.tina.runtime.AdapterBinding;
 import dev.tina.runtime.OrtDecoder;
+import dev.tina.runtime.SessionSettings;
 import dev.tina.runtime.text.HfTokenizer;
 
 import java.util.ArrayList;
@@ -15,11 +16,13 @@ import java.util.function.Consumer;
 import java.util.stream.IntStream;
 
 /**
- * Batched generation: many prompts × n samples each. Prompts are processed in waves of at most
- * {@code maxRows} sequences. Each wave prefills its prompts once (left-padded, last-position
- * logits only), fans each prompt's KV cache out to its n samples inside the engine ({@link DecoderBackend}), then
- * decodes all rows together one token per step. Finished rows are dropped from the batch (their
- * cache rows gathered away) once they make up an eighth of it, so they stop costing compute.
+ * Batched generation: many prompts × n samples each, at most {@code maxRows} rows at a time. On a
+ * {@link SlotBackend} (the CPU's in-place cache) requests are batched continuously: see
+ * {@code SlotScheduler}. On a {@link DecoderBackend} (CUDA, TensorRT) prompts go in waves: each
+ * wave prefills its prompts once (left-padded, last-position logits only), fans each prompt's KV
+ * cache out to its n samples inside the engine, then decodes all rows together one token per
+ * step; finished rows are dropped from the batch (their cache rows gathered away) once they make
+ * up an eighth of it, so they stop costing compute.
  *
  * <p>Every sample draws from its own random stream, derived from (seed, prompt index, sample
  * index), so a request gets the same completion whatever else shares its batch (given equal
@@ -64,7 +67,7 @@ public final class BatchSampler implements AutoCloseable {
      * @param tokenizer may be null (no text, no stop strings)
      */
     public BatchSampler(OrtDecoder decoder, HfTokenizer tokenizer, int maxRows) throws OrtException {
-        this(decoder.settings().device() == dev.tina.runtime.SessionSettings.Device.CPU ? new InPlaceBackend(decoder)
+        this(decoder.settings().device() == SessionSettings.Device.CPU ? new InPlaceBackend(decoder)
                 : new OrtBackend(decoder, "onnxruntime"), true, tokenizer, maxRows);
     }
 

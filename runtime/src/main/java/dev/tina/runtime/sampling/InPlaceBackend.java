@@ -10,6 +10,7 @@ import dev.tina.export.onnx.DecoderGraph;
 import dev.tina.runtime.AdapterBinding;
 import dev.tina.runtime.OrtDecoder;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -59,6 +60,7 @@ public final class InPlaceBackend implements SlotBackend {
         private final ByteBuffer[] keys, values;
         private final MemorySegment[] keySeg, valueSeg;
         private final Map<Integer, OnnxTensor[]> views = new LinkedHashMap<>();
+        private final Arena arena = Arena.ofShared();
         private boolean closed;
 
         InPlaceSlots(OrtSession session, int capacity, int maxLength) {
@@ -80,11 +82,18 @@ public final class InPlaceBackend implements SlotBackend {
             values = new ByteBuffer[layers];
             keySeg = new MemorySegment[layers];
             valueSeg = new MemorySegment[layers];
-            for (int i = 0; i < layers; i++) {
-                keys[i] = ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.nativeOrder());
-                values[i] = ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.nativeOrder());
-                keySeg[i] = MemorySegment.ofBuffer(keys[i]);
-                valueSeg[i] = MemorySegment.ofBuffer(values[i]);
+            // Arena memory, freed when the slots close (direct ByteBuffers wait for the GC and
+            // count against -XX:MaxDirectMemorySize, a quarter of RAM by default)
+            try {
+                for (int i = 0; i < layers; i++) {
+                    keySeg[i] = arena.allocate(bytes, 64);
+                    valueSeg[i] = arena.allocate(bytes, 64);
+                    keys[i] = keySeg[i].asByteBuffer().order(ByteOrder.nativeOrder());
+                    values[i] = valueSeg[i].asByteBuffer().order(ByteOrder.nativeOrder());
+                }
+            } catch (RuntimeException | OutOfMemoryError e) {
+                arena.close();
+                throw e;
             }
         }
 
@@ -173,6 +182,7 @@ public final class InPlaceBackend implements SlotBackend {
 
         @Override
         public void copy(int from, int to, int length) {
+            ensureOpen();
             checkSlot(from, "copy from");
             checkSlot(to, "copy to");
             if (length < 0 || length > maxLength) throw new IllegalArgumentException("copy length " + length + " outside [0, " + maxLength + "]");
@@ -218,6 +228,7 @@ public final class InPlaceBackend implements SlotBackend {
             closed = true;
             for (OnnxTensor[] v : views.values()) closeAll(v);
             views.clear();
+            arena.close();
         }
     }
 

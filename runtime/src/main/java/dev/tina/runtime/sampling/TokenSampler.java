@@ -27,7 +27,7 @@ public final class TokenSampler {
     public int sampleWithLogprob(float[] logits, int offset, int vocab, SamplingParams p, SplittableRandom rng) {
         if (p.isGreedy() || p.temperature() != 1.0) {
             int token = sample(logits, offset, vocab, p, rng);
-            lastLogprob = logprob(logits, offset, vocab, token);
+            lastLogprob = fastLogprob(logits, offset, vocab, token);
             return token;
         }
         return sample(logits, offset, vocab, p, rng);
@@ -137,6 +137,18 @@ public final class TokenSampler {
             }
         }
         return best;
+    }
+
+    /**
+     * As {@link #logprob} with {@link FastExp} (relative error < 1e-5 per term): one
+     * {@code Math.exp} per vocabulary entry was most of a greedy step's sampling time at 152k.
+     */
+    static float fastLogprob(float[] logits, int offset, int vocab, int token) {
+        float max = Float.NEGATIVE_INFINITY;
+        for (int i = 0; i < vocab; i++) max = Math.max(max, logits[offset + i]);
+        double sum = 0;
+        for (int i = 0; i < vocab; i++) sum += FastExp.exp(logits[offset + i] - max);
+        return (float) (logits[offset + token] - max - Math.log(sum));
     }
 
     /** log softmax(logits)[token] at temperature 1, computed in double. */
