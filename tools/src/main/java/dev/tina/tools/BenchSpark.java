@@ -61,7 +61,7 @@ final class BenchSpark implements Callable<Integer> {
         try (Cluster cluster = Cluster.open(spark, sparkConf)) {
             int slices = cluster.parallelism();
             List<JsonNode> onePiece = new ArrayList<>(), sliced = new ArrayList<>(), spread = new ArrayList<>();
-            for (int r = 0; r < rounds; r++) {
+            for (int round = 0; round < rounds; round++) {
                 onePiece.addAll(counted(run(recipe, "one-process-1-slice", null, 1)));
                 sliced.addAll(counted(run(recipe, "one-process-" + slices + "-slices", null, slices)));
                 spread.addAll(counted(run(recipe, "spark-" + slices + "-slices", cluster, slices)));
