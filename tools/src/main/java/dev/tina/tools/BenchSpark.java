@@ -36,6 +36,7 @@ final class BenchSpark implements Callable<Integer> {
     @Option(names = "--spark", required = true, paramLabel = "MASTER", description = "e.g. local[2]") String spark;
     @Option(names = "--spark-conf", paramLabel = "KEY=VALUE", description = "a Spark setting; repeatable") Map<String, String> sparkConf = new LinkedHashMap<>();
     @Option(names = "--steps", defaultValue = "6", description = "steps per run, the first not counted; default ${DEFAULT-VALUE}") int steps;
+    @Option(names = "--rounds", defaultValue = "1", description = "repeat the three runs this many times, interleaved, so that load from elsewhere falls on all three alike; default ${DEFAULT-VALUE}") int rounds;
     @Option(names = "--out", defaultValue = "out/bench-spark", description = "runs and report.json; default ${DEFAULT-VALUE}") Path out;
 
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -43,6 +44,7 @@ final class BenchSpark implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (steps < 2) throw new IllegalArgumentException("--steps must be >= 2 (the first step is not counted)");
+        if (rounds < 1) throw new IllegalArgumentException("--rounds must be >= 1");
         GrpoRecipe r = Files.isRegularFile(Path.of(recipe)) ? GrpoRecipe.read(Path.of(recipe)) : RecipesCommand.builtIn(recipe);
         Files.createDirectories(out);
         ObjectNode o = JSON.createObjectNode();
@@ -58,13 +60,17 @@ final class BenchSpark implements Callable<Integer> {
         ObjectNode report = JSON.createObjectNode();
         try (Cluster cluster = Cluster.open(spark, sparkConf)) {
             int slices = cluster.parallelism();
-            List<JsonNode> onePiece = run(recipe, "one-process-1-slice", null, 1);
-            List<JsonNode> sliced = run(recipe, "one-process-" + slices + "-slices", null, slices);
-            List<JsonNode> spread = run(recipe, "spark-" + slices + "-slices", cluster, slices);
+            List<JsonNode> onePiece = new ArrayList<>(), sliced = new ArrayList<>(), spread = new ArrayList<>();
+            for (int round = 0; round < rounds; round++) {
+                onePiece.addAll(counted(run(recipe, "one-process-1-slice", null, 1)));
+                sliced.addAll(counted(run(recipe, "one-process-" + slices + "-slices", null, slices)));
+                spread.addAll(counted(run(recipe, "spark-" + slices + "-slices", cluster, slices)));
+            }
             double a = median(onePiece, "seconds_step"), b = median(sliced, "seconds_step"), c = median(spread, "seconds_step");
             report.put("master", spark);
             report.put("recipe", this.recipe);
-            report.put("steps_counted", steps - 1);
+            report.put("steps_counted", (steps - 1) * rounds);
+            report.put("rounds", rounds);
             report.put("slices", slices);
             report.put("median_step_seconds_one_process_1_slice", a);
             report.put("median_step_seconds_one_process_sliced", b);
@@ -78,8 +84,6 @@ final class BenchSpark implements Callable<Integer> {
             for (String f : List.of("seconds_sampling", "seconds_reference", "seconds_training")) report.put("median_" + f + "_one_process_sliced", median(sliced, f));
             report.put("spark_broadcast_bytes", spread.getLast().path("spark_broadcast_bytes").asLong());
             report.put("spark_result_bytes", spread.getLast().path("spark_result_bytes").asLong());
-            report.put("first_step_seconds_spark", spread.getFirst().get("seconds_step").asDouble());
-            report.put("first_step_seconds_one_process_sliced", sliced.getFirst().get("seconds_step").asDouble());
             report.put("same_metrics_spark_vs_sliced", deterministic(sliced).equals(deterministic(spread)));
         }
         dev.tina.export.checkpoint.SafetensorsWriter.writeJsonAtomically(out.resolve("report.json"), report);
@@ -110,9 +114,15 @@ final class BenchSpark implements Callable<Integer> {
         return out;
     }
 
-    /** The median of a field over the steps after the first. */
+    /** A run's steps after its first (which opens sessions and, on the cluster, the executors' workers). */
+    private static List<JsonNode> counted(List<JsonNode> steps) {
+        System.err.printf(Locale.ROOT, "  first step %.2f s%n", steps.getFirst().get("seconds_step").asDouble());
+        return steps.subList(1, steps.size());
+    }
+
+    /** The median of a field over the counted steps. */
     private static double median(List<JsonNode> steps, String field) {
-        double[] v = steps.stream().skip(1).mapToDouble(s -> s.path(field).asDouble()).sorted().toArray();
+        double[] v = steps.stream().mapToDouble(s -> s.path(field).asDouble()).sorted().toArray();
         return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
     }
 }
