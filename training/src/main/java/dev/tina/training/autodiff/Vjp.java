@@ -3,7 +3,6 @@ package dev.tina.training.autodiff;
 import dev.tina.export.onnx.GraphBuilder;
 
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -38,7 +37,6 @@ public final class Vjp {
             }
         }
         String pseudoLoss = terms.size() == 1 ? terms.getFirst() : g.op("Sum", terms);
-        Map<String, String> grads = GradientBuilder.build(g, pseudoLoss, wrt);
-        return new LinkedHashMap<>(grads);
+        return GradientBuilder.build(g, pseudoLoss, wrt);
     }
 }

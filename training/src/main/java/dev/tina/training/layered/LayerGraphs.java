@@ -79,7 +79,7 @@ public final class LayerGraphs {
     }
 
     /** The layer's weight suffixes (after {@code model.layers.i.}) each piece reads. */
-    public List<String> attentionInWeights() {
+    public static List<String> attentionInWeights(ModelConfig c) {
         List<String> out = new ArrayList<>(List.of("input_layernorm.weight"));
         for (Projection p : List.of(Projection.Q_PROJ, Projection.K_PROJ, Projection.V_PROJ)) {
             out.add(suffix(p) + ".weight");
@@ -88,7 +88,7 @@ public final class LayerGraphs {
         return out;
     }
 
-    public List<String> attentionOutAndMlpWeights() {
+    public static List<String> attentionOutAndMlpWeights(ModelConfig c) {
         List<String> out = new ArrayList<>();
         out.add(suffix(Projection.O_PROJ) + ".weight");
         if (Projection.O_PROJ.hasBias(c)) out.add(suffix(Projection.O_PROJ) + ".bias");

@@ -89,7 +89,9 @@ public final class LayeredGradients implements GradientEngine {
     private final boolean ownsWeights;
     private final double dropout;
     private final int headChunk;
-    private final List<OrtSession> sessions = new ArrayList<>();
+    /** Each piece's session, in opening order, with its name and {nanoseconds, runs} so far. */
+    private final Map<OrtSession, String> sessions = new LinkedHashMap<>();
+    private final Map<OrtSession, long[]> timing = new HashMap<>();
     private final OrtSession embed, attnIn, attnInVjp, tile, tileVjp, mlp, mlpVjp, norm, normVjp, head;
 
     /**
@@ -137,20 +139,11 @@ public final class LayeredGradients implements GradientEngine {
     @Override
     public Map<String, long[]> shapes() { return shapes; }
 
-    /** Target rows the head scores per run. */
-    public int headChunk() { return headChunk; }
-
     private List<String> roles() {
         List<String> out = new ArrayList<>(List.of(LayerGraphs.weightRole("embed"), LayerGraphs.weightRole("lm_head"),
                 LayerGraphs.weightRole("model.norm.weight")));
-        for (String s : layerSuffixes()) out.add(LayerGraphs.weightRole(s));
-        return out;
-    }
-
-    private List<String> layerSuffixes() {
-        LayerGraphs probe = new LayerGraphs(c, List.of(), Map.of(), 0);
-        List<String> out = new ArrayList<>(probe.attentionInWeights());
-        out.addAll(probe.attentionOutAndMlpWeights());
+        for (String s : LayerGraphs.attentionInWeights(c)) out.add(LayerGraphs.weightRole(s));
+        for (String s : LayerGraphs.attentionOutAndMlpWeights(c)) out.add(LayerGraphs.weightRole(s));
         return out;
     }
 
@@ -177,13 +170,16 @@ public final class LayeredGradients implements GradientEngine {
     private OrtSession open(GraphBuilder g) throws OrtException {
         try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
             o.setDeterministicCompute(true);
+            var model = TrainingGraph.model(g);
+            String name = model.getGraph().getName().replaceFirst("^tina_", "");
             String profile = System.getProperty("tina.layered.profile"); // a folder: ONNX Runtime's per-node timings, one JSON per piece
-            if (profile != null) o.enableProfiling(Path.of(profile, g.build().getName()).toString());
+            if (profile != null) o.enableProfiling(Path.of(profile, name).toString());
             // ONNX Runtime's arena keeps each session's peak transients resident (the sum over the
             // pieces, not the largest), but without it every run maps fresh pages: measured at 40M ×
             // 1,024 tokens, 1.28 GB peak and 3.1 CPU-s a step with it, 0.75 GB and 6.3 CPU-s without.
-            OrtSession s = env.createSession(TrainingGraph.model(g).toByteArray(), o);
-            sessions.add(s);
+            OrtSession s = env.createSession(model.toByteArray(), o);
+            sessions.put(s, name);
+            timing.put(s, new long[2]);
             return s;
         }
     }
@@ -607,20 +603,16 @@ public final class LayeredGradients implements GradientEngine {
                                   Set<String> requested) throws OrtException {
         long t0 = System.nanoTime();
         OrtSession.Result r = session.run(feed, requested, pinned);
-        int i = sessions.indexOf(session);
-        nanos[i] += System.nanoTime() - t0;
-        runs[i]++;
+        long[] t = timing.get(session);
+        t[0] += System.nanoTime() - t0;
+        t[1]++;
         return r;
     }
 
-    private final long[] nanos = new long[16], runs = new long[16];
     /** Seconds and runs per piece since the engine opened (where a step's time goes). */
     public String timings() {
-        String[] names = {"embed", "attn_in", "tile", "mlp", "norm", "head", "attn_in_vjp", "tile_vjp", "mlp_vjp", "norm_vjp"};
         StringBuilder sb = new StringBuilder();
-        for (int i = 0; i < sessions.size(); i++) {
-            sb.append(String.format("%s %.2fs/%d  ", names[i], nanos[i] / 1e9, runs[i]));
-        }
+        sessions.forEach((session, name) -> sb.append(String.format("%s %.2fs/%d  ", name, timing.get(session)[0] / 1e9, timing.get(session)[1])));
         return sb.toString().trim();
     }
 
@@ -633,7 +625,7 @@ public final class LayeredGradients implements GradientEngine {
     }
 
     private void closeQuietly() {
-        for (OrtSession s : sessions) {
+        for (OrtSession s : sessions.keySet()) {
             try {
                 s.close();
             } catch (OrtException ignored) {
@@ -646,7 +638,7 @@ public final class LayeredGradients implements GradientEngine {
     @Override
     public void close() throws OrtException {
         OrtException first = null;
-        for (OrtSession s : sessions) {
+        for (OrtSession s : sessions.keySet()) {
             try {
                 s.close();
             } catch (OrtException e) {
