@@ -256,7 +256,8 @@ final class BenchCommand {
             for (String modeName : recompute) {
                 Recompute mode = Recompute.parse(modeName);
                 System.gc();
-                double rssBefore = resetPeakRss();
+                if (!ProcessMemory.resetPeak()) System.out.println("(cannot reset the peak-RSS mark; peaks below include earlier modes)");
+                double rssBefore = ProcessMemory.rssGb();
                 long t0 = System.nanoTime();
                 var spec = new Recompute.Spec(export, config, projections, rank, head, 0.0, true, "bench-" + loss + "-r" + rank);
                 var layered = new LayeredGradients.Options(attentionBlock, rowBlock, LayeredGradients.Options.defaults().headChunkBytes(), true);
@@ -284,7 +285,7 @@ final class BenchCommand {
                                     + "peak RSS %.2f GB (%.2f GB when the mode started)%s%n",
                             mode.cli(), buildSeconds, warm, median, steps, batch * seq / median, cpu[steps / 2],
                             first == null ? "" : String.format(", %.2f× the first mode's step (CPU time %.2f×)", median / firstStep, cpu[steps / 2] / firstCpu),
-                            peakRssGb(), rssBefore, mode == Recompute.NONE && lowMemory ? " (pre-packing off)" : "");
+                            ProcessMemory.peakRssGb(), rssBefore, mode == Recompute.NONE && lowMemory ? " (pre-packing off)" : "");
                     if (engine instanceof LayeredGradients lg) System.out.println("  time per piece over all runs: " + lg.timings());
                     if (engine instanceof GradientSession gs && onDevice != SessionSettings.Device.CPU) {
                         long[] copied = gs.lastCopyBytes();
@@ -363,27 +364,6 @@ final class BenchCommand {
                         .floats("beta", new float[]{0.04f}, 1).floats("epsilon_low", new float[]{0.2f}, 1).floats("epsilon_high", new float[]{0.2f}, 1);
             }
             return b;
-        }
-
-        private static double peakRssGb() throws java.io.IOException {
-            return statusGb("VmHWM:");
-        }
-
-        /** Resets the kernel's peak-RSS mark to the current RSS (Linux clear_refs "5"); returns the current RSS in GB. */
-        private static double resetPeakRss() throws java.io.IOException {
-            try {
-                Files.writeString(Path.of("/proc/self/clear_refs"), "5");
-            } catch (java.io.IOException | UnsupportedOperationException e) {
-                System.out.println("(cannot reset the peak-RSS mark: " + e.getMessage() + "; peaks below include earlier modes)");
-            }
-            return statusGb("VmRSS:");
-        }
-
-        private static double statusGb(String key) throws java.io.IOException {
-            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith(key)) return Long.parseLong(line.replaceAll("\\D", "")) / 1024.0 / 1024.0;
-            }
-            return Double.NaN;
         }
     }
 }

@@ -96,10 +96,10 @@ final class BenchRollout implements Callable<Integer> {
 
     private double run(ArrayNode rows, String name, BatchSampler sampler, List<long[]> prompts, SamplingParams p, AdapterBinding adapter,
                        double baseline) throws Exception {
-        resetPeakRss();
+        ProcessMemory.resetPeak(); // not Linux: the peak is then the process's since start
         List<Completion> done = sampler.generate(prompts, p, adapter);
         BatchSampler.Stats s = sampler.lastStats();
-        double tps = s.tokens / s.seconds(), peak = peakRssGb(), total = s.seconds() * 1e9;
+        double tps = s.tokens / s.seconds(), peak = ProcessMemory.peakRssGb(), total = s.seconds() * 1e9;
         int[] lengths = done.stream().mapToInt(c -> c.tokenIds().length).sorted().toArray();
         System.out.printf("| %s | %d | %d | %.2f | %.1f | %s | %.0f%% | %.0f%% | %.0f%% | %.0f%% | %.2f |%n", name, done.size(), s.tokens, s.seconds(), tps,
                 Double.isNaN(baseline) ? "–" : String.format("%.2f×", tps / baseline), 100 * s.prefillNanos / total, 100 * s.decodeNanos / total,
@@ -152,21 +152,5 @@ final class BenchRollout implements Callable<Integer> {
             out.add(ids);
         }
         return out;
-    }
-
-    /** Resets the kernel's peak-RSS mark of this process (Linux: "5" to /proc/self/clear_refs), so each workload reports its own peak. */
-    static void resetPeakRss() {
-        try {
-            Files.writeString(Path.of("/proc/self/clear_refs"), "5");
-        } catch (IOException | UnsupportedOperationException e) {
-            // not Linux: the peak is then the process's since start
-        }
-    }
-
-    static double peakRssGb() throws IOException {
-        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-            if (line.startsWith("VmHWM:")) return Long.parseLong(line.replaceAll("\\D", "")) / 1024.0 / 1024.0;
-        }
-        return Double.NaN;
     }
 }
