@@ -4,7 +4,9 @@ import dev.tina.eval.run.Generator;
 import dev.tina.export.ToolVersion;
 import dev.tina.training.dist.Cluster;
 import dev.tina.training.dist.ClusterException;
+import dev.tina.training.grpo.GrpoRecipe;
 import dev.tina.training.grpo.StepRunner;
+import dev.tina.training.grpo.StepWorker;
 import org.apache.spark.SparkConf;
 import org.apache.spark.api.java.JavaFutureAction;
 import org.apache.spark.api.java.JavaRDD;
@@ -233,7 +235,15 @@ public final class SparkCluster implements Cluster {
 
     @Override
     public StepRunner.Factory steps() {
-        return (recipe, local) -> new SparkStepRunner(jsc, recipe, local);
+        return new StepRunner.Factory() {
+            @Override
+            public StepRunner open(GrpoRecipe recipe, StepWorker local) throws Exception {
+                return new SparkStepRunner(jsc, recipe, local);
+            }
+
+            @Override
+            public boolean runsHere() { return false; } // the executors sample, score and compute gradients
+        };
     }
 
     @Override
