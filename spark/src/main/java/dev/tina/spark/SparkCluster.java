@@ -90,7 +90,10 @@ public final class SparkCluster implements Cluster {
                 throw new IllegalArgumentException("--spark " + master + ": " + jar + " is not tina's application jar (tina-spark-app.jar, "
                         + "with the libraries Spark also ships relocated); executors would run with Spark's versions of them");
             }
-            append(c, "spark.jars", jar.toUri().toString(), ",");
+            // spark-submit lists the application jar already (as a path); a second URI of the same file would be refused
+            boolean listed = java.util.Arrays.stream(c.get("spark.jars", "").split(",")).map(String::trim).filter(s -> !s.isEmpty())
+                    .anyMatch(s -> s.equals(jar.toString()) || s.equals(jar.toUri().toString()) || s.endsWith(":" + jar));
+            if (!listed) append(c, "spark.jars", jar.toUri().toString(), ",");
         }
         JavaSparkContext jsc;
         try {
@@ -248,7 +251,16 @@ public final class SparkCluster implements Cluster {
 
     @Override
     public Generator generator(Generator local, EvalJob job) {
-        return new SparkGenerator(jsc, local, job);
+        ShippedFolder model = null, adapter = null;
+        if (jsc.getConf().getBoolean(ShippedFolder.SETTING, false)) {
+            try {
+                model = ShippedFolder.ship(jsc, Path.of(job.model()));
+                if (job.adapter() != null) adapter = ShippedFolder.ship(jsc, Path.of(job.adapter()));
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException("cannot ship " + job.model() + " to the executors: " + e.getMessage(), e);
+            }
+        }
+        return new SparkGenerator(jsc, local, job, model, adapter);
     }
 
     static String rootMessage(Throwable e) {
@@ -262,6 +274,7 @@ public final class SparkCluster implements Cluster {
         try {
             jsc.stop();
         } finally {
+            ShippedFolder.removeStaging();
             if (local) ExecutorWorkers.closeAll(); // the "executors" were this JVM
         }
     }

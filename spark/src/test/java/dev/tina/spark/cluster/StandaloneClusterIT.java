@@ -159,10 +159,12 @@ class StandaloneClusterIT {
         Process first = driver(eval(spark, "--spark", cluster.masterUrl()), "eval-cluster");
         long deadline = System.nanoTime() + 240_000_000_000L;
         while (sampleLines(spark) == 0 && first.isAlive() && System.nanoTime() < deadline) Thread.sleep(50);
+        assertTrue(first.isAlive(), "the first run is stopped before it ends:\n" + Files.readString(LOGS.get(first.pid())));
         first.destroyForcibly();
         first.waitFor(30, TimeUnit.SECONDS);
         Result b = run(driver(eval(spark, "--spark", cluster.masterUrl()), "eval-cluster-resumed"), 300);
         assertEquals(0, b.code(), b.log());
+        assertTrue(shippedFolders().stream().anyMatch(p -> Files.isRegularFile(p.resolve("model.safetensors"))), "shipped model in " + cache);
         assertEquals(samples(local), samples(spark));
         assertEquals(scores(local), scores(spark));
     }
@@ -173,13 +175,15 @@ class StandaloneClusterIT {
         Path out = tmp.resolve("submitted");
         List<String> cmd = javaCommand();
         cmd.addAll(List.of("org.apache.spark.deploy.SparkSubmit", "--master", cluster.masterUrl(), "--class", "dev.tina.tools.TinaCommand",
-                "--conf", "spark.executor.memory=2g", "--conf", "spark.executorEnv.TINA_CACHE=" + cache,
+                "--conf", "spark.executor.memory=2g", "--conf", "spark.executorEnv.TINA_CACHE=" + cache, "--conf", "spark.tina.shipModel=true",
                 APP_JAR.toString(), "train", "--recipe", recipe.toString(), "--out", out.toString(), "--rollout-slices", "2", "--max-steps", "2"));
         Result r = run(start(cmd, "submitted"), 300);
         assertEquals(0, r.code(), r.log());
         List<JsonNode> m = metrics(out);
         assertEquals(2, m.size(), r.log());
         for (JsonNode step : m) assertEquals(2, step.path("spark_tasks").asInt(), "no --spark: spark-submit's master is used; " + step);
+        // the export came through Spark: assembled once in the executors' cache, named by its fingerprint
+        assertTrue(shippedFolders().stream().anyMatch(p -> Files.isRegularFile(p.resolve("model.onnx.data"))), "shipped export in " + cache);
     }
 
     @Test
@@ -259,7 +263,10 @@ class StandaloneClusterIT {
                 "--custom", "arith=" + data + ",problem=problem,answer=answer", "--limit", "32", "--n-samples", "2", "--max-new-tokens", "24",
                 "--batch-rows", "4", "--seed", "5", "--out", out.toString()));
         a.addAll(Arrays.asList(extra));
-        if (a.contains("--spark")) a.addAll(List.of("--spark-conf", "spark.executor.memory=2g", "--spark-conf", "spark.executorEnv.TINA_CACHE=" + cache));
+        if (a.contains("--spark")) {
+            a.addAll(List.of("--spark-conf", "spark.executor.memory=2g", "--spark-conf", "spark.executorEnv.TINA_CACHE=" + cache,
+                    "--spark-conf", "spark.tina.shipModel=true")); // the model folder through Spark, not read at the driver's path
+        }
         return a;
     }
 
@@ -341,6 +348,14 @@ class StandaloneClusterIT {
 
     static byte[] adapter(Path out, int step) throws IOException {
         return Files.readAllBytes(out.resolve("checkpoint-" + step + "/adapter/adapter_model.safetensors"));
+    }
+
+    static List<Path> shippedFolders() throws IOException {
+        Path dir = cache.resolve("shipped");
+        if (!Files.isDirectory(dir)) return List.of();
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.toList();
+        }
     }
 
     static int sampleLines(Path out) throws IOException {
