@@ -99,6 +99,7 @@ class StandaloneClusterIT {
 
     @AfterAll
     static void stop() {
+        for (ProcessHandle driver : DRIVERS) driver.destroyForcibly(); // a failed test may leave its driver running
         if (cluster != null) cluster.close();
         // no stray JVM: the master, the workers and every executor are gone
         if (cluster != null) assertTrue(cluster.executors().isEmpty(), "executors left running");
@@ -292,11 +293,13 @@ class StandaloneClusterIT {
         pb.environment().put("TINA_CACHE", cache.toString());
         pb.environment().put("SPARK_LOCAL_IP", "127.0.0.1");
         Process p = pb.start();
+        DRIVERS.add(p.toHandle());
         LOGS.put(p.pid(), tmp.resolve(name + ".log"));
         return p;
     }
 
     static final Map<Long, Path> LOGS = new java.util.concurrent.ConcurrentHashMap<>();
+    static final List<ProcessHandle> DRIVERS = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     static Result run(Process p, int timeoutSeconds) throws Exception {
         if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
