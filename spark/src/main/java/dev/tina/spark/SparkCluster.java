@@ -108,6 +108,10 @@ public final class SparkCluster implements Cluster {
             } catch (RuntimeException e) {
                 cluster.close();
                 throw e;
+            } catch (InterruptedException e) {
+                cluster.close();
+                Thread.currentThread().interrupt();
+                throw new ClusterException("--spark " + master + ": interrupted while waiting for executors", e);
             }
         }
         return cluster;
@@ -128,7 +132,7 @@ public final class SparkCluster implements Cluster {
     }
 
     /** Waits for the first executor, so that the default parallelism counts real cores; one line when none comes. */
-    void awaitExecutors() {
+    void awaitExecutors() throws InterruptedException {
         long deadline = System.nanoTime() + executorWaitSeconds() * 1_000_000_000L;
         while (executors() == 0) {
             if (System.nanoTime() > deadline) {
@@ -136,7 +140,7 @@ public final class SparkCluster implements Cluster {
                         + " s (no worker with free cores and memory for spark.executor.memory, or workers that cannot start "
                         + "executors: see the worker's logs; " + EXECUTOR_WAIT + " sets the wait)", null);
             }
-            sleep(200);
+            Thread.sleep(200);
         }
     }
 
@@ -193,14 +197,6 @@ public final class SparkCluster implements Cluster {
         return first;
     }
 
-    private static void sleep(long ms) {
-        try {
-            Thread.sleep(ms);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted", e);
-        }
-    }
 
     /**
      * Fails in seconds when a standalone ({@code spark://host:port}) or Kubernetes

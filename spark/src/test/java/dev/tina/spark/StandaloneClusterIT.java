@@ -1,10 +1,7 @@
-package dev.tina.spark.cluster;
+package dev.tina.spark;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.tina.export.checkpoint.DType;
-import dev.tina.export.init.RandomCheckpoint;
 import dev.tina.spark.standalone.StandaloneCluster;
 import dev.tina.training.grpo.GrpoTrainer;
 import dev.tina.training.tiny.TinyDemo;
@@ -80,16 +77,7 @@ class StandaloneClusterIT {
                 .append("per_device_train_batch_size: 8\nsave_steps: 2\nsave_total_limit: 2\n");
         recipe = tmp.resolve("demo.yaml");
         Files.writeString(recipe, r);
-        evalModel = tmp.resolve("qwen-tiny");
-        Path cfg = tmp.resolve("qwen-tiny.json");
-        Files.writeString(cfg, """
-                {"architectures": ["Qwen2ForCausalLM"], "vocab_size": 151936, "hidden_size": 16, "intermediate_size": 32, "initializer_range": 1.0,
-                 "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1, "rms_norm_eps": 1e-6,
-                 "rope_theta": 10000.0, "tie_word_embeddings": true, "max_position_embeddings": 4096,
-                 "bos_token_id": 151643, "eos_token_id": 151645, "hidden_act": "silu"}""");
-        RandomCheckpoint.write(cfg, evalModel, DType.F32, 1, 1, false);
-        Path tokenizer = REPO.resolve("../shared/tokenizers/qwen2-bpe").normalize();
-        for (String f : List.of("tokenizer.json", "tokenizer_config.json")) Files.copy(tokenizer.resolve(f), evalModel.resolve(f));
+        evalModel = SparkEvalTest.randomQwen(tmp);
         Path out = tmp.resolve("single");
         Result s = run(driver(List.of("train", "--recipe", recipe.toString(), "--out", out.toString(), "--rollout-slices", "2"), "single"), 300);
         assertEquals(0, s.code(), s.log());
@@ -166,8 +154,8 @@ class StandaloneClusterIT {
         Result b = run(driver(eval(spark, "--spark", cluster.masterUrl()), "eval-cluster-resumed"), 300);
         assertEquals(0, b.code(), b.log());
         assertTrue(shippedFolders().stream().anyMatch(p -> Files.isRegularFile(p.resolve("model.safetensors"))), "shipped model in " + cache);
-        assertEquals(samples(local), samples(spark));
-        assertEquals(scores(local), scores(spark));
+        assertEquals(SparkEvalTest.samples(local), SparkEvalTest.samples(spark));
+        assertEquals(SparkEvalTest.scores(local), SparkEvalTest.scores(spark));
     }
 
     @Test
@@ -369,32 +357,5 @@ class StandaloneClusterIT {
             for (Path f : s.toList()) n += Files.readAllLines(f).size();
         }
         return n;
-    }
-
-    static List<String> samples(Path out) throws IOException {
-        List<String> lines = new ArrayList<>();
-        try (Stream<Path> s = Files.list(out.resolve("samples"))) {
-            for (Path f : s.sorted().toList()) for (String l : Files.readAllLines(f)) lines.add(f.getFileName() + " " + l);
-        }
-        lines.sort(null);
-        return lines;
-    }
-
-    /** report.json without its wall-clock and path parts (which differ between runs). */
-    static JsonNode scores(Path out) throws IOException {
-        JsonNode n = JSON.readTree(out.resolve("report.json").toFile());
-        scrub(n);
-        return n;
-    }
-
-    static void scrub(JsonNode n) {
-        if (n instanceof ObjectNode o) {
-            for (Iterator<String> it = o.fieldNames(); it.hasNext(); ) {
-                String f = it.next().toLowerCase();
-                if (f.contains("second") || f.contains("timing") || f.contains("time") || f.contains("started") || f.contains("finished")
-                        || f.contains("path") || f.contains("dir")) it.remove();
-            }
-            o.forEach(StandaloneClusterIT::scrub);
-        } else if (n.isArray()) n.forEach(StandaloneClusterIT::scrub);
     }
 }
