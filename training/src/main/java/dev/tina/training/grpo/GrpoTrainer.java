@@ -11,14 +11,11 @@ import dev.tina.export.peft.LoraConfig;
 import dev.tina.runtime.LoadedModel;
 import dev.tina.runtime.SessionSettings;
 import dev.tina.runtime.sampling.BatchSampler;
-import dev.tina.training.graph.LossHead;
 import dev.tina.training.optim.LoraInit;
 import dev.tina.training.optim.GradientSum;
 import dev.tina.training.optim.LoraTrainer;
 import dev.tina.training.optim.LrSchedule;
-import dev.tina.training.layered.LayeredGradients;
 import dev.tina.training.dist.RemoteGradients;
-import dev.tina.training.layered.Recompute;
 import dev.tina.training.ort.GradientEngine;
 
 import java.io.BufferedWriter;
@@ -105,16 +102,9 @@ public final class GrpoTrainer {
         try (LoadedModel model = LoadedModel.openShared(Path.of(recipe.modelNameOrPath()), SessionSettings.of(device));
              BatchSampler sampler = here ? samplerFor(model) : null) {
             if (!here) requireTokenizer(model);
-            Recompute mode = recipe.recomputeMode();
-            String stem = "grpo-r" + recipe.rank() + "-" + targets.size() + "t" + (recipe.dropout() > 0 ? "-dropout" : "");
-            var gradSpec = new Recompute.Spec(model.exportDir(), model.config(), targets, recipe.rank(), new LossHead.Grpo(), recipe.dropout(), true, stem);
-            // reference: the same forward with the adapter switched off (lora_scale 0), no dropout, no backward
-            var refSpec = new Recompute.Spec(model.exportDir(), model.config(), targets, recipe.rank(), new LossHead.Grpo(), 0.0, false,
-                    "grpo-r" + recipe.rank() + "-" + targets.size() + "t");
-            LayeredGradients.Options layered = LayeredGradients.Options.defaults();
-            try (GradientEngine grads = here ? mode.open(gradSpec, model.sharedWeights(), true, device, layered)
-                    : new RemoteGradients(model.config(), targets, recipe.rank());
-                 GradientEngine reference = here ? mode.open(refSpec, model.sharedWeights(), true, device, layered) : null) {
+            try (GrpoEngines engines = here ? GrpoEngines.open(recipe, model) : null;
+                 GradientEngine remote = here ? null : new RemoteGradients(model.config(), targets, recipe.rank())) {
+                GradientEngine grads = here ? engines.gradients() : remote, reference = here ? engines.reference() : null;
                 LoraTrainer trainer;
                 Path latest = resume ? latestCheckpoint() : null;
                 if (latest != null) {
