@@ -92,8 +92,7 @@ public final class GrpoTrainer {
         long totalSteps = recipe.steps();
         var settings = new LoraTrainer.Settings(recipe.lr(), LrSchedule.parse(recipe.scheduler(), recipe.minLr()), totalSteps,
                 LrSchedule.warmupSteps(recipe.warmup(), totalSteps), recipe.gradNorm(),
-                recipe.adamBeta1() != null ? recipe.adamBeta1() : 0.9, recipe.adamBeta2() != null ? recipe.adamBeta2() : 0.999,
-                recipe.adamEpsilon() != null ? recipe.adamEpsilon() : 1e-8, recipe.weightDecay() != null ? recipe.weightDecay() : 0.0);
+                recipe.beta1(), recipe.beta2(), recipe.adamEps(), recipe.decay());
         long tokensGenerated = 0;
         Path lastCheckpoint = null;
         // one memory-mapped copy of the base weights for the sampler, the gradient graph and the scorer
