@@ -148,16 +148,10 @@ public final class StepWorker implements AutoCloseable {
         double[] total = new double[n];
         double[][] per = new double[rewards.size()][n];
         for (int r = 0; r < rewards.size(); r++) {
-            if (rewards.get(r) instanceof Reward.KimiLength kimi) {
-                for (int start = 0; start < n; start += g) {
-                    List<String> texts = completions.subList(start, start + g).stream().map(Completion::text).toList();
-                    double[] v = kimi.scoreGroup(texts, slice.answers().get(completions.get(start).promptIndex()));
-                    System.arraycopy(v, 0, per[r], start, g);
-                }
-            } else {
-                for (int c = 0; c < n; c++) {
-                    per[r][c] = rewards.get(r).score(completions.get(c).text(), slice.answers().get(completions.get(c).promptIndex()));
-                }
+            for (int start = 0; start < n; start += g) { // groups: the completions of one prompt
+                List<String> texts = completions.subList(start, start + g).stream().map(Completion::text).toList();
+                double[] v = rewards.get(r).scoreGroup(texts, slice.answers().get(completions.get(start).promptIndex()));
+                System.arraycopy(v, 0, per[r], start, g);
             }
             double w = r < recipe.weights().size() ? recipe.weights().get(r) : 1.0;
             for (int c = 0; c < n; c++) total[c] += w * per[r][c];
