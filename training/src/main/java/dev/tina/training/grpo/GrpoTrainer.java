@@ -296,10 +296,6 @@ public final class GrpoTrainer {
         return field.startsWith("seconds_") || field.equals("tokens_per_second");
     }
 
-    static String versionOf(LoraTrainer t) {
-        return StepWorker.adapterVersion(t.step(), t.weights());
-    }
-
     private Path checkpoint(LoraTrainer trainer, LoraConfig loraConfig, LoadedModel model) throws IOException {
         Path dir = out.resolve("checkpoint-" + trainer.step());
         try (AtomicOutputDirectory tmp = new AtomicOutputDirectory(dir, true)) {
