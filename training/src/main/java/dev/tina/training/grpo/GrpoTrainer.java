@@ -30,7 +30,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
-import java.util.stream.Stream;
 
 /**
  * The GRPO loop on LoRA: sample prompts → {@code num_generations} completions each through the
@@ -297,7 +296,7 @@ public final class GrpoTrainer {
     }
 
     private Path checkpoint(LoraTrainer trainer, LoraConfig loraConfig, LoadedModel model) throws IOException {
-        Path dir = out.resolve("checkpoint-" + trainer.step());
+        Path dir = Checkpoints.dir(out, trainer.step());
         try (AtomicOutputDirectory tmp = new AtomicOutputDirectory(dir, true)) {
             trainer.exportAdapter(tmp.path().resolve("adapter"), loraConfig, model.config());
             trainer.save(tmp.path().resolve("optimizer"));
@@ -312,19 +311,9 @@ public final class GrpoTrainer {
         return dir;
     }
 
-    private List<Path> checkpoints() throws IOException {
-        if (!Files.isDirectory(out)) return List.of();
-        try (Stream<Path> s = Files.list(out)) {
-            return s.filter(p -> p.getFileName().toString().matches("checkpoint-\\d+") && Files.isRegularFile(p.resolve("trainer_state.json")))
-                    .sorted(Comparator.comparingLong(p -> Long.parseLong(p.getFileName().toString().substring("checkpoint-".length()))))
-                    .toList();
-        }
-    }
+    private List<Path> checkpoints() throws IOException { return Checkpoints.list(out); }
 
-    private Path latestCheckpoint() throws IOException {
-        List<Path> all = checkpoints();
-        return all.isEmpty() ? null : all.getLast();
-    }
+    private Path latestCheckpoint() throws IOException { return Checkpoints.latest(out).orElse(null); }
 
     private void deleteOldRun() throws IOException {
         for (Path p : checkpoints()) AtomicOutputDirectory.deleteRecursively(p);
