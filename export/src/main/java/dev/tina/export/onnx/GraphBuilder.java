@@ -115,11 +115,6 @@ public final class GraphBuilder {
         return AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.FLOAT).setF(v).build();
     }
 
-    public static AttributeProto attrString(String name, String v) {
-        return AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.STRING)
-                .setS(ByteString.copyFromUtf8(v)).build();
-    }
-
     public static AttributeProto attrInts(String name, long... v) {
         var b = AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.INTS);
         for (long x : v) b.addInts(x);
@@ -217,8 +212,6 @@ public final class GraphBuilder {
         initializers.add(t.getName());
     }
 
-    public boolean hasInitializer(String name) { return initializers.contains(name); }
-
     /** The values of an int64 constant this builder made, or null. */
     public long[] int64Constant(String name) {
         long[] v = int64Constants.get(name);
@@ -227,11 +220,6 @@ public final class GraphBuilder {
 
     /** The nodes so far, in order (topological, as built). */
     public List<NodeProto> nodes() { return graph.getNodeList(); }
-
-    /** Appends a node built elsewhere (e.g. by the gradient builder). */
-    public void addNode(NodeProto node) {
-        graph.addNode(node);
-    }
 
     /** A fresh, unused value or node name with the given stem. */
     public String freshName(String stem) { return uniqueName(stem); }
