@@ -142,7 +142,7 @@ final class BenchGradeCommand implements Callable<Integer> {
         List<Case> out = new ArrayList<>();
         for (String name : List.of("math500", "minerva")) {
             Benchmark.Shipped b = Catalog.SHIPPED.stream().filter(x -> x.name().equals(name)).findFirst().orElseThrow();
-            GoldField field = GoldField.forBenchmark(name);
+            GoldField field = b.gold();
             List<JsonNode> rows = new ArrayList<>();
             for (String line : new String(b.bytes(), StandardCharsets.UTF_8).split("\n")) if (!line.isBlank()) rows.add(json.readTree(line));
             for (int i = 0; i < rows.size(); i++) {

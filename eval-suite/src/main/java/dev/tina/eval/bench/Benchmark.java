@@ -45,9 +45,10 @@ public sealed interface Benchmark {
 
     /**
      * A benchmark copied into this module's resources ({@code benchmarks/…}, see its README for sources and
-     * licenses); the gold comes from {@link GoldField#forBenchmark}, i.e. as Tina read it.
+     * licenses); {@code gold} reads each row's gold answer as Tina's evaluation read it.
      */
-    record Shipped(String name, String label, String resource, String problemField, String idField, String source) implements Benchmark {
+    record Shipped(String name, String label, String resource, String problemField, String idField, GoldField gold, String source)
+            implements Benchmark {
         @Override
         public byte[] bytes() throws IOException {
             try (InputStream in = Benchmark.class.getResourceAsStream("/benchmarks/" + resource)) {
@@ -58,7 +59,6 @@ public sealed interface Benchmark {
 
         @Override
         public List<Problem> load(int limit) throws IOException {
-            GoldField gold = GoldField.forBenchmark(name);
             List<Problem> out = new ArrayList<>();
             for (Row row : rows(text(bytes()), "benchmarks/" + resource, false)) {
                 if (limit > 0 && out.size() == limit) break;

@@ -1,5 +1,7 @@
 package dev.tina.eval.bench;
 
+import dev.tina.eval.grading.GoldField;
+
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -18,12 +20,16 @@ public final class Catalog {
 
     /** Shipped in this module's resources; sources and licenses in {@code benchmarks/README.md}. */
     public static final List<Benchmark.Shipped> SHIPPED = List.of(
-            new Benchmark.Shipped("aime24", "AIME24", "aime24/test.jsonl", "problem", "id", QWEN.formatted("aime24")),
-            new Benchmark.Shipped("aime25", "AIME25", "aime25/test.jsonl", "problem", "id", AREAL.formatted("aime25")),
-            new Benchmark.Shipped("amc23", "AMC23", "amc23/test.jsonl", "problem", "id", QWEN.formatted("amc23")),
-            new Benchmark.Shipped("math500", "MATH500", "math500/test.jsonl", "problem", "unique_id", AREAL.formatted("math_500")),
-            new Benchmark.Shipped("minerva", "Minerva", "minerva_math/test.jsonl", "problem", "idx", QWEN.formatted("minerva_math")),
-            new Benchmark.Shipped("gsm8k", "GSM8K", "gsm8k/test.jsonl", "question", null,
+            // AIME and AMC: the answer field (AMC's floats such as 27.0 mean 27); MATH-500 and Minerva: the last \boxed{} of the
+            // reference solution; GSM8K: the text after ####
+            new Benchmark.Shipped("aime24", "AIME24", "aime24/test.jsonl", "problem", "id", new GoldField.AnswerField("answer"), QWEN.formatted("aime24")),
+            new Benchmark.Shipped("aime25", "AIME25", "aime25/test.jsonl", "problem", "id", new GoldField.AnswerField("answer"), AREAL.formatted("aime25")),
+            new Benchmark.Shipped("amc23", "AMC23", "amc23/test.jsonl", "problem", "id", new GoldField.AnswerField("answer"), QWEN.formatted("amc23")),
+            new Benchmark.Shipped("math500", "MATH500", "math500/test.jsonl", "problem", "unique_id", new GoldField.LastBoxed("solution"),
+                    AREAL.formatted("math_500")),
+            new Benchmark.Shipped("minerva", "Minerva", "minerva_math/test.jsonl", "problem", "idx", new GoldField.LastBoxed("solution"),
+                    QWEN.formatted("minerva_math")),
+            new Benchmark.Shipped("gsm8k", "GSM8K", "gsm8k/test.jsonl", "question", null, new GoldField.AfterHashes("answer"),
                     "openai/grade-school-math@3101c7d5072418e28b9008a6636bde82a006892c grade_school_math/data/test.jsonl (MIT)"));
 
     /** Spellings people use for the same benchmark, after {@link #key} folding. */
@@ -59,6 +65,13 @@ public final class Catalog {
             throw new IllegalArgumentException("--custom '" + spec + "': '" + name + "' is the name of a built-in benchmark; choose another");
         }
         return new Benchmark.Custom(name, file, fields.getOrDefault("problem", "problem"), fields.get("answer"), fields.get("solution"), fields.get("id"));
+    }
+
+    /** The shipped benchmark of that name (any spelling {@link #key} folds); an unknown name is an error listing them. */
+    public static Benchmark.Shipped shipped(String name) {
+        String k = key(name);
+        return SHIPPED.stream().filter(s -> s.name().equals(k)).findFirst()
+                .orElseThrow(() -> new IllegalArgumentException("unknown benchmark '" + name + "'; available: " + available(List.of())));
     }
 
     /** The benchmarks named in {@code names}, in that order; an unknown name is an error listing the available ones. */

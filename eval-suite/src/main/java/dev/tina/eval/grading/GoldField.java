@@ -3,9 +3,8 @@ package dev.tina.eval.grading;
 import com.fasterxml.jackson.databind.JsonNode;
 
 import java.math.BigDecimal;
-import java.util.Locale;
 
-/** Where each benchmark keeps its gold answer, read the way Tina's evaluation read it. */
+/** Where a benchmark keeps its gold answer, read the way Tina's evaluation read it (each shipped benchmark names its own in {@code Catalog}). */
 public sealed interface GoldField {
 
     /** The gold answer of one dataset row. */
@@ -50,16 +49,6 @@ public sealed interface GoldField {
             if (at < 0) throw new IllegalArgumentException("field '" + field + "' has no '####' answer");
             return s.substring(at + 4).strip().replace(",", "");
         }
-    }
-
-    /** The gold of a benchmark by name: aime24, aime25, amc23, math500, minerva, gsm8k. */
-    static GoldField forBenchmark(String name) {
-        return switch (name.toLowerCase(Locale.ROOT).replace("-", "").replace("_", "")) {
-            case "aime", "aime24", "aime25", "amc", "amc23" -> new AnswerField("answer");
-            case "math500", "math", "minerva", "minervamath" -> new LastBoxed("solution");
-            case "gsm8k" -> new AfterHashes("answer");
-            default -> throw new IllegalArgumentException("unknown benchmark '" + name + "', expected one of aime24, aime25, amc23, math500, minerva, gsm8k");
-        };
     }
 
     private static JsonNode require(JsonNode row, String field) {

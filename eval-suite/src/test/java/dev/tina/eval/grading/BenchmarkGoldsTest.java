@@ -1,5 +1,7 @@
 package dev.tina.eval.grading;
 
+import dev.tina.eval.bench.Catalog;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.AfterAll;
@@ -49,7 +51,7 @@ class BenchmarkGoldsTest {
                 {"aime25/test.jsonl", "aime25"}, {"amc23/test.jsonl", "amc23"}, {"gsm8k/test.jsonl", "gsm8k"}};
         int n = 0;
         for (String[] s : sets) {
-            GoldField field = GoldField.forBenchmark(s[1]);
+            GoldField field = Catalog.shipped(s[1]).gold();
             for (JsonNode row : rows(s[0])) {
                 String gold = field.gold(row);
                 n++;
@@ -85,7 +87,7 @@ class BenchmarkGoldsTest {
         List<String> failures = new ArrayList<>();
         for (String[] s : new String[][]{{"math500/test.jsonl", "math500"}, {"minerva_math/test.jsonl", "minerva"}}) {
             List<JsonNode> rows = rows(s[0]);
-            GoldField field = GoldField.forBenchmark(s[1]);
+            GoldField field = Catalog.shipped(s[1]).gold();
             for (int i = 0; i < rows.size(); i++) {
                 String gold = field.gold(rows.get(i));
                 GradeResult r = grader.grade(gold, rows.get(i).get("solution").asText());
@@ -104,7 +106,7 @@ class BenchmarkGoldsTest {
     @Test
     void math500AnswerFieldAgreesWithTheBoxInTheSolution() throws IOException {
         for (JsonNode row : rows("math500/test.jsonl")) {
-            String gold = GoldField.forBenchmark("math500").gold(row);
+            String gold = Catalog.shipped("math500").gold().gold(row);
             GradeResult r = grader.grade(gold, "\\boxed{" + row.get("answer").asText() + "}");
             assertTrue(r.correct(), gold + " vs " + row.get("answer").asText() + ": " + r.detail());
         }
