@@ -184,6 +184,8 @@ public final class LayeredGradients implements GradientEngine {
         }
     }
 
+    private volatile boolean closed;
+
     // ------------------------------------------------------------------------------------ run
 
     @Override
@@ -197,6 +199,10 @@ public final class LayeredGradients implements GradientEngine {
         if (mask.length != n || pos.length != n) throw new IllegalArgumentException("attention_mask and position_ids must be [" + b + ", " + s + "]");
         for (long t : targets) if (t < 0 || t >= n) throw new IllegalArgumentException("target position " + t + " outside [0, " + n + ")");
         for (String p : params) if (!lora.containsKey(p)) throw new IllegalArgumentException("no weights given for " + p);
+        if (dropout > 0 && batch.values().get(DecoderGraph.DROPOUT_SEED) == null) {
+            throw new IllegalArgumentException("batch lacks input '" + DecoderGraph.DROPOUT_SEED + "' (LoRA dropout is on)");
+        }
+        if (closed) throw new IllegalStateException("this gradient engine is closed");
         try (Arena arena = Arena.ofConfined(); Run run = new Run(arena, batch, lora, b, s, mask, pos, targets)) {
             return run.execute();
         }
@@ -235,10 +241,14 @@ public final class LayeredGradients implements GradientEngine {
             this.kd = c.numKeyValueHeads() * c.headDim();
             this.layers = c.numHiddenLayers();
             Object[] sc = batch.values().get(DecoderGraph.LORA_SCALE);
+            Object[] sd = batch.values().get(DecoderGraph.DROPOUT_SEED); // present when dropout is on: run() checked
             this.scale = own(OnnxTensor.createTensor(env, FloatBuffer.wrap(sc == null ? new float[]{1f} : (float[]) sc[0]), new long[]{1}));
-            Object[] sd = batch.values().get(DecoderGraph.DROPOUT_SEED);
-            if (dropout > 0 && sd == null) throw new IllegalArgumentException("batch lacks input '" + DecoderGraph.DROPOUT_SEED + "' (LoRA dropout is on)");
-            this.seed = sd == null ? null : own(OnnxTensor.createTensor(env, LongBuffer.wrap((long[]) sd[0]), new long[]{1}));
+            try {
+                this.seed = sd == null ? null : own(OnnxTensor.createTensor(env, LongBuffer.wrap((long[]) sd[0]), new long[]{1}));
+            } catch (OrtException | RuntimeException e) {
+                close(); // the constructor failed: nobody else will close what it made
+                throw e;
+            }
             this.maskSeg = arena.allocate(8L * n, 8);
             MemorySegment.copy(mask, 0, maskSeg, ValueLayout.JAVA_LONG, 0, n);
             this.posSeg = arena.allocate(8L * n, 8);
@@ -637,6 +647,8 @@ public final class LayeredGradients implements GradientEngine {
 
     @Override
     public void close() throws OrtException {
+        if (closed) return;
+        closed = true;
         OrtException first = null;
         for (OrtSession s : sessions.keySet()) {
             try {

@@ -111,6 +111,8 @@ class LayeredGradientsTest {
             missing.remove(missing.keySet().iterator().next());
             IllegalArgumentException e1 = assertThrows(IllegalArgumentException.class, () -> e.run(batch, missing));
             assertTrue(e1.getMessage().contains("no weights given for"), e1.getMessage());
+            e.close();
+            assertThrows(IllegalStateException.class, () -> e.run(batch, lora), "a closed engine refuses to run");
         }
         assertClose(full.logps(), scored.logps(), 0, "logps");
     }
