@@ -178,7 +178,8 @@ class StandaloneClusterIT {
     @Test
     @Order(6)
     void executorsRunningAnotherBuildFailInOneLineNamingBoth() throws Exception {
-        // a cluster whose jars hold another tina build ahead of ours: spark.jars lists it first
+        // a cluster whose own class path holds another tina build, ahead of the application jar (as a jar in SPARK_HOME/jars
+        // would be); spark.jars cannot stand in for it: executors add those jars in no fixed order
         Path other = tmp.resolve("other-build.jar");
         Files.copy(APP_JAR, other, StandardCopyOption.REPLACE_EXISTING);
         try (FileSystem z = FileSystems.newFileSystem(URI.create("jar:" + other.toUri()), Map.of())) {
@@ -186,7 +187,7 @@ class StandaloneClusterIT {
         }
         Path out = tmp.resolve("other-build");
         long t0 = System.nanoTime();
-        Result r = run(driver(train(out, "--max-steps", "1", "--spark-conf", "spark.jars=" + other.toUri()), "other-build"), 300);
+        Result r = run(driver(train(out, "--max-steps", "1", "--spark-conf", "spark.executor.extraClassPath=" + other), "other-build"), 300);
         assertEquals(1, r.code(), r.log());
         String line = errorLine(r);
         assertTrue(line.contains("runs tina 0.0.1-other (build 19990101-000000)") && line.contains("but the driver runs tina")
