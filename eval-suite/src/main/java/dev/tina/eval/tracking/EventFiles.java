@@ -2,6 +2,7 @@ package dev.tina.eval.tracking;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.tina.eval.tracking.proto.TensorBoardProtos.Event;
+import dev.tina.eval.tracking.proto.TensorBoardProtos.Summary;
 import dev.tina.export.AtomicFiles;
 
 import java.io.IOException;
@@ -66,6 +67,23 @@ public final class EventFiles {
                 }
             });
         }
+    }
+
+    /**
+     * Replaces the folder's events with one event at {@code step} holding {@code values}, written whole under a
+     * temporary name and renamed over the folder's event file (a report rewritten on every run, never appended).
+     */
+    public static Path writeWhole(Path dir, long step, List<Summary.Value> values) throws IOException {
+        Files.createDirectories(dir);
+        List<Path> old = list(dir);
+        Path file = old.isEmpty() ? newFileName(dir) : old.getFirst();
+        AtomicFiles.write(file, tmp -> {
+            try (EventFileWriter w = EventFileWriter.at(tmp)) {
+                w.write(step, values);
+            }
+        });
+        for (Path p : old) if (!p.equals(file)) Files.deleteIfExists(p);
+        return file;
     }
 
     /** Deletes the folder's event files (a run started afresh). */

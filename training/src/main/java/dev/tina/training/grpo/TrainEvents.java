@@ -9,6 +9,10 @@ import java.util.List;
 import java.util.Locale;
 import java.util.function.IntFunction;
 
+import static dev.tina.eval.tracking.Markdown.code;
+import static dev.tina.eval.tracking.Markdown.cut;
+import static dev.tina.eval.tracking.Markdown.escape;
+
 /**
  * A GRPO step as TensorBoard summaries: each numeric metric a scalar under {@code train/} (TRL's
  * prefix), the step's sample completions as one Markdown text.
@@ -40,23 +44,10 @@ final class TrainEvents {
             List<String> parts = new ArrayList<>();
             for (int i = 0; i < s.perReward().length && i < rewardNames.size(); i++) parts.add(escape(rewardNames.get(i)) + " " + num(s.perReward()[i]));
             if (!parts.isEmpty()) sb.append(" (").append(String.join(" · ", parts)).append(')');
-            sb.append("\n\n").append(code(r.problem() + "\ngold: " + r.answer())).append("\ncompletion:\n\n").append(code(cut(s.completion()))).append('\n');
+            sb.append("\n\n").append(code(r.problem() + "\ngold: " + r.answer())).append("\ncompletion:\n\n").append(code(cut(s.completion(), MAX_CHARS))).append('\n');
         }
         return sb.toString();
     }
 
     private static String num(double v) { return String.format(Locale.ROOT, "%.3f", v); }
-
-    private static String cut(String s) {
-        return s.length() <= MAX_CHARS ? s : s.substring(0, MAX_CHARS) + "\n… (" + (s.length() - MAX_CHARS) + " more characters)";
-    }
-
-    /** An indented code block: Markdown and HTML inside (LaTeX, {@code <think>}) are shown as written. */
-    private static String code(String text) {
-        StringBuilder sb = new StringBuilder();
-        for (String line : text.split("\n", -1)) sb.append("    ").append(line).append('\n');
-        return sb.toString();
-    }
-
-    private static String escape(String s) { return s.replaceAll("([\\\\`*_\\[\\]<>#])", "\\\\$1"); }
 }
