@@ -5,7 +5,6 @@ import dev.tina.eval.report.EvalReport;
 import dev.tina.eval.report.VariantResult;
 import dev.tina.eval.run.SampleLog;
 import dev.tina.eval.run.SampleRecord;
-import dev.tina.eval.run.Variant;
 import dev.tina.eval.score.AverageScore;
 import dev.tina.eval.score.BenchmarkScore;
 import dev.tina.eval.tracking.proto.TensorBoardProtos.Summary;
@@ -16,8 +15,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 import static dev.tina.eval.tracking.Markdown.code;
 import static dev.tina.eval.tracking.Markdown.cut;
@@ -34,7 +31,6 @@ public final class EvalEvents {
     public static final String DIR = "tensorboard";
     static final String SAMPLES_TAG = "eval/samples";
     static final int MAX_CHARS = 2000;
-    private static final Pattern CHECKPOINT = Pattern.compile("checkpoint-(\\d+)");
 
     private EvalEvents() {}
 
@@ -45,18 +41,9 @@ public final class EvalEvents {
             List<Summary.Value> values = scalars(v);
             String samples = samples(SampleLog.readAll(Evaluation.samplesFile(out, v.variant())), v.scores().stream().map(BenchmarkScore::name).toList());
             if (samples != null) values.add(EventFileWriter.text(SAMPLES_TAG, samples));
-            EventFiles.writeWhole(root.resolve(v.variant().name()), trainingStep(v.variant()), values);
+            EventFiles.writeWhole(root.resolve(v.variant().name()), v.variant().trainingStep(), values);
         }
         return root;
-    }
-
-    /** N for an adapter at {@code …/checkpoint-N/adapter} (a {@code tina train} checkpoint), 0 otherwise (the base included). */
-    public static long trainingStep(Variant v) {
-        if (v.adapter() == null) return 0;
-        Path a = v.adapter().toAbsolutePath().normalize();
-        Path named = a.getFileName().toString().equals("adapter") && a.getParent() != null ? a.getParent() : a;
-        Matcher m = CHECKPOINT.matcher(named.getFileName().toString());
-        return m.matches() ? Long.parseLong(m.group(1)) : 0;
     }
 
     static List<Summary.Value> scalars(VariantResult v) {
