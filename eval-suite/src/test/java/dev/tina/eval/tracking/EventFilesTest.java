@@ -67,6 +67,33 @@ class EventFilesTest {
         assertEquals(masked(check, 0, check.length), TfRecords.maskedCrc32c(check, 0, check.length));
     }
 
+    @Test
+    void theMaskedCrcOfARealTensorFlowRecordMatches() {
+        // TensorBoard's own reader tests this record, taken from a file TensorFlow wrote:
+        // Event(file_version="CRC test, one two"), whose data CRC there is 0x5794d08a
+        byte[] data = Event.newBuilder().setFileVersion("CRC test, one two").build().toByteArray();
+        byte[] expected = new byte[2 + 17];
+        expected[0] = 0x1a; // field 3, length-delimited: file_version's number is TensorFlow's
+        expected[1] = 17;
+        System.arraycopy("CRC test, one two".getBytes(StandardCharsets.US_ASCII), 0, expected, 2, 17);
+        assertArrayEquals(expected, data);
+        assertEquals(0x5794d08a, TfRecords.maskedCrc32c(data, 0, data.length));
+        assertEquals(0x5794d08a, masked(data, 0, data.length));
+    }
+
+    @Test
+    void fieldNumbersAreTensorFlows() {
+        // Summary.Value: tag = 1 (length-delimited), simple_value = 2 (32-bit): 1.0f is 00 00 80 3f
+        assertArrayEquals(new byte[]{0x0a, 1, 'a', 0x15, 0, 0, (byte) 0x80, 0x3f}, EventFileWriter.scalar("a", 1.0).toByteArray());
+        // Event: wall_time = 1 (64-bit), step = 2 (varint), summary = 5; Summary.value = 1
+        byte[] e = Event.newBuilder().setWallTime(0.5).setStep(3).setSummary(Summary.newBuilder().addValue(EventFileWriter.scalar("a", 1.0))).build().toByteArray();
+        assertArrayEquals(new byte[]{0x09, 0, 0, 0, 0, 0, 0, (byte) 0xe0, 0x3f, 0x10, 3, 0x2a, 10, 0x0a, 8, 0x0a, 1, 'a', 0x15, 0, 0, (byte) 0x80, 0x3f}, e);
+        // text: tag = 1, tensor = 8 {dtype = 1: DT_STRING 7, tensor_shape = 2: empty, string_val = 8}, metadata = 9
+        // {plugin_data = 1 {plugin_name = 1: "text"}, data_class = 4: DATA_CLASS_TENSOR 2}
+        assertArrayEquals(new byte[]{0x0a, 1, 't', 0x42, 7, 0x08, 7, 0x12, 0, 0x42, 1, 'x', 0x4a, 10, 0x0a, 6, 0x0a, 4, 't', 'e', 'x', 't', 0x20, 2},
+                EventFileWriter.text("t", "x").toByteArray());
+    }
+
     static List<Summary.Value> step(long s) {
         return List.of(EventFileWriter.scalar("train/loss", 1.0 / s), EventFileWriter.scalar("train/reward", s),
                 EventFileWriter.text("train/completions", "step **" + s + "**"));
