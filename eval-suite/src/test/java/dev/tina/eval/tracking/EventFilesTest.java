@@ -6,6 +6,8 @@ import dev.tina.eval.tracking.proto.TensorBoardProtos.Event;
 import dev.tina.eval.tracking.proto.TensorBoardProtos.Summary;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -128,25 +130,23 @@ class EventFilesTest {
         assertEquals(events, EventFiles.read(file));
     }
 
-    @Test
-    void aCorruptedByteIsDetected(@TempDir Path dir) throws Exception {
+    /** A bit flipped at {@code offset} bytes into the second record (its length, the length's CRC, its data). */
+    @ParameterizedTest(name = "byte {0} of a record: {1} CRC")
+    @CsvSource({"1, length", "9, length", "17, data"})
+    void aCorruptedByteIsDetected(int offset, String which, @TempDir Path dir) throws Exception {
         Path file;
         try (EventFileWriter w = EventFileWriter.create(dir)) {
             file = w.file();
             for (long s = 1; s <= 3; s++) w.write(s, step(s));
         }
-        byte[] good = Files.readAllBytes(file);
-        int second = 12 + (int) ByteBuffer.wrap(good).order(ByteOrder.LITTLE_ENDIAN).getLong(0) + 4; // the record after the header
-        for (int[] flip : new int[][]{{second + 1, 'l'}, {second + 12 + 5, 'd'}, {second + 9, 'l'}}) {
-            byte[] bad = good.clone();
-            bad[flip[0]] ^= 0x10;
-            Files.write(file, bad);
-            IOException mine = assertThrows(IOException.class, () -> readIndependently(file));
-            assertEquals((flip[1] == 'l' ? "length crc at " : "data crc at ") + second, mine.getMessage());
-            IOException theirs = assertThrows(IOException.class, () -> EventFiles.read(file));
-            assertTrue(theirs.getMessage().contains("record at byte " + second + ": " + (flip[1] == 'l' ? "length" : "data") + " CRC mismatch"),
-                    theirs.getMessage());
-        }
+        byte[] bad = Files.readAllBytes(file);
+        int second = 12 + (int) ByteBuffer.wrap(bad).order(ByteOrder.LITTLE_ENDIAN).getLong(0) + 4; // the record after the header
+        bad[second + offset] ^= 0x10;
+        Files.write(file, bad);
+        IOException mine = assertThrows(IOException.class, () -> readIndependently(file));
+        assertEquals(which + " crc at " + second, mine.getMessage());
+        IOException theirs = assertThrows(IOException.class, () -> EventFiles.read(file));
+        assertTrue(theirs.getMessage().endsWith(file + ": record at byte " + second + ": " + which + " CRC mismatch"), theirs.getMessage());
     }
 
     @Test
