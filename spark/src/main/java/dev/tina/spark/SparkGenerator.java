@@ -70,15 +70,11 @@ final class SparkGenerator implements Generator {
         }
         int round = Math.max(1, 2 * jsc.defaultParallelism());
         Cluster.EvalJob j = job;
-        String version = ToolVersion.VERSION;
+        String version = ToolVersion.full();
         for (int r = 0; r < chunks.size(); r += round) {
             List<Chunk> batch = chunks.subList(r, Math.min(chunks.size(), r + round));
             List<List<Sample>> out;
-            try {
-                out = jsc.parallelize(batch, batch.size()).map(c -> runChunk(j, version, n, c)).collect();
-            } catch (Exception e) { // SparkException, thrown undeclared from Scala
-                throw new IllegalStateException("Spark evaluation job failed: " + SparkCluster.rootMessage(e), e);
-            }
+            out = SparkCluster.collect(jsc, jsc.parallelize(batch, batch.size()).map(c -> runChunk(j, version, n, c)), "Spark evaluation job");
             for (List<Sample> samples : out) {
                 for (Sample s : samples) onDone.accept(new Generated(s.index(), s.sample(), s.text(), s.tokens(), s.finish()));
             }
@@ -87,10 +83,11 @@ final class SparkGenerator implements Generator {
 
     /** On an executor: the chunk through this JVM's model and sampler for the job. */
     static List<Sample> runChunk(Cluster.EvalJob job, String driverVersion, int n, Chunk chunk) throws Exception {
-        if (!driverVersion.equals(ToolVersion.VERSION)) {
-            throw new IllegalStateException(ExecutorWorkers.where() + " runs tina " + ToolVersion.VERSION + " but the driver runs tina "
+        if (!driverVersion.equals(ToolVersion.full())) {
+            throw new IllegalStateException(ExecutorWorkers.where() + " runs tina " + ToolVersion.full() + " but the driver runs tina "
                     + driverVersion + ": deploy the same build on both");
         }
+        ExecutorCheck.require(driverVersion);
         String key = "eval:" + job.model() + "|" + job.adapter() + "|" + job.device() + "|" + job.rows();
         return ExecutorWorkers.with(key, () -> EvalWorker.open(job), w -> {
             SamplingParams params = new SamplingParams(1, job.temperature(), job.topP(), 0, 0, job.maxNewTokens(), List.of(),

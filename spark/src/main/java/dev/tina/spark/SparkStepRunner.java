@@ -56,7 +56,7 @@ final class SparkStepRunner implements StepRunner {
                 : java.nio.file.Path.of(recipe.modelNameOrPath()).toAbsolutePath().toString());
         GrpoRecipe forExecutors = recipe.with(o);
         this.recipeJson = new ObjectMapper().setSerializationInclusion(JsonInclude.Include.NON_NULL).writeValueAsString(forExecutors);
-        this.spec = new TaskSpec(recipeJson, conf.get(DRIVER_VERSION, ToolVersion.VERSION), conf.getInt(FAIL_FIRST_ATTEMPT, -1));
+        this.spec = new TaskSpec(recipeJson, conf.get(DRIVER_VERSION, ToolVersion.full()), conf.getInt(FAIL_FIRST_ATTEMPT, -1));
     }
 
     /** The adapter as broadcast: its version names it. */
@@ -94,9 +94,8 @@ final class SparkStepRunner implements StepRunner {
         List<TaskOutput> outs;
         jsc.setJobGroup("tina-step-" + (plan.step() + 1), "GRPO step " + (plan.step() + 1) + " (" + parts.size() + " slices)", true);
         try {
-            outs = jsc.parallelize(parts, parts.size()).map(slice -> runTask(s, adapter, slice)).collect();
-        } catch (Exception e) { // SparkException, thrown undeclared from Scala
-            throw new IllegalStateException("Spark job of step " + (plan.step() + 1) + " failed: " + SparkCluster.rootMessage(e), e);
+            outs = SparkCluster.collect(jsc, jsc.parallelize(parts, parts.size()).map(slice -> runTask(s, adapter, slice)),
+                    "Spark job of step " + (plan.step() + 1));
         } finally {
             jsc.clearJobGroup();
             adapter.destroy(); // every executor drops this version's blocks
@@ -127,10 +126,11 @@ final class SparkStepRunner implements StepRunner {
 
     /** On an executor: checks, then the slice on this JVM's worker for the recipe. */
     static TaskOutput runTask(TaskSpec spec, Broadcast<Adapter> broadcast, StepPlan.Slice slice) throws Exception {
-        if (!spec.driverVersion().equals(ToolVersion.VERSION)) {
-            throw new IllegalStateException(ExecutorWorkers.where() + " runs tina " + ToolVersion.VERSION + " but the driver runs tina "
+        if (!spec.driverVersion().equals(ToolVersion.full())) {
+            throw new IllegalStateException(ExecutorWorkers.where() + " runs tina " + ToolVersion.full() + " but the driver runs tina "
                     + spec.driverVersion() + ": deploy the same build on both");
         }
+        ExecutorCheck.require(spec.driverVersion());
         TaskContext ctx = TaskContext.get();
         checkGpu(ctx);
         long t0 = System.nanoTime();

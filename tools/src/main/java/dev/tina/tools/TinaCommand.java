@@ -2,6 +2,7 @@ package dev.tina.tools;
 
 import dev.tina.export.ToolVersion;
 import dev.tina.export.checkpoint.CheckpointFormatException;
+import dev.tina.training.dist.ClusterException;
 import dev.tina.training.ort.TrainingNatives;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -11,6 +12,7 @@ import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.ServiceLoader;
 
 /** The {@code tina} command line. */
 @Command(name = "tina", mixinStandardHelpOptions = true, versionProvider = TinaCommand.Version.class,
@@ -61,6 +63,8 @@ public final class TinaCommand {
         // session exists, serves inference too.
         TrainingNatives.install();
         CommandLine cl = new CommandLine(new TinaCommand());
+        // commands of optional modules on the class path (the tina-spark module's spark-cluster)
+        for (PluginCommand c : ServiceLoader.load(PluginCommand.class)) cl.addSubcommand(c);
         cl.setExecutionExceptionHandler(TinaCommand::handle);
         return cl.execute(args);
     }
@@ -79,6 +83,10 @@ public final class TinaCommand {
         if (e instanceof NoSuchFileException n) {
             cl.getErr().println(cmd + ": error: no such file: " + n.getFile());
             return 2;
+        }
+        if (e instanceof ClusterException) {
+            cl.getErr().println(cmd + ": error: " + e.getMessage());
+            return 1;
         }
         if (e instanceof IOException || e instanceof ai.onnxruntime.OrtException) {
             cl.getErr().println(cmd + ": error: " + e);
