@@ -42,18 +42,19 @@ final class ExecutorCheck {
                         + "bytedeco's training build (org.bytedeco:onnxruntime:1.24.1-1.5.13:linux-x86_64), or that jar is missing");
             }
         } catch (Throwable t) { // UnsatisfiedLinkError, a missing class: all reported the same way
-            problems.add("cannot load ONNX Runtime's training build: " + t);
+            problems.add("cannot load ONNX Runtime's training build" + (System.getProperty("onnxruntime.native.path") == null ? ""
+                    : " from onnxruntime.native.path=" + System.getProperty("onnxruntime.native.path")) + ": " + describe(t));
         }
         try {
             Onnx.ModelProto.newBuilder().setIrVersion(9).build().toByteArray();
         } catch (Throwable t) {
-            problems.add("protobuf does not work with tina's generated code (" + t + "; protobuf from " + source(com.google.protobuf.Message.class)
+            problems.add("protobuf does not work with tina's generated code (" + describe(t) + "; protobuf from " + source(com.google.protobuf.Message.class)
                     + "): submit the application jar (tina-spark-app.jar, protobuf relocated), not the separate jars");
         }
         try {
             new ObjectMapper().readTree("{\"a\": [1]}");
         } catch (Throwable t) {
-            problems.add("Jackson does not work (" + t + "; databind from " + source(ObjectMapper.class) + ", core from "
+            problems.add("Jackson does not work (" + describe(t) + "; databind from " + source(ObjectMapper.class) + ", core from "
                     + source(com.fasterxml.jackson.core.JsonFactory.class) + "): submit the application jar (Jackson relocated)");
         }
         if (!problems.isEmpty()) {
@@ -67,6 +68,13 @@ final class ExecutorCheck {
         run(driverBuild);
         String p = problem;
         if (p != null) throw new IllegalStateException(ExecutorWorkers.where() + ": " + p);
+    }
+
+    /** The error and its innermost cause (an ExceptionInInitializerError alone names nothing). */
+    static String describe(Throwable t) {
+        Throwable root = t;
+        while (root.getCause() != null && root.getCause() != root) root = root.getCause();
+        return root == t ? t.toString() : t.getClass().getSimpleName() + " caused by " + root;
     }
 
     private static String source(Class<?> c) {

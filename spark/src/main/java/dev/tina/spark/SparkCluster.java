@@ -90,7 +90,10 @@ public final class SparkCluster implements Cluster {
                 throw new IllegalArgumentException("--spark " + master + ": " + jar + " is not tina's application jar (tina-spark-app.jar, "
                         + "with the libraries Spark also ships relocated); executors would run with Spark's versions of them");
             }
-            append(c, "spark.jars", jar.toUri().toString(), ",");
+            // spark-submit lists the application jar already (as a path); a second URI of the same file would be refused
+            boolean listed = java.util.Arrays.stream(c.get("spark.jars", "").split(",")).map(String::trim).filter(s -> !s.isEmpty())
+                    .anyMatch(s -> s.equals(jar.toString()) || s.equals(jar.toUri().toString()) || s.endsWith(":" + jar));
+            if (!listed) append(c, "spark.jars", jar.toUri().toString(), ",");
         }
         JavaSparkContext jsc;
         try {
@@ -105,6 +108,10 @@ public final class SparkCluster implements Cluster {
             } catch (RuntimeException e) {
                 cluster.close();
                 throw e;
+            } catch (InterruptedException e) {
+                cluster.close();
+                Thread.currentThread().interrupt();
+                throw new ClusterException("--spark " + master + ": interrupted while waiting for executors", e);
             }
         }
         return cluster;
@@ -125,7 +132,7 @@ public final class SparkCluster implements Cluster {
     }
 
     /** Waits for the first executor, so that the default parallelism counts real cores; one line when none comes. */
-    void awaitExecutors() {
+    void awaitExecutors() throws InterruptedException {
         long deadline = System.nanoTime() + executorWaitSeconds() * 1_000_000_000L;
         while (executors() == 0) {
             if (System.nanoTime() > deadline) {
@@ -133,7 +140,7 @@ public final class SparkCluster implements Cluster {
                         + " s (no worker with free cores and memory for spark.executor.memory, or workers that cannot start "
                         + "executors: see the worker's logs; " + EXECUTOR_WAIT + " sets the wait)", null);
             }
-            sleep(200);
+            Thread.sleep(200);
         }
     }
 
@@ -190,14 +197,6 @@ public final class SparkCluster implements Cluster {
         return first;
     }
 
-    private static void sleep(long ms) {
-        try {
-            Thread.sleep(ms);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted", e);
-        }
-    }
 
     /**
      * Fails in seconds when a standalone ({@code spark://host:port}) or Kubernetes
@@ -248,7 +247,16 @@ public final class SparkCluster implements Cluster {
 
     @Override
     public Generator generator(Generator local, EvalJob job) {
-        return new SparkGenerator(jsc, local, job);
+        ShippedFolder model = null, adapter = null;
+        if (jsc.getConf().getBoolean(ShippedFolder.SETTING, false)) {
+            try {
+                model = ShippedFolder.ship(jsc, Path.of(job.model()));
+                if (job.adapter() != null) adapter = ShippedFolder.ship(jsc, Path.of(job.adapter()));
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException("cannot ship " + job.model() + " to the executors: " + e.getMessage(), e);
+            }
+        }
+        return new SparkGenerator(jsc, local, job, model, adapter);
     }
 
     static String rootMessage(Throwable e) {
@@ -262,6 +270,7 @@ public final class SparkCluster implements Cluster {
         try {
             jsc.stop();
         } finally {
+            ShippedFolder.removeStaging();
             if (local) ExecutorWorkers.closeAll(); // the "executors" were this JVM
         }
     }

@@ -34,10 +34,15 @@ final class SparkGenerator implements Generator {
     private final Generator local;
     private final Cluster.EvalJob job;
 
-    SparkGenerator(JavaSparkContext jsc, Generator local, Cluster.EvalJob job) {
+    private final ShippedFolder model, adapter;
+
+    /** {@code model} and {@code adapter}: shipped through Spark, or null (executors read the job's paths). */
+    SparkGenerator(JavaSparkContext jsc, Generator local, Cluster.EvalJob job, ShippedFolder model, ShippedFolder adapter) {
         this.jsc = jsc;
         this.local = local;
         this.job = job;
+        this.model = model;
+        this.adapter = adapter;
     }
 
     @Override
@@ -70,15 +75,23 @@ final class SparkGenerator implements Generator {
         }
         int round = Math.max(1, 2 * jsc.defaultParallelism());
         Cluster.EvalJob j = job;
+        ShippedFolder m = model, a = adapter;
         String version = ToolVersion.full();
         for (int r = 0; r < chunks.size(); r += round) {
             List<Chunk> batch = chunks.subList(r, Math.min(chunks.size(), r + round));
             List<List<Sample>> out;
-            out = SparkCluster.collect(jsc, jsc.parallelize(batch, batch.size()).map(c -> runChunk(j, version, n, c)), "Spark evaluation job");
+            out = SparkCluster.collect(jsc, jsc.parallelize(batch, batch.size()).map(c -> runChunk(shipped(j, m, a), version, n, c)), "Spark evaluation job");
             for (List<Sample> samples : out) {
                 for (Sample s : samples) onDone.accept(new Generated(s.index(), s.sample(), s.text(), s.tokens(), s.finish()));
             }
         }
+    }
+
+    /** On an executor: the job with this host's copies of what was shipped. */
+    static Cluster.EvalJob shipped(Cluster.EvalJob j, ShippedFolder model, ShippedFolder adapter) throws java.io.IOException {
+        if (model == null) return j;
+        return new Cluster.EvalJob(model.fetch().toString(), adapter == null ? j.adapter() : adapter.fetch().toString(), j.device(), j.seed(),
+                j.temperature(), j.topP(), j.maxNewTokens(), j.eosTokenIds(), j.chat(), j.system(), j.rows());
     }
 
     /** On an executor: the chunk through this JVM's model and sampler for the job. */

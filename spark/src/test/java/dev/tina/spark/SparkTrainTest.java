@@ -188,7 +188,7 @@ class SparkTrainTest {
         try (SparkCluster c = SparkCluster.open("local[1]", Map.of())) {
             var plan = new StepPlan(0, "step-0-aaaaaaaaaaaa", List.of(new long[]{1, 2}), List.of("1"), 4, 4, 1);
             var stale = c.context().broadcast(new SparkStepRunner.Adapter("step-0-bbbbbbbbbbbb", 0, new LinkedHashMap<>()));
-            var spec = new SparkStepRunner.TaskSpec("{}", ToolVersion.full(), -1);
+            var spec = new SparkStepRunner.TaskSpec("{}", ToolVersion.full(), -1, null);
             var e = assertThrows(IllegalStateException.class, () -> SparkStepRunner.runTask(spec, stale, plan.whole()));
             assertTrue(e.getMessage().contains("stale broadcast") && e.getMessage().contains("step-0-aaaaaaaaaaaa"), e.getMessage());
         }

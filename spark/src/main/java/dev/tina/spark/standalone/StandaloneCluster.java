@@ -72,13 +72,13 @@ public final class StandaloneCluster implements AutoCloseable {
     }
 
     /** Starts a master and the workers and waits until every worker has registered. */
-    public static StandaloneCluster start(Options options) throws IOException {
+    public static StandaloneCluster start(Options options) throws IOException, InterruptedException {
         StandaloneCluster c = new StandaloneCluster(options);
         try {
             for (int i = 0; i < options.workers(); i++) c.addWorker();
             c.awaitWorkers(options.workers(), options.startTimeout());
             return c;
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException | InterruptedException | RuntimeException e) {
             c.close();
             throw e;
         }
@@ -102,7 +102,7 @@ public final class StandaloneCluster implements AutoCloseable {
     }
 
     /** Waits until the master lists {@code n} live workers. */
-    public void awaitWorkers(int n, Duration timeout) throws IOException {
+    public void awaitWorkers(int n, Duration timeout) throws IOException, InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (true) {
             int alive = state().map(s -> s.path("aliveworkers").asInt(0)).orElse(0);
@@ -113,7 +113,7 @@ public final class StandaloneCluster implements AutoCloseable {
             if (System.nanoTime() > deadline) {
                 throw new IOException("the Spark master listed " + alive + " of " + n + " workers after " + timeout.toSeconds() + " s; logs in " + logs());
             }
-            sleep(250);
+            Thread.sleep(250);
         }
     }
 
@@ -207,12 +207,4 @@ public final class StandaloneCluster implements AutoCloseable {
         }
     }
 
-    private static void sleep(long ms) {
-        try {
-            Thread.sleep(ms);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted", e);
-        }
-    }
 }

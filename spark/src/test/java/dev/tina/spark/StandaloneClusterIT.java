@@ -1,10 +1,7 @@
-package dev.tina.spark.cluster;
+package dev.tina.spark;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.tina.export.checkpoint.DType;
-import dev.tina.export.init.RandomCheckpoint;
 import dev.tina.spark.standalone.StandaloneCluster;
 import dev.tina.training.grpo.GrpoTrainer;
 import dev.tina.training.tiny.TinyDemo;
@@ -80,16 +77,7 @@ class StandaloneClusterIT {
                 .append("per_device_train_batch_size: 8\nsave_steps: 2\nsave_total_limit: 2\n");
         recipe = tmp.resolve("demo.yaml");
         Files.writeString(recipe, r);
-        evalModel = tmp.resolve("qwen-tiny");
-        Path cfg = tmp.resolve("qwen-tiny.json");
-        Files.writeString(cfg, """
-                {"architectures": ["Qwen2ForCausalLM"], "vocab_size": 151936, "hidden_size": 16, "intermediate_size": 32, "initializer_range": 1.0,
-                 "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1, "rms_norm_eps": 1e-6,
-                 "rope_theta": 10000.0, "tie_word_embeddings": true, "max_position_embeddings": 4096,
-                 "bos_token_id": 151643, "eos_token_id": 151645, "hidden_act": "silu"}""");
-        RandomCheckpoint.write(cfg, evalModel, DType.F32, 1, 1, false);
-        Path tokenizer = REPO.resolve("../shared/tokenizers/qwen2-bpe").normalize();
-        for (String f : List.of("tokenizer.json", "tokenizer_config.json")) Files.copy(tokenizer.resolve(f), evalModel.resolve(f));
+        evalModel = SparkEvalTest.randomQwen(tmp);
         Path out = tmp.resolve("single");
         Result s = run(driver(List.of("train", "--recipe", recipe.toString(), "--out", out.toString(), "--rollout-slices", "2"), "single"), 300);
         assertEquals(0, s.code(), s.log());
@@ -99,6 +87,7 @@ class StandaloneClusterIT {
 
     @AfterAll
     static void stop() {
+        for (ProcessHandle driver : DRIVERS) driver.destroyForcibly(); // a failed test may leave its driver running
         if (cluster != null) cluster.close();
         // no stray JVM: the master, the workers and every executor are gone
         if (cluster != null) assertTrue(cluster.executors().isEmpty(), "executors left running");
@@ -159,12 +148,14 @@ class StandaloneClusterIT {
         Process first = driver(eval(spark, "--spark", cluster.masterUrl()), "eval-cluster");
         long deadline = System.nanoTime() + 240_000_000_000L;
         while (sampleLines(spark) == 0 && first.isAlive() && System.nanoTime() < deadline) Thread.sleep(50);
+        assertTrue(first.isAlive(), "the first run is stopped before it ends:\n" + Files.readString(LOGS.get(first.pid())));
         first.destroyForcibly();
         first.waitFor(30, TimeUnit.SECONDS);
         Result b = run(driver(eval(spark, "--spark", cluster.masterUrl()), "eval-cluster-resumed"), 300);
         assertEquals(0, b.code(), b.log());
-        assertEquals(samples(local), samples(spark));
-        assertEquals(scores(local), scores(spark));
+        assertTrue(shippedFolders().stream().anyMatch(p -> Files.isRegularFile(p.resolve("model.safetensors"))), "shipped model in " + cache);
+        assertEquals(SparkEvalTest.samples(local), SparkEvalTest.samples(spark));
+        assertEquals(SparkEvalTest.scores(local), SparkEvalTest.scores(spark));
     }
 
     @Test
@@ -173,13 +164,15 @@ class StandaloneClusterIT {
         Path out = tmp.resolve("submitted");
         List<String> cmd = javaCommand();
         cmd.addAll(List.of("org.apache.spark.deploy.SparkSubmit", "--master", cluster.masterUrl(), "--class", "dev.tina.tools.TinaCommand",
-                "--conf", "spark.executor.memory=2g", "--conf", "spark.executorEnv.TINA_CACHE=" + cache,
+                "--conf", "spark.executor.memory=2g", "--conf", "spark.executorEnv.TINA_CACHE=" + cache, "--conf", "spark.tina.shipModel=true",
                 APP_JAR.toString(), "train", "--recipe", recipe.toString(), "--out", out.toString(), "--rollout-slices", "2", "--max-steps", "2"));
         Result r = run(start(cmd, "submitted"), 300);
         assertEquals(0, r.code(), r.log());
         List<JsonNode> m = metrics(out);
         assertEquals(2, m.size(), r.log());
         for (JsonNode step : m) assertEquals(2, step.path("spark_tasks").asInt(), "no --spark: spark-submit's master is used; " + step);
+        // the export came through Spark: assembled once in the executors' cache, named by its fingerprint
+        assertTrue(shippedFolders().stream().anyMatch(p -> Files.isRegularFile(p.resolve("model.onnx.data"))), "shipped export in " + cache);
     }
 
     @Test
@@ -259,7 +252,10 @@ class StandaloneClusterIT {
                 "--custom", "arith=" + data + ",problem=problem,answer=answer", "--limit", "32", "--n-samples", "2", "--max-new-tokens", "24",
                 "--batch-rows", "4", "--seed", "5", "--out", out.toString()));
         a.addAll(Arrays.asList(extra));
-        if (a.contains("--spark")) a.addAll(List.of("--spark-conf", "spark.executor.memory=2g", "--spark-conf", "spark.executorEnv.TINA_CACHE=" + cache));
+        if (a.contains("--spark")) {
+            a.addAll(List.of("--spark-conf", "spark.executor.memory=2g", "--spark-conf", "spark.executorEnv.TINA_CACHE=" + cache,
+                    "--spark-conf", "spark.tina.shipModel=true")); // the model folder through Spark, not read at the driver's path
+        }
         return a;
     }
 
@@ -285,11 +281,13 @@ class StandaloneClusterIT {
         pb.environment().put("TINA_CACHE", cache.toString());
         pb.environment().put("SPARK_LOCAL_IP", "127.0.0.1");
         Process p = pb.start();
+        DRIVERS.add(p.toHandle());
         LOGS.put(p.pid(), tmp.resolve(name + ".log"));
         return p;
     }
 
     static final Map<Long, Path> LOGS = new java.util.concurrent.ConcurrentHashMap<>();
+    static final List<ProcessHandle> DRIVERS = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     static Result run(Process p, int timeoutSeconds) throws Exception {
         if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
@@ -343,6 +341,14 @@ class StandaloneClusterIT {
         return Files.readAllBytes(out.resolve("checkpoint-" + step + "/adapter/adapter_model.safetensors"));
     }
 
+    static List<Path> shippedFolders() throws IOException {
+        Path dir = cache.resolve("shipped");
+        if (!Files.isDirectory(dir)) return List.of();
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.toList();
+        }
+    }
+
     static int sampleLines(Path out) throws IOException {
         Path dir = out.resolve("samples");
         if (!Files.isDirectory(dir)) return 0;
@@ -351,32 +357,5 @@ class StandaloneClusterIT {
             for (Path f : s.toList()) n += Files.readAllLines(f).size();
         }
         return n;
-    }
-
-    static List<String> samples(Path out) throws IOException {
-        List<String> lines = new ArrayList<>();
-        try (Stream<Path> s = Files.list(out.resolve("samples"))) {
-            for (Path f : s.sorted().toList()) for (String l : Files.readAllLines(f)) lines.add(f.getFileName() + " " + l);
-        }
-        lines.sort(null);
-        return lines;
-    }
-
-    /** report.json without its wall-clock and path parts (which differ between runs). */
-    static JsonNode scores(Path out) throws IOException {
-        JsonNode n = JSON.readTree(out.resolve("report.json").toFile());
-        scrub(n);
-        return n;
-    }
-
-    static void scrub(JsonNode n) {
-        if (n instanceof ObjectNode o) {
-            for (Iterator<String> it = o.fieldNames(); it.hasNext(); ) {
-                String f = it.next().toLowerCase();
-                if (f.contains("second") || f.contains("timing") || f.contains("time") || f.contains("started") || f.contains("finished")
-                        || f.contains("path") || f.contains("dir")) it.remove();
-            }
-            o.forEach(StandaloneClusterIT::scrub);
-        } else if (n.isArray()) n.forEach(StandaloneClusterIT::scrub);
     }
 }
