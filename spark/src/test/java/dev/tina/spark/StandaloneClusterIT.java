@@ -249,7 +249,7 @@ class StandaloneClusterIT {
 
     static List<String> eval(Path out, String... extra) {
         List<String> a = new ArrayList<>(List.of("eval", "--model", evalModel.toString(), "--benchmarks", "arith",
-                "--custom", "arith=" + data + ",problem=problem,answer=answer", "--limit", "32", "--n-samples", "2", "--max-new-tokens", "24",
+                "--custom", "arith=" + data + ",problem=problem,answer=answer", "--limit", "48", "--n-samples", "2", "--max-new-tokens", "24",
                 "--batch-rows", "4", "--seed", "5", "--out", out.toString()));
         a.addAll(Arrays.asList(extra));
         if (a.contains("--spark")) {

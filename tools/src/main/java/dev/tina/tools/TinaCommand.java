@@ -62,11 +62,16 @@ public final class TinaCommand {
         // One native ONNX Runtime per process: the training-enabled build, installed before any
         // session exists, serves inference too.
         TrainingNatives.install();
+        return commandLine().execute(args);
+    }
+
+    /** The command line with every subcommand, those of optional modules on the class path included (tests read its options). */
+    public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new TinaCommand());
         // commands of optional modules on the class path (the tina-spark module's spark-cluster)
         for (PluginCommand c : ServiceLoader.load(PluginCommand.class)) cl.addSubcommand(c);
         cl.setExecutionExceptionHandler(TinaCommand::handle);
-        return cl.execute(args);
+        return cl;
     }
 
     /**
