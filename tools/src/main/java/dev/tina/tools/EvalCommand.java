@@ -12,6 +12,8 @@ import dev.tina.eval.run.Generator;
 import dev.tina.eval.run.ModelInfo;
 import dev.tina.eval.run.SamplerGenerator;
 import dev.tina.eval.run.Variant;
+import dev.tina.eval.tracking.EvalEvents;
+import dev.tina.eval.tracking.Tracker;
 import dev.tina.runtime.AdapterBinding;
 import dev.tina.runtime.LoadedModel;
 import dev.tina.runtime.SessionSettings;
@@ -106,6 +108,11 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--spark-conf", paramLabel = "KEY=VALUE", description = "a Spark setting; repeatable")
     java.util.Map<String, String> sparkConf = new java.util.LinkedHashMap<>();
 
+    @Option(names = "--report-to", split = ",", paramLabel = "NAME", defaultValue = "jsonl",
+            description = "jsonl (the sample logs and reports, always written; the default), tensorboard (also OUT/tensorboard/VARIANT/ event files: "
+                    + "tensorboard --logdir OUT/tensorboard), comma-separated, or none (docs/tracking.md)")
+    List<String> reportTo;
+
     /** A seam for tests (e.g. a generator that fails after N samples, to prove resume); the identity otherwise. */
     UnaryOperator<Generator> wrapGenerator = UnaryOperator.identity();
 
@@ -114,6 +121,7 @@ final class EvalCommand implements Callable<Integer> {
         EvalSettings settings = new EvalSettings(nSamples, maxNewTokens, temperature, topP, seed, chat, system, limit, batchRows,
                 device.toLowerCase(Locale.ROOT));
         if (gradeDeadlineMs < 1) throw new IllegalArgumentException("--grade-deadline-ms must be >= 1");
+        Set<Tracker> trackers = Tracker.parse(reportTo, "--report-to");
         List<Benchmark.Custom> custom = customs.stream().map(Catalog::parseCustom).toList();
         // data and adapters are checked before the model loads, so bad input fails in a second
         Evaluation.Data data = Evaluation.load(Catalog.resolve(benchmarks, gpqa, custom), limit);
@@ -153,6 +161,7 @@ final class EvalCommand implements Callable<Integer> {
             System.out.print(ReportMarkdown.table(report));
             Timing t = report.totalTiming();
             System.out.printf(Locale.ROOT, "%nreport: %s (also report.json, report.png); samples: %s%n", out.resolve("report.md"), out.resolve("samples"));
+            if (trackers.contains(Tracker.TENSORBOARD)) System.out.printf(Locale.ROOT, "tensorboard: tensorboard --logdir %s%n", EvalEvents.write(out, report));
             System.out.printf(Locale.ROOT, "%d tokens in %.1f s of generation: %.1f tokens/s, %.2f s per 1,000 tokens%n",
                     t.tokens(), t.generationSeconds(), t.tokensPerSecond(), t.secondsPer1000Tokens());
             return 0;

@@ -2,6 +2,7 @@ package dev.tina.tools;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tina.eval.tracking.Tracker;
 import dev.tina.training.dist.Cluster;
 import dev.tina.training.grpo.GrpoRecipe;
 import dev.tina.training.grpo.GrpoTrainer;
@@ -9,6 +10,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 
 @Command(name = "train", mixinStandardHelpOptions = true,
@@ -29,6 +31,8 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--spark", paramLabel = "MASTER", description = "run each step's rollouts and gradient passes as Apache Spark tasks: local[N], spark://host:port, k8s://…; "
             + "./tina adds the tina-spark module to the class path when this is given (README, Spark)") String spark;
     @Option(names = "--spark-conf", paramLabel = "KEY=VALUE", description = "a Spark setting (spark.executor.memory=8g, …); repeatable") java.util.Map<String, String> sparkConf = new java.util.LinkedHashMap<>();
+    @Option(names = "--report-to", split = ",", paramLabel = "NAME", description = "override report_to: jsonl (metrics.jsonl and curves.png, the default), "
+            + "tensorboard (event files in --out: tensorboard --logdir OUT), both comma-separated, or none (docs/tracking.md)") List<String> reportTo;
     @Option(names = "--rollout-slices", paramLabel = "N", description = "cut each step into N slices sampled apart (default: 1, or the cluster's parallelism with --spark); "
             + "runs cut alike log the same metrics bit for bit, here or on a cluster") Integer rolloutSlices;
 
@@ -43,6 +47,10 @@ final class TrainCommand implements Callable<Integer> {
         if (maxPromptLength != null) overrides.put("max_prompt_length", maxPromptLength);
         if (device != null) overrides.put("device", device);
         if (recompute != null) overrides.put("recompute", recompute);
+        if (reportTo != null) {
+            Tracker.parse(reportTo, "--report-to"); // named as typed, before the recipe's own check
+            reportTo.forEach(overrides.putArray("report_to")::add);
+        }
         if (!overrides.isEmpty()) r = r.with(overrides);
         GrpoTrainer.Summary s;
         try (Progress bar = Progress.count("train", r.steps(), "step")) {

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tina.eval.run.Generated;
 import dev.tina.eval.run.Generator;
+import dev.tina.eval.tracking.EventFiles;
 import dev.tina.export.ModelDescriptor;
 import dev.tina.export.checkpoint.DType;
 import dev.tina.export.checkpoint.ModelConfig;
@@ -25,8 +26,10 @@ import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 
@@ -260,6 +263,52 @@ class EvalCommandTest {
         Run badSampling = eval("--model", model, "--benchmarks", "aime24", "--top-p", "1.5", "--out", out);
         assertEquals(2, badSampling.code());
         assertTrue(badSampling.err().contains("--top-p must be in (0, 1]"), badSampling.err());
+    }
+
+    @Test
+    void tensorBoardHasARunPerVariantAtItsTrainingStep(@TempDir Path dir) throws Exception {
+        Path checkpoint = dir.resolve("train/checkpoint-7/adapter");
+        Files.createDirectories(checkpoint);
+        try (var files = Files.list(adapter)) {
+            for (Path f : files.toList()) Files.copy(f, checkpoint.resolve(f.getFileName()));
+        }
+        Path out = dir.resolve("tb");
+        String[] args = {"--model", qwenTiny.toString(), "--adapter", checkpoint.toString(), "--benchmarks", "gsm8k,mine",
+                "--custom", "mine=" + custom + ",problem=q,answer=final", "--limit", "2", "--n-samples", "2", "--max-new-tokens", "8",
+                "--report-to", "jsonl,tensorboard", "--out", out.toString()};
+        Run r = eval(args);
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("tensorboard: tensorboard --logdir " + out.resolve("tensorboard")), r.out());
+        JsonNode report = JSON.readTree(out.resolve("report.json").toFile());
+        for (int pass = 0; pass < 2; pass++) { // the second run finds every sample on disk and rewrites the same events
+            for (int v = 0; v < 2; v++) {
+                JsonNode result = report.get("results").get(v);
+                List<Path> files = EventFiles.list(out.resolve("tensorboard").resolve(result.get("variant").asText()));
+                assertEquals(1, files.size(), files.toString());
+                var events = EventFiles.read(files.getFirst());
+                assertEquals(2, events.size(), "the file header and one event");
+                assertEquals("brain.Event:2", events.getFirst().getFileVersion());
+                assertEquals(v == 0 ? 0 : 7, events.get(1).getStep(), "base at 0, checkpoint-7 at its training step");
+                Map<String, Float> scalars = new LinkedHashMap<>();
+                String text = null;
+                for (var value : events.get(1).getSummary().getValueList()) {
+                    if (value.hasTensor()) text = value.getTensor().getStringVal(0).toStringUtf8();
+                    else scalars.put(value.getTag(), value.getSimpleValue());
+                }
+                assertEquals(List.of("eval/gsm8k/pass@1", "eval/gsm8k/pass@2", "eval/gsm8k/maj@2", "eval/mine/pass@1", "eval/mine/pass@2",
+                        "eval/mine/maj@2", "eval/avg/pass@1", "eval/avg/pass@2", "eval/avg/maj@2"), List.copyOf(scalars.keySet()));
+                for (int b = 0; b < 2; b++) {
+                    JsonNode score = result.get("benchmarks").get(b);
+                    assertEquals((float) score.get("pass@1").asDouble(), scalars.get("eval/" + score.get("name").asText() + "/pass@1"));
+                }
+                assertEquals((float) result.at("/average/pass@1").asDouble(), scalars.get("eval/avg/pass@1"));
+                assertTrue(text != null && text.startsWith("**gsm8k** problem ") && text.contains("\n**mine** problem ") && text.contains("\n    gold: "), text);
+            }
+            if (pass == 0) assertEquals(0, eval(args).code());
+        }
+        Run bad = eval("--model", qwenTiny.toString(), "--benchmarks", "gsm8k", "--report-to", "wandb", "--out", dir.resolve("bad").toString());
+        assertEquals(2, bad.code());
+        assertEquals("tina eval: error: --report-to: unknown value 'wandb', expected one of jsonl, tensorboard, none", bad.err().strip());
     }
 
     @Test

@@ -52,6 +52,15 @@ public record Variant(String name, Path adapter, Map<String, String> files, Stri
         return new Variant(name, dir, files, sha256(all.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8)));
     }
 
+    /** N for an adapter at {@code …/checkpoint-N/adapter} (a {@code tina train} checkpoint), 0 otherwise (the base included). */
+    public long trainingStep() {
+        if (adapter == null) return 0;
+        Path a = adapter.toAbsolutePath().normalize();
+        Path named = a.getFileName().toString().equals("adapter") && a.getParent() != null ? a.getParent() : a;
+        String n = named.getFileName().toString();
+        return n.matches("checkpoint-\\d+") ? Long.parseLong(n.substring("checkpoint-".length())) : 0;
+    }
+
     /** Names for the adapters: the folder names, made unique by their position when two are alike. */
     public static List<String> names(List<Path> adapters) {
         List<String> names = new ArrayList<>();

@@ -1,6 +1,8 @@
 package dev.tina.training.grpo;
 
+import dev.tina.eval.tracking.Tracker;
 import dev.tina.training.layered.Recompute;
+import com.fasterxml.jackson.annotation.JsonFormat;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -16,6 +18,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Set;
 
 /**
  * A GRPO run, in the field names of TRL's {@code GRPOConfig} and PEFT's {@code LoraConfig} so a
@@ -63,11 +66,14 @@ public record GrpoRecipe(
         @JsonProperty("seed") Long seed,
         @JsonProperty("logging_steps") Integer loggingSteps,
         @JsonProperty("device") String device,
-        @JsonProperty("recompute") String recompute) {
+        @JsonProperty("recompute") String recompute,
+        // TRL takes one name or a list
+        @JsonProperty("report_to") @JsonFormat(with = JsonFormat.Feature.ACCEPT_SINGLE_VALUE_AS_ARRAY) List<String> reportTo) {
 
     public GrpoRecipe {
         if (device != null) dev.tina.runtime.SessionSettings.Device.parse(device); // "unknown device 'x', expected cpu, cuda or tensorrt"
         if (recompute != null) Recompute.parse(recompute); // "unknown recompute mode 'x', expected one of none, layer"
+        if (reportTo != null) Tracker.parse(reportTo, "report_to"); // "report_to: unknown value 'x', expected one of jsonl, tensorboard, none"
         if (loraDropout != null && !(loraDropout >= 0 && loraDropout < 1)) {
             throw new IllegalArgumentException("lora_dropout must be in [0, 1), got " + loraDropout);
         }
@@ -201,6 +207,8 @@ public record GrpoRecipe(
     public String answerField() { return datasetAnswerField != null ? datasetAnswerField : "answer"; }
     public double dropout() { return loraDropout != null ? loraDropout : 0.0; }
     public boolean chat() { return useChatTemplate == null || useChatTemplate; }
+    /** Where step metrics go (TRL's report_to): metrics.jsonl by default; tensorboard adds event files; none, neither. */
+    public Set<Tracker> trackers() { return reportTo != null ? Tracker.parse(reportTo, "report_to") : Set.of(Tracker.JSONL); }
     /** Not a TRL field: where rollouts and training steps run (cpu, cuda, tensorrt: sampling on TensorRT, training on CUDA). */
     public dev.tina.runtime.SessionSettings.Device deviceKind() {
         return device == null ? dev.tina.runtime.SessionSettings.Device.CPU : dev.tina.runtime.SessionSettings.Device.parse(device);

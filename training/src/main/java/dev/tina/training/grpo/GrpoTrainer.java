@@ -4,6 +4,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tina.eval.grading.Grader;
+import dev.tina.eval.tracking.EventFileWriter;
+import dev.tina.eval.tracking.EventFiles;
+import dev.tina.eval.tracking.Tracker;
 import dev.tina.export.AtomicOutputDirectory;
 import dev.tina.export.checkpoint.Projection;
 import dev.tina.export.checkpoint.SafetensorsWriter;
@@ -29,6 +32,7 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Consumer;
 
 /**
@@ -108,15 +112,19 @@ public final class GrpoTrainer {
                 if (latest != null) {
                     trainer = LoraTrainer.restore(grads, latest.resolve("optimizer"), settings);
                     truncateMetrics(trainer.step());
+                    EventFiles.trim(out, trainer.step()); // whatever report_to says now: stale steps never reach TensorBoard
                 } else {
                     deleteOldRun(); // also when resuming with no checkpoint yet: the steps logged since were never saved
                     trainer = new LoraTrainer(grads, LoraInit.peft(model.config(), targets, recipe.rank(), recipe.runSeed()), settings);
                 }
-                try (StepRunner runner = runners.open(recipe, new StepWorker(recipe, model, sampler, grads, reference, rewards))) {
+                Set<Tracker> trackers = recipe.trackers();
+                try (StepRunner runner = runners.open(recipe, new StepWorker(recipe, model, sampler, grads, reference, rewards));
+                     EventFileWriter events = trackers.contains(Tracker.TENSORBOARD) ? EventFileWriter.append(out) : null) {
                     while (trainer.step() < totalSteps) {
                         long step = trainer.step(); // steps done; this is step + 1
                         long[] copiedBefore = here ? sum(grads.totalCopyBytes(), reference.totalCopyBytes()) : null;
-                        ObjectNode metrics = oneStep(model, runner, trainer, data, rewards, promptsPerStep, step);
+                        Logged logged = oneStep(model, runner, trainer, data, rewards, promptsPerStep, step);
+                        ObjectNode metrics = logged.metrics();
                         if (here && device != SessionSettings.Device.CPU) {
                             // ONNX Runtime's Java API has no IoBinding: on CUDA every training/scoring run copies its
                             // inputs up and its outputs down; the step's bytes show what that costs
@@ -126,8 +134,11 @@ public final class GrpoTrainer {
                             metrics.put("training_device_to_host_bytes", copied[1] - copiedBefore[1]);
                         }
                         tokensGenerated += metrics.get("tokens_generated").asLong();
-                        appendMetrics(metrics);
-                        plotCurves();
+                        if (trackers.contains(Tracker.JSONL)) {
+                            appendMetrics(metrics);
+                            plotCurves();
+                        }
+                        if (events != null) events.write(metrics.get("step").asLong(), TrainEvents.of(metrics, logged.completions()));
                         onStep.accept(metrics);
                         if (trainer.step() % recipe.saveEvery() == 0 || trainer.step() == totalSteps) {
                             lastCheckpoint = checkpoint(trainer, loraConfig, model);
@@ -194,8 +205,11 @@ public final class GrpoTrainer {
         return this;
     }
 
-    private ObjectNode oneStep(LoadedModel model, StepRunner runner, LoraTrainer trainer, PromptDataset data, List<Reward> rewards,
-                               int promptsPerStep, long step) throws Exception {
+    /** A step's metrics and its sample completions as Markdown (null when it has none). */
+    private record Logged(ObjectNode metrics, String completions) {}
+
+    private Logged oneStep(LoadedModel model, StepRunner runner, LoraTrainer trainer, PromptDataset data, List<Reward> rewards,
+                           int promptsPerStep, long step) throws Exception {
         long tStart = System.nanoTime();
         StepPlan plan = plan(model, trainer, data, promptsPerStep, step);
         StepRunner.Results results = runner.run(plan, trainer.weights());
@@ -207,7 +221,10 @@ public final class GrpoTrainer {
         List<float[]> samplerLogps = micro.stream().map(SliceResult.Micro::samplerLogps).toList();
         LoraTrainer.StepMetrics m = trainer.apply(parts);
         long tEnd = System.nanoTime();
-        return metrics(m, plan, results, rewards, samplerLogps, data, (tEnd - tRan) / 1e9, (tRan - tStart) / 1e9);
+        List<SliceResult.Sample> samples = new ArrayList<>();
+        for (SliceResult s : results.slices()) samples.addAll(s.samples());
+        String completions = TrainEvents.completions(samples, i -> data.at(step * promptsPerStep + i), rewards.stream().map(Reward::name).toList());
+        return new Logged(metrics(m, plan, results, rewards, samplerLogps, data, (tEnd - tRan) / 1e9, (tRan - tStart) / 1e9), completions);
     }
 
     /** The step's prompts at the data cursor (TRL keeps the end of an over-long prompt) and the adapter version to use. */
@@ -318,6 +335,8 @@ public final class GrpoTrainer {
     private void deleteOldRun() throws IOException {
         for (Path p : checkpoints()) AtomicOutputDirectory.deleteRecursively(p);
         Files.deleteIfExists(out.resolve("metrics.jsonl"));
+        Files.deleteIfExists(out.resolve("curves.png"));
+        EventFiles.deleteAll(out);
     }
 
     /** Redraws {@code curves.png} from {@code metrics.jsonl}: reward, each reward function, loss, KL, completion length. */

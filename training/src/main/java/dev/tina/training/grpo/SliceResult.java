@@ -15,9 +15,10 @@ import java.util.Map;
  *
  * @param perReward   [reward][completion] scores, in the recipe's reward order
  * @param seconds     wall-clock seconds of the slice's phases (handover, sampling, rewards, reference, training)
+ * @param samples     the completions the run shows as text (the first of each of the step's first prompts)
  */
 public record SliceResult(int firstPrompt, double[][] perReward, double[] total, int[] completionTokens, List<Micro> micro,
-                          Seconds seconds) implements Serializable {
+                          Seconds seconds, List<Sample> samples) implements Serializable {
     @Serial
     private static final long serialVersionUID = 1L;
 
@@ -39,6 +40,12 @@ public record SliceResult(int firstPrompt, double[][] perReward, double[] total,
         }
 
         public double total() { return handover + sampling + rewards + reference + training; }
+    }
+
+    /** A completion with its scores; {@code prompt} is the prompt's index in the step. */
+    public record Sample(int prompt, String completion, double[] perReward, double total) implements Serializable {
+        @Serial
+        private static final long serialVersionUID = 1L;
     }
 
     public int completions() { return total.length; }

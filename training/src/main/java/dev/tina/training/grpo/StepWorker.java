@@ -21,6 +21,7 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -176,7 +177,24 @@ public final class StepWorker implements AutoCloseable {
         }
         int[] lengths = completions.stream().mapToInt(c -> c.tokenIds().length).toArray();
         return new SliceResult(slice.firstPrompt(), per, total, lengths, micro,
-                new SliceResult.Seconds(handover, (tSampled - tStart) / 1e9 - handover, (tRewards - tSampled) / 1e9, refSeconds, trainSeconds));
+                new SliceResult.Seconds(handover, (tSampled - tStart) / 1e9 - handover, (tRewards - tSampled) / 1e9, refSeconds, trainSeconds),
+                samples(slice, completions, per, total));
+    }
+
+    /** Completions shown per step: the first of each of the step's first {@value #SAMPLE_PROMPTS} prompts, however the step is sliced. */
+    static final int SAMPLE_PROMPTS = 2;
+
+    private static List<SliceResult.Sample> samples(StepPlan.Slice slice, List<Completion> completions, double[][] per, double[] total) {
+        List<SliceResult.Sample> out = new ArrayList<>();
+        Set<Integer> seen = new HashSet<>();
+        for (int c = 0; c < completions.size(); c++) {
+            int prompt = slice.firstPrompt() + completions.get(c).promptIndex();
+            if (prompt >= SAMPLE_PROMPTS || !seen.add(prompt)) continue;
+            double[] scores = new double[per.length];
+            for (int r = 0; r < per.length; r++) scores[r] = per[r][c];
+            out.add(new SliceResult.Sample(prompt, completions.get(c).text(), scores, total[c]));
+        }
+        return out;
     }
 
     /** One micro-batch of completions as the GRPO graph's inputs (right-padded rows of prompt + completion). */

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tina.eval.grading.Grader;
+import dev.tina.eval.tracking.Tracker;
 import dev.tina.export.checkpoint.SafetensorsWriter;
 import dev.tina.runtime.AdapterBinding;
 import dev.tina.runtime.LoadedModel;
@@ -118,6 +119,8 @@ public final class TinyDemo {
         o.put("save_steps", Math.min(s.steps(), CHECKPOINT_EVERY));
         o.put("save_total_limit", 1);
         o.put("device", s.device().cli());
+        var reportTo = o.putArray("report_to").add(Tracker.JSONL.cli()); // the demo reads each run's metrics.jsonl, whatever the recipe says
+        if (s.recipe().trackers().contains(Tracker.TENSORBOARD)) reportTo.add(Tracker.TENSORBOARD.cli());
         GrpoRecipe recipe = s.recipe().with(o);
         Path dir = out.resolve("runs").resolve("r" + rank + "-seed" + seed);
         listener.phase("GRPO, LoRA rank " + rank + ", seed " + seed);

@@ -4,6 +4,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tina.export.checkpoint.DType;
+import dev.tina.eval.tracking.EventFiles;
+import dev.tina.eval.tracking.Tracker;
+import dev.tina.eval.tracking.proto.TensorBoardProtos.Event;
+import dev.tina.eval.tracking.proto.TensorBoardProtos.Summary;
 import dev.tina.export.init.RandomCheckpoint;
 import dev.tina.training.ort.TrainingNatives;
 import org.junit.jupiter.api.BeforeAll;
@@ -14,9 +18,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -115,6 +123,67 @@ class GrpoTrainerTest {
         assertEquals(a, b);
         assertEquals(1, a.getFirst().get("dataset_rows_skipped").asInt(), "the row without an answer is skipped and counted");
         assertTrue(a.getFirst().has("clip_ratio"));
+    }
+
+    /** Each step's scalars (wall-clock ones left out) and text, in file order, from a run folder's single event file. */
+    static List<Map<String, Object>> tensorBoardSteps(Path run) throws Exception {
+        List<Path> files = EventFiles.list(run);
+        assertEquals(1, files.size(), files.toString());
+        List<Event> events = EventFiles.read(files.getFirst()); // CRCs checked
+        assertEquals("brain.Event:2", events.getFirst().getFileVersion());
+        List<Map<String, Object>> steps = new ArrayList<>();
+        for (Event e : events.subList(1, events.size())) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("step", e.getStep());
+            for (Summary.Value v : e.getSummary().getValueList()) {
+                if (v.hasTensor()) m.put(v.getTag(), v.getTensor().getStringVal(0).toStringUtf8());
+                else if (!GrpoTrainer.isWallClock(v.getTag().substring("train/".length()))) m.put(v.getTag(), v.getSimpleValue());
+            }
+            steps.add(m);
+        }
+        return steps;
+    }
+
+    @Test
+    void tensorBoardEventsOfAResumedRunHoldEachStepOnce() throws Exception {
+        GrpoRecipe tb = recipe(5).with((ObjectNode) JSON.readTree("{\"report_to\": [\"tensorboard\"]}"));
+        Path full = tmp.resolve("tb-full"), cut = tmp.resolve("tb-cut");
+        new GrpoTrainer(tb, full).run(false, m -> { }, List.of(ASCII));
+        assertFalse(Files.exists(full.resolve("metrics.jsonl")), "jsonl not asked for");
+        List<Map<String, Object>> a = tensorBoardSteps(full);
+        assertEquals(List.of(1L, 2L, 3L, 4L, 5L), a.stream().map(m -> m.get("step")).toList());
+        for (Map<String, Object> m : a) {
+            for (String tag : List.of("train/loss", "train/reward", "train/rewards/starts_with_capital/mean", "train/kl", "train/learning_rate",
+                    "train/grad_norm", "train/completion_length", "train/clip_ratio")) {
+                assertTrue(m.containsKey(tag), tag + " at step " + m.get("step") + ": " + m.keySet());
+            }
+            String text = (String) m.get("train/completions");
+            assertTrue(text.startsWith("**prompt 1** · reward ") && text.contains("starts\\_with\\_capital") && text.contains("**prompt 2**"), text);
+            assertTrue(text.contains("    What is ") && text.contains("\n    gold: "), text);
+        }
+        // killed after step 3 was logged; checkpoint-2 is the last: step 3 is logged again on resume, and must not appear twice
+        assertThrows(IllegalStateException.class, () -> new GrpoTrainer(tb, cut).run(false, m -> {
+            if (m.get("step").asLong() == 3) throw new IllegalStateException("killed after step 3");
+        }, List.of(ASCII)));
+        assertEquals(List.of(1L, 2L, 3L), tensorBoardSteps(cut).stream().map(m -> m.get("step")).toList());
+        new GrpoTrainer(tb, cut).run(true, m -> { }, List.of(ASCII));
+        assertEquals(a, tensorBoardSteps(cut));
+
+        // report_to none: the run keeps checkpoints, writes no metrics
+        Path quiet = tmp.resolve("tb-none");
+        new GrpoTrainer(recipe(1).with((ObjectNode) JSON.readTree("{\"report_to\": \"none\"}")), quiet).run(false, m -> { }, List.of(ASCII));
+        assertTrue(Files.isDirectory(quiet.resolve("checkpoint-1")));
+        assertFalse(Files.exists(quiet.resolve("metrics.jsonl")));
+        assertEquals(List.of(), EventFiles.list(quiet));
+    }
+
+    @Test
+    void reportToIsCheckedAndDefaultsToJsonl() {
+        assertEquals(Set.of(Tracker.JSONL), recipe(1).trackers());
+        assertEquals(Set.of(Tracker.TENSORBOARD), GrpoRecipe.parse("report_to: tensorboard", "r.yaml").trackers(), "one name, as TRL takes it");
+        assertEquals(Set.of(Tracker.JSONL, Tracker.TENSORBOARD), GrpoRecipe.parse("report_to: [jsonl, tensorboard]", "r.yaml").trackers());
+        var e = assertThrows(dev.tina.export.checkpoint.CheckpointFormatException.class, () -> GrpoRecipe.parse("report_to: [wandb]", "r.yaml"));
+        assertEquals("r.yaml: report_to: unknown value 'wandb', expected one of jsonl, tensorboard, none", e.getMessage());
     }
 
     @Test
