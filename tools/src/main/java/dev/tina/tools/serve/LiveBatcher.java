@@ -52,19 +52,22 @@ final class LiveBatcher implements AutoCloseable {
         final AdapterBinding binding;
         final long group;
         final int topLogprobs;
+        /** vLLM's ignore_eos: only max tokens and stop strings end a sample (benchmarks with fixed lengths). */
+        final boolean ignoreEos;
         final Listener listener;
         private volatile boolean cancelled, failed;
         private final AtomicBoolean closed = new AtomicBoolean();
         /** Scheduler thread only. */
         private int placed, liveRows;
 
-        Job(long[] prompt, SamplingParams params, AdapterBinding binding, long group, int topLogprobs, Listener listener) {
+        Job(long[] prompt, SamplingParams params, AdapterBinding binding, long group, int topLogprobs, boolean ignoreEos, Listener listener) {
             if (prompt.length == 0) throw new IllegalArgumentException("empty prompt");
             this.prompt = prompt;
             this.params = params;
             this.binding = binding;
             this.group = group;
             this.topLogprobs = topLogprobs;
+            this.ignoreEos = ignoreEos;
             this.listener = listener;
         }
 
@@ -386,7 +389,7 @@ final class LiveBatcher implements AutoCloseable {
         SamplingParams p = row.job.params;
         long last = row.tokens[row.n - 1];
         String text = null;
-        if (eosIds.contains(last) || p.stopTokenIds().contains(last)) {
+        if (!row.job.ignoreEos && (eosIds.contains(last) || p.stopTokenIds().contains(last))) {
             row.finish = FinishReason.STOP;
         } else if (!p.stopStrings().isEmpty() && tokenizer != null) {
             text = tokenizer.decode(Arrays.copyOf(row.tokens, row.n), true);

@@ -113,6 +113,9 @@ public final class OpenAiServer implements AutoCloseable {
     /** Requests queued plus rows decoding (0 when idle): tests check that nothing leaks. */
     public int busy() { return batcher.queued() + batcher.activeRows(); }
 
+    /** Decode steps and engine calls so far: calls exceed steps when rows of several adapters decoded in one step. */
+    public long[] decodeStepsAndCalls() { return new long[]{batcher.steps(), batcher.calls()}; }
+
     // ---------------------------------------------------------------- routing
 
     private void handle(HttpExchange ex) {
@@ -256,7 +259,7 @@ public final class OpenAiServer implements AutoCloseable {
 
     /** A parsed generation request. */
     private record Gen(String model, long[] prompt, SamplingParams params, boolean stream, boolean includeUsage, boolean logprobs,
-                       int topLogprobs) { }
+                       int topLogprobs, boolean ignoreEos) { }
 
     private void generate(HttpExchange ex, boolean chat) throws Exception {
         JsonNode body = readBody(ex);
@@ -270,7 +273,7 @@ public final class OpenAiServer implements AutoCloseable {
         try {
             Gen g = parse(body, chat, modelName);
             RequestRun run = new RequestRun(g, lease, chat);
-            LiveBatcher.Job job = new LiveBatcher.Job(g.prompt(), g.params(), lease.binding(), lease.group(), g.topLogprobs(), run);
+            LiveBatcher.Job job = new LiveBatcher.Job(g.prompt(), g.params(), lease.binding(), lease.group(), g.topLogprobs(), g.ignoreEos(), run);
             run.job = job;
             if (!batcher.submit(job)) {
                 throw new ApiException(429, "rate_limit_error", null, "queue_full",
@@ -391,7 +394,8 @@ public final class OpenAiServer implements AutoCloseable {
             logprobs = k != null;
             top = k == null ? 0 : k.intValue();
         }
-        return new Gen(modelName, prompt, params, Boolean.TRUE.equals(stream), includeUsage, logprobs, top);
+        return new Gen(modelName, prompt, params, Boolean.TRUE.equals(stream), includeUsage, logprobs, top,
+                Boolean.TRUE.equals(optBool(b, "ignore_eos")));
     }
 
     private static String content(JsonNode c, String param) throws ApiException {
