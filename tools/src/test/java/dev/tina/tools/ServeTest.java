@@ -16,9 +16,6 @@ import com.openai.models.completions.Completion;
 import com.openai.models.completions.CompletionCreateParams;
 import com.openai.models.models.Model;
 import dev.tina.export.checkpoint.ModelConfig;
-import dev.tina.export.checkpoint.Projection;
-import dev.tina.export.peft.LoraConfig;
-import dev.tina.export.peft.PeftAdapter;
 import dev.tina.runtime.LoadedModel;
 import dev.tina.runtime.SessionSettings;
 import dev.tina.tools.serve.OpenAiServer;
@@ -41,11 +38,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -77,9 +72,9 @@ class ServeTest {
         loraRoot = tmp.resolve("loras");
         Files.createDirectories(loraRoot);
         ModelConfig cfg = ModelConfig.read(model.resolve("config.json"));
-        writeAdapter(tmp.resolve("a1"), cfg, 4, 1);
-        writeAdapter(tmp.resolve("a2"), cfg, 8, 2);
-        writeAdapter(loraRoot.resolve("a3"), cfg, 2, 3);
+        BenchServe.randomAdapter(tmp.resolve("a1"), cfg, 4, 1, 0.1); // ranks differ
+        BenchServe.randomAdapter(tmp.resolve("a2"), cfg, 8, 2, 0.1);
+        BenchServe.randomAdapter(loraRoot.resolve("a3"), cfg, 2, 3, 0.1);
         loaded = LoadedModel.open(model, SessionSettings.of(SessionSettings.Device.CPU));
         Map<String, Path> adapters = new LinkedHashMap<>();
         adapters.put("a1", tmp.resolve("a1"));
@@ -96,24 +91,6 @@ class ServeTest {
 
     static OpenAIClient client(OpenAiServer s, String key) {
         return OpenAIOkHttpClient.builder().baseUrl(s.baseUrl() + "/v1").apiKey(key).maxRetries(0).timeout(Duration.ofSeconds(60)).build();
-    }
-
-    /** A random LoRA adapter on all seven projections, large enough to change the answers. */
-    static void writeAdapter(Path dir, ModelConfig cfg, int rank, long seed) throws Exception {
-        LoraConfig lc = LoraConfig.of(rank, 2.0 * rank, 0, List.of(Projection.values()), false);
-        SplittableRandom rng = new SplittableRandom(seed);
-        Map<String, float[]> t = new HashMap<>();
-        for (int layer = 0; layer < cfg.numHiddenLayers(); layer++) {
-            for (Projection p : Projection.values()) {
-                int in = p.inFeatures(cfg), out = p.outFeatures(cfg);
-                float[] a = new float[rank * in], b = new float[out * rank];
-                for (int i = 0; i < a.length; i++) a[i] = (float) (rng.nextGaussian() * 0.1);
-                for (int i = 0; i < b.length; i++) b[i] = (float) (rng.nextGaussian() * 0.1);
-                t.put(PeftAdapter.tensorName(layer, p, 'A'), a);
-                t.put(PeftAdapter.tensorName(layer, p, 'B'), b);
-            }
-        }
-        new PeftAdapter(lc, t, dir).write(dir, cfg);
     }
 
     static ChatCompletionCreateParams.Builder chat(String model, int maxTokens) {

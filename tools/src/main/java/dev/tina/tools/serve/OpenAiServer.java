@@ -622,7 +622,12 @@ public final class OpenAiServer implements AutoCloseable {
                 }
                 int total = 0;
                 for (int left = n; left > 0; ) {
-                    Event e = events.take();
+                    Event e = events.poll();
+                    if (e == null) {
+                        // caught up: send what is written, then wait (one flush per burst of tokens, not per token)
+                        out.flush();
+                        e = events.take();
+                    }
                     switch (e) {
                         case Tok t -> {
                             int s = t.sample();
@@ -702,9 +707,9 @@ public final class OpenAiServer implements AutoCloseable {
             return c;
         }
 
+        /** One server-sent event; the caller flushes. */
         private static void write(OutputStream out, ObjectNode o) throws IOException {
             out.write(("data: " + JSON.writeValueAsString(o) + "\n\n").getBytes(StandardCharsets.UTF_8));
-            out.flush();
         }
 
         private String piece(long id) { return tokenizer.decode(new long[]{id}, false); }
