@@ -25,6 +25,11 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.openqa.selenium.By;
+import org.openqa.selenium.WebElement;
+import org.openqa.selenium.chrome.ChromeDriver;
+import org.openqa.selenium.chrome.ChromeDriverService;
+import org.openqa.selenium.chrome.ChromeOptions;
 
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -50,6 +55,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * {@code tina serve} through the official OpenAI Java SDK (and raw HTTP where the SDK has no
@@ -320,5 +326,56 @@ class ServeTest {
             while (s.busy() > 0 && System.nanoTime() < deadline) Thread.sleep(10);
             assertEquals(0, s.busy());
         }
+    }
+
+    /**
+     * The page at / in a real headless browser (Debian's chromium and chromium-driver; skipped
+     * when they are not installed): every model is ticked, one click streams all answers side by
+     * side, and each equals the API's answer to the same request.
+     */
+    @Test
+    void thePageStreamsEveryModelsAnswerSideBySide() throws Exception {
+        Path chromium = Path.of("/usr/bin/chromium"), driverBin = Path.of("/usr/bin/chromedriver");
+        assumeTrue(Files.isExecutable(chromium) && Files.isExecutable(driverBin), "needs apt-get install chromium chromium-driver");
+        ChromeOptions o = new ChromeOptions();
+        o.setBinary(chromium.toFile());
+        o.addArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage");
+        // the Debian driver directly: no Selenium Manager, nothing downloaded
+        ChromeDriverService service = new ChromeDriverService.Builder().usingDriverExecutable(driverBin.toFile()).usingAnyFreePort().build();
+        ChromeDriver browser = new ChromeDriver(service, o);
+        try {
+            browser.get(server.baseUrl() + "/");
+            List<String> ids = client.models().list().data().stream().map(Model::id).toList();
+            await(() -> browser.findElements(By.cssSelector("input.model")).size() == ids.size());
+            browser.findElement(By.id("run")).click();
+            await(() -> browser.findElements(By.cssSelector(".column")).size() == ids.size()
+                    && browser.findElements(By.cssSelector(".column")).stream().noneMatch(c -> "running".equals(c.getDomAttribute("data-state"))));
+            for (WebElement col : browser.findElements(By.cssSelector(".column"))) {
+                String model = col.getDomAttribute("data-model");
+                assertEquals("done", col.getDomAttribute("data-state"), model);
+                String expected = client.chat().completions().create(chat(model, 128).temperature(0).seed(0).build())
+                        .choices().getFirst().message().content().orElse("");
+                assertEquals(expected, col.findElement(By.cssSelector(".answer")).getDomProperty("textContent"), model);
+            }
+        } finally {
+            browser.quit();
+        }
+    }
+
+    static void await(java.util.function.BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + 30_000_000_000L;
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) throw new AssertionError("timed out");
+            Thread.sleep(50);
+        }
+    }
+
+    /** The load test's short variant (the 10-minute one is a documented command): random good, bad and cancelled requests, nothing fails or leaks. */
+    @Test
+    void aShortLoadTestFailsNothingAndReturnsToIdle() {
+        GenerateCommandTest.Run r = GenerateCommandTest.tina("bench", "serve", "--model", model.toString(), "--load-only", "--load-seconds", "4",
+                "--load-clients", "4", "--adapters", "2", "--rank", "2");
+        assertEquals(0, r.code(), r.out() + r.err());
+        assertTrue(r.out().contains("0 failed; back to idle: yes"), r.out());
     }
 }
