@@ -290,6 +290,44 @@ class ServeTest {
         assertEquals(0, value(metrics, "tina_queue_length"));
     }
 
+    @Test
+    void aNonStreamingClientThatDisconnectsFreesItsSlotsToo() throws Exception {
+        double before = value(get(server, "/metrics", null), "tina_requests_total{model=\"a1\",outcome=\"cancelled\"}");
+        // 64 samples × 240 tokens: seconds of work, cut short
+        String body = "{\"model\": \"a1\", \"prompt\": \"What\", \"max_tokens\": 240, \"n\": 64, \"ignore_eos\": true}";
+        long t0 = System.nanoTime();
+        try (Socket socket = new Socket("127.0.0.1", server.port())) {
+            socket.getOutputStream().write(("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: "
+                    + body.length() + "\r\n\r\n" + body).getBytes(StandardCharsets.UTF_8));
+            socket.getOutputStream().flush();
+            Thread.sleep(100);
+        }
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (server.busy() > 0 && System.nanoTime() < deadline) Thread.sleep(10);
+        assertEquals(0, server.busy());
+        String m = get(server, "/metrics", null);
+        assertEquals(before + 1, value(m, "tina_requests_total{model=\"a1\",outcome=\"cancelled\"}"),
+                "freed after " + (System.nanoTime() - t0) / 1e9 + " s\n" + m.lines().filter(l -> l.contains("a1")).toList());
+    }
+
+    @Test
+    void adaptersOverMaxLorasAreRebound_andOverMaxRankRefused() throws Exception {
+        ServeOptions o = new ServeOptions("127.0.0.1", 0, null, "tiny", true, tmp, 1, 4, 16, 4, 4096, 1 << 20);
+        Map<String, Path> two = new LinkedHashMap<>();
+        two.put("a1", tmp.resolve("a1"));
+        two.put("a3", loraRoot.resolve("a3"));
+        try (OpenAiServer s = OpenAiServer.start(o, loaded, two)) {
+            OpenAIClient c = client(s, "none");
+            List<String> first = new ArrayList<>();
+            for (String name : List.of("a1", "a3", "a1", "a3")) first.add(texts(c.chat().completions().create(chat(name, 20).temperature(0).build())).getFirst());
+            assertEquals(first.get(0), first.get(2));
+            assertEquals(first.get(1), first.get(3));
+            HttpResponse<String> r = post(s, "/v1/load_lora_adapter", "{\"lora_name\": \"big\", \"lora_path\": \"a2\"}", null);
+            assertEquals(400, r.statusCode(), r.body());
+            assertTrue(r.body().contains("rank 8, over --max-lora-rank 4"), r.body());
+        }
+    }
+
     static double value(String metrics, String series) {
         return metrics.lines().filter(l -> l.startsWith(series + " ")).mapToDouble(l -> Double.parseDouble(l.substring(series.length() + 1).trim()))
                 .findFirst().orElse(-1);

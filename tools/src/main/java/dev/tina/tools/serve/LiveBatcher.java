@@ -73,8 +73,11 @@ final class LiveBatcher implements AutoCloseable {
 
         boolean dead() { return cancelled || failed; }
 
-        private void close() {
-            if (closed.compareAndSet(false, true)) listener.closed();
+        private void close(LiveBatcher owner) {
+            if (closed.compareAndSet(false, true)) {
+                listener.closed();
+                owner.jobs.decrementAndGet(); // after the listener: idle means its metrics are final
+            }
         }
     }
 
@@ -119,6 +122,7 @@ final class LiveBatcher implements AutoCloseable {
     private int active;
     private volatile int activeRows;
     private volatile long steps, calls;
+    private final java.util.concurrent.atomic.AtomicInteger jobs = new java.util.concurrent.atomic.AtomicInteger();
 
     /**
      * Takes ownership of {@code slots}: {@code rows} decode together, the last slot is kept as
@@ -141,13 +145,19 @@ final class LiveBatcher implements AutoCloseable {
     /** Queues the job; false when the queue is full (the caller answers 429). */
     boolean submit(Job job) {
         if (closing) return false;
-        return waiting.offer(job);
+        jobs.incrementAndGet();
+        if (waiting.offer(job)) return true;
+        jobs.decrementAndGet();
+        return false;
     }
+
+    /** Requests submitted and not yet closed (queued, being placed or decoding): 0 when idle. */
+    int jobs() { return jobs.get(); }
 
     /** Stops the job's rows before the next step (a client that went away). */
     void cancel(Job job) {
         job.cancelled = true;
-        if (waiting.remove(job)) job.close();
+        if (waiting.remove(job)) job.close(this);
     }
 
     int queued() { return waiting.size(); }
@@ -189,7 +199,7 @@ final class LiveBatcher implements AutoCloseable {
         while ((j = waiting.poll()) != null) {
             j.failed = true;
             j.listener.failed("the server is shutting down");
-            j.close();
+            j.close(this);
         }
     }
 
@@ -217,7 +227,7 @@ final class LiveBatcher implements AutoCloseable {
     }
 
     private void maybeClose(Job job) {
-        if (job.liveRows == 0 && (job.placed == job.params.n() || job.dead()) && job != current) job.close();
+        if (job.liveRows == 0 && (job.placed == job.params.n() || job.dead()) && job != current) job.close(this);
     }
 
     /** Places waiting requests into free slots. */

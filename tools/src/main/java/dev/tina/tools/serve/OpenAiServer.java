@@ -48,6 +48,8 @@ import java.util.concurrent.ThreadLocalRandom;
 public final class OpenAiServer implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final int MAX_TOP_LOGPROBS = 20, MAX_N = 128;
+    /** How often a running non-streaming request checks that its client is still there. */
+    static final long HEARTBEAT_NANOS = 500_000_000L;
 
     private final ServeOptions options;
     private final LoadedModel model;
@@ -110,8 +112,8 @@ public final class OpenAiServer implements AutoCloseable {
 
     public String baseUrl() { return "http://" + options.host() + ":" + port(); }
 
-    /** Requests queued plus rows decoding (0 when idle): tests check that nothing leaks. */
-    public int busy() { return batcher.queued() + batcher.activeRows(); }
+    /** Requests in the batcher, queued or running (0 when idle): tests check that nothing leaks. */
+    public int busy() { return batcher.jobs(); }
 
     /** Decode steps and engine calls so far: calls exceed steps when rows of several adapters decoded in one step. */
     public long[] decodeStepsAndCalls() { return new long[]{batcher.steps(), batcher.calls()}; }
@@ -555,24 +557,52 @@ public final class OpenAiServer implements AutoCloseable {
         }
 
         /** Non-streaming: waits for every sample, then answers with one object. */
+        /**
+         * Non-streaming: waits for every sample, then answers with one object. The JDK's server
+         * says nothing when a client goes away, and only a failed write does: so a request still
+         * running after {@link #HEARTBEAT_NANOS} gets its 200 and headers, then a space every
+         * heartbeat before the JSON (leading whitespace is valid JSON, as S3 does for long
+         * requests), and a failed write frees its slots within about two heartbeats.
+         */
         void respond(HttpExchange ex) throws Exception {
             int n = g.params().n();
             Completion[] done = new Completion[n];
             List<List<Tok>> toks = new ArrayList<>();
             for (int i = 0; i < n; i++) toks.add(new ArrayList<>());
-            for (int left = n; left > 0; ) {
-                Event e = events.take();
-                switch (e) {
-                    case Tok t -> toks.get(t.sample()).add(t);
-                    case Done d -> {
-                        done[d.sample()] = d.c();
-                        left--;
+            OutputStream early = null;
+            long nextBeat = System.nanoTime() + HEARTBEAT_NANOS;
+            try {
+                for (int left = n; left > 0; ) {
+                    Event e = events.poll(Math.max(0, nextBeat - System.nanoTime()), java.util.concurrent.TimeUnit.NANOSECONDS);
+                    if (e == null) {
+                        if (early == null) {
+                            ex.getResponseHeaders().set("Content-Type", "application/json");
+                            ex.sendResponseHeaders(200, 0);
+                            early = ex.getResponseBody();
+                        }
+                        early.write(' ');
+                        early.flush();
+                        nextBeat = System.nanoTime() + HEARTBEAT_NANOS;
+                        continue;
                     }
-                    case Fail f -> {
-                        batcher.cancel(job);
-                        throw new ApiException(500, "server_error", null, null, f.message());
+                    switch (e) {
+                        case Tok t -> toks.get(t.sample()).add(t);
+                        case Done d -> {
+                            done[d.sample()] = d.c();
+                            left--;
+                        }
+                        case Fail f -> {
+                            batcher.cancel(job);
+                            ApiException err = new ApiException(500, "server_error", null, null, f.message());
+                            if (early == null) throw err;
+                            early.write(JSON.writeValueAsBytes(errorObject(err))); // the status is sent already
+                            return;
+                        }
                     }
                 }
+            } catch (IOException gone) {
+                batcher.cancel(job);
+                throw gone;
             }
             ObjectNode o = head(chat ? "chat.completion" : "text_completion");
             ArrayNode choices = o.putArray("choices");
@@ -593,7 +623,8 @@ public final class OpenAiServer implements AutoCloseable {
                 ch.put("finish_reason", c.finishReason().wire());
             }
             o.set("usage", usage(total));
-            sendJson(ex, 200, o);
+            if (early == null) sendJson(ex, 200, o);
+            else early.write(JSON.writeValueAsBytes(o));
         }
 
         /** Streaming: server-sent events, one chunk per token and choice, ending in {@code data: [DONE]}. */
@@ -659,9 +690,7 @@ public final class OpenAiServer implements AutoCloseable {
                         }
                         case Fail f -> {
                             batcher.cancel(job);
-                            ObjectNode err = JSON.createObjectNode();
-                            err.putObject("error").put("message", f.message()).put("type", "server_error").putNull("param").putNull("code");
-                            write(out, err);
+                            write(out, errorObject(new ApiException(500, "server_error", null, null, f.message())));
                             out.write("data: [DONE]\n\n".getBytes(StandardCharsets.UTF_8));
                             out.flush();
                             return;
@@ -809,13 +838,18 @@ public final class OpenAiServer implements AutoCloseable {
         }
     }
 
-    private static void sendError(HttpExchange ex, ApiException e) {
+    private static ObjectNode errorObject(ApiException e) {
         ObjectNode o = JSON.createObjectNode();
         ObjectNode err = o.putObject("error").put("message", e.getMessage()).put("type", e.type);
         if (e.param == null) err.putNull("param");
         else err.put("param", e.param);
         if (e.code == null) err.putNull("code");
         else err.put("code", e.code);
+        return o;
+    }
+
+    private static void sendError(HttpExchange ex, ApiException e) {
+        ObjectNode o = errorObject(e);
         try {
             // the body must be drained or the JDK server resets the connection before the client reads the answer
             ex.getRequestBody().skip(1L << 26);
