@@ -46,7 +46,8 @@ final class ServeCommand implements Callable<Integer> {
         try (LoadedModel m = LoadedModel.open(model, SessionSettings.of(SessionSettings.Device.CPU));
              OpenAiServer server = OpenAiServer.start(options, m, named)) {
             System.err.println("tina serve: " + name + (named.isEmpty() ? "" : " + adapters " + named.keySet()) + " on " + server.baseUrl()
-                    + " (page at /, API under /v1)");
+                    + " (page at /, API under /v1); KV cache " + String.format("%.1f MB", server.kvCacheBytes() / 1e6)
+                    + " (--batch-rows × --max-model-len)");
             new CountDownLatch(1).await(); // until the process is stopped
         }
         return 0;

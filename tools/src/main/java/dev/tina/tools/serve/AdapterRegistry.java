@@ -92,7 +92,16 @@ final class AdapterRegistry implements AutoCloseable {
         return true;
     }
 
-    synchronized List<Entry> list() { return new ArrayList<>(entries.values()); }
+    /** What {@code /v1/models} shows of one served model, read under the registry's lock. */
+    record Info(String name, Path dir, String hash, int rank, boolean loaded, long created, int inFlight) {
+        boolean isBase() { return dir == null; }
+    }
+
+    synchronized List<Info> list() {
+        List<Info> out = new ArrayList<>();
+        for (Entry e : entries.values()) out.add(new Info(e.name, e.dir, e.hash, e.rank, e.binding != null, e.created, e.inFlight));
+        return out;
+    }
 
     /** Null when no model of that name is served. Throws {@link ApiException} 429 when every adapter slot is busy. */
     synchronized Lease acquire(String name) throws Exception {
@@ -103,7 +112,13 @@ final class AdapterRegistry implements AutoCloseable {
                 throw new ApiException(429, "rate_limit_error", "model", "too_many_adapters",
                         "all " + maxLoras + " adapter slots (--max-loras) have requests in flight; retry later");
             }
-            bind(e);
+            try {
+                bind(e);
+            } catch (Exception err) {
+                // its folder changed or vanished since it was validated
+                throw new ApiException(500, "server_error", "model", "adapter_unavailable",
+                        "adapter '" + name + "' could not be bound again from " + e.dir + ": " + err.getMessage());
+            }
         }
         e.inFlight++;
         e.lastUsed = ++clock;

@@ -46,7 +46,7 @@ import java.util.concurrent.ThreadLocalRandom;
  * belongs to the caller.
  */
 public final class OpenAiServer implements AutoCloseable {
-    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final ObjectMapper JSON = new ObjectMapper().enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
     private static final int MAX_TOP_LOGPROBS = 20, MAX_N = 128;
     /** How often a running non-streaming request checks that its client is still there. */
     static final long HEARTBEAT_NANOS = 500_000_000L;
@@ -82,7 +82,7 @@ public final class OpenAiServer implements AutoCloseable {
         HttpServer server = null;
         try {
             for (var e : startAdapters.entrySet()) registry.add(e.getKey(), e.getValue());
-            for (var e : registry.list()) metrics.register(e.name);
+            for (var e : registry.list()) metrics.register(e.name());
             Set<Long> eos = new HashSet<>(model.decoder().descriptor().eosTokenIds());
             SlotBackend engine = new InPlaceBackend(model.decoder());
             // one slot more than --batch-rows: scratch space for reordering rows by adapter
@@ -111,6 +111,12 @@ public final class OpenAiServer implements AutoCloseable {
     public int port() { return http.getAddress().getPort(); }
 
     public String baseUrl() { return "http://" + options.host() + ":" + port(); }
+
+    /** Bytes of the KV cache slots, allocated once at start: (batch rows + 1) × context × layers × 2 × kv heads × head dim × 4. */
+    public long kvCacheBytes() {
+        var d = model.decoder().descriptor();
+        return (options.batchRows() + 1L) * contextLength * d.numLayers() * 2L * d.numKeyValueHeads() * d.headDim() * Float.BYTES;
+    }
 
     /** Requests in the batcher, queued or running (0 when idle): tests check that nothing leaks. */
     public int busy() { return batcher.jobs(); }
@@ -205,15 +211,15 @@ public final class OpenAiServer implements AutoCloseable {
     private void models(HttpExchange ex) throws IOException {
         ObjectNode out = JSON.createObjectNode().put("object", "list");
         ArrayNode data = out.putArray("data");
-        for (AdapterRegistry.Entry e : adapters.list()) {
-            ObjectNode m = data.addObject().put("id", e.name).put("object", "model").put("created", e.created).put("owned_by", "tina");
-            m.put("root", e.isBase() ? model.exportDir().toString() : e.dir.toString());
+        for (AdapterRegistry.Info e : adapters.list()) {
+            ObjectNode m = data.addObject().put("id", e.name()).put("object", "model").put("created", e.created()).put("owned_by", "tina");
+            m.put("root", e.isBase() ? model.exportDir().toString() : e.dir().toString());
             if (e.isBase()) m.putNull("parent");
             else m.put("parent", adapters.baseName());
             ObjectNode meta = m.putObject("tina");
             meta.put("kind", e.isBase() ? "base" : "lora");
-            meta.put("content_hash", e.hash);
-            if (!e.isBase()) meta.put("rank", e.rank).put("loaded", e.binding != null);
+            meta.put("content_hash", e.hash());
+            if (!e.isBase()) meta.put("rank", e.rank()).put("loaded", e.loaded());
             m.put("max_model_len", contextLength);
         }
         sendJson(ex, 200, out);
