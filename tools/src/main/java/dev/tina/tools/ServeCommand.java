@@ -32,6 +32,7 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--batch-rows", defaultValue = "64", description = "sequences decoded together (KV cache slots); default ${DEFAULT-VALUE}") int batchRows;
     @Option(names = "--max-model-len", defaultValue = "4096", description = "cache positions per row (prompt + max_tokens), at most the model's context; default ${DEFAULT-VALUE}") int maxModelLen;
     @Option(names = "--max-body-bytes", defaultValue = "1048576", description = "larger request bodies get 413; default ${DEFAULT-VALUE}") int maxBodyBytes;
+    @Option(names = "--lora-mixing", defaultValue = "per-row", description = "per-row (one engine call for all adapters' rows) or grouped (one call per adapter); default ${DEFAULT-VALUE}") String loraMixing;
     @Option(names = "--device", defaultValue = "cpu", description = "cpu (the continuous-batching slot engine runs on the CPU only); default ${DEFAULT-VALUE}") String device;
 
     @Override
@@ -42,7 +43,7 @@ final class ServeCommand implements Callable<Integer> {
         Map<String, Path> named = parseAdapters(adapters);
         String name = servedModelName != null ? servedModelName : model.toAbsolutePath().normalize().getFileName().toString();
         ServeOptions options = new ServeOptions(host, port, apiKey, name, allowRuntimeLora, loraRoot, maxLoras, maxLoraRank, maxQueue,
-                batchRows, maxModelLen, maxBodyBytes);
+                batchRows, maxModelLen, maxBodyBytes, ServeOptions.LoraMixing.parse(loraMixing));
         try (LoadedModel m = LoadedModel.open(model, SessionSettings.of(SessionSettings.Device.CPU));
              OpenAiServer server = OpenAiServer.start(options, m, named)) {
             System.err.println("tina serve: " + name + (named.isEmpty() ? "" : " + adapters " + named.keySet()) + " on " + server.baseUrl()

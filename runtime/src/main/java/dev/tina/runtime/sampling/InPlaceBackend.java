@@ -31,9 +31,20 @@ import java.util.Set;
  */
 public final class InPlaceBackend implements SlotBackend {
     private final OrtDecoder decoder;
+    /** The session to run, or null for the decoder's own in-place graph. */
+    private final OrtSession session;
 
     public InPlaceBackend(OrtDecoder decoder) {
+        this(decoder, null);
+    }
+
+    /**
+     * Over {@code session}, a variant of the in-place graph with the same inputs and outputs (a
+     * server's graph with a per-row LoRA scale); the caller owns it and closes it after this engine.
+     */
+    public InPlaceBackend(OrtDecoder decoder, OrtSession session) {
         this.decoder = decoder;
+        this.session = session;
     }
 
     @Override
@@ -44,7 +55,7 @@ public final class InPlaceBackend implements SlotBackend {
 
     @Override
     public Slots open(int slots, int maxLength) throws OrtException {
-        return new InPlaceSlots(decoder.session(OrtDecoder.Graph.IN_PLACE), slots, maxLength);
+        return new InPlaceSlots(session != null ? session : decoder.session(OrtDecoder.Graph.IN_PLACE), slots, maxLength);
     }
 
     @Override

@@ -20,9 +20,9 @@ import java.util.stream.IntStream;
  * Continuous batching over live requests: the CPU slot engine ({@link SlotBackend}) fed by a
  * bounded queue instead of a list. One thread owns the KV cache slots; a request (a prompt, its
  * sampling parameters, its adapter and n samples) is prefilled once into a free slot, copied to
- * its siblings' slots, and joins the running batch. Rows are kept ordered by adapter, so each
- * step runs one ONNX Runtime call per adapter present (the export takes one set of LoRA factors
- * per call: rows of different adapters decode in the same step, as consecutive groups). Each
+ * its siblings' slots, and joins the running batch. Rows of different adapters decode in the same
+ * step: in one engine call with a per-row LoRA scale ({@link MixedLora}), or (grouped mode) kept
+ * ordered by adapter and decoded as one call per adapter present. Each
  * sample draws from its own stream seeded by (seed, 0, sample), as {@code tina generate} does for
  * one prompt, so a completion does not depend on what else is running. A cancelled request's rows
  * leave the batch before the next step.
@@ -109,6 +109,8 @@ final class LiveBatcher implements AutoCloseable {
     }
 
     private final SlotBackend.Slots slots;
+    /** Rows of all adapters in one call (per-row LoRA scale), or null: one call per adapter group. */
+    private final MixedLora mixed;
     private final HfTokenizer tokenizer;
     private final Set<Long> eosIds;
     private final int vocab, capacity, scratch;
@@ -121,17 +123,18 @@ final class LiveBatcher implements AutoCloseable {
     private Job current;
     private int active;
     private volatile int activeRows;
-    private volatile long steps, calls;
+    private volatile long steps, calls, mixedSteps;
     private final java.util.concurrent.atomic.AtomicInteger jobs = new java.util.concurrent.atomic.AtomicInteger();
 
     /**
-     * Takes ownership of {@code slots}: {@code rows} decode together, the last slot is kept as
-     * scratch space for reordering rows by adapter.
+     * Takes ownership of {@code slots} and {@code mixed}: the slots but the last decode together,
+     * the last is scratch space for reordering rows by adapter (grouped mode).
      */
-    LiveBatcher(SlotBackend.Slots slots, HfTokenizer tokenizer, Set<Long> eosIds, int vocab, int maxQueue) {
+    LiveBatcher(SlotBackend.Slots slots, MixedLora mixed, HfTokenizer tokenizer, Set<Long> eosIds, int vocab, int maxQueue) {
         if (slots.capacity() < 2) throw new IllegalArgumentException("need >= 2 slots (one is scratch), got " + slots.capacity());
         if (maxQueue < 1) throw new IllegalArgumentException("max-queue must be >= 1, got " + maxQueue);
         this.slots = slots;
+        this.mixed = mixed;
         this.tokenizer = tokenizer;
         this.eosIds = Set.copyOf(eosIds);
         this.vocab = vocab;
@@ -166,10 +169,13 @@ final class LiveBatcher implements AutoCloseable {
 
     int capacity() { return capacity; }
 
-    /** Decode steps and ONNX Runtime calls so far (calls > steps when adapters are mixed). */
-    long steps() { return steps; }
+    /** Decode steps, ONNX Runtime calls, and steps whose rows belonged to more than one model (base or adapters), so far. */
+    long[] counts() { return new long[]{steps, calls, mixedSteps}; }
 
-    long calls() { return calls; }
+    private boolean severalModels() {
+        for (int r = 1; r < active; r++) if (slot[r].job.group != slot[0].job.group) return true;
+        return false;
+    }
 
     private void loop() {
         while (!closing) {
@@ -182,8 +188,13 @@ final class LiveBatcher implements AutoCloseable {
                 compact();
                 activeRows = active;
                 if (active == 0) continue;
-                orderByAdapter();
-                step();
+                if (severalModels()) mixedSteps++;
+                if (mixed == null) {
+                    orderByAdapter();
+                    step();
+                } else {
+                    stepMixed();
+                }
                 compact();
                 activeRows = active;
             } catch (InterruptedException e) {
@@ -251,7 +262,13 @@ final class LiveBatcher implements AutoCloseable {
             int k = Math.min(job.params.n() - job.placed, capacity - active);
             float[] logits;
             try {
-                logits = slots.prefill(active, job.prompt, job.binding);
+                if (mixed == null) {
+                    logits = slots.prefill(active, job.prompt, job.binding);
+                } else {
+                    try (AdapterBinding one = mixed.forRows(new AdapterBinding[]{job.binding}, new long[]{job.group}, 1)) {
+                        logits = slots.prefill(active, job.prompt, one);
+                    }
+                }
             } catch (Exception e) {
                 fail(job, "prefill failed: " + e.getMessage());
                 current = null;
@@ -355,6 +372,33 @@ final class LiveBatcher implements AutoCloseable {
         steps++;
     }
 
+    /** One decode step of all active rows in one engine call, each row's scale on its own adapter's columns. */
+    private void stepMixed() throws Exception {
+        long[] ids = new long[active], groups = new long[active];
+        int[] cached = new int[active];
+        AdapterBinding[] bindings = new AdapterBinding[active];
+        for (int r = 0; r < active; r++) {
+            ids[r] = slot[r].tokens[slot[r].n - 1];
+            cached[r] = (int) slot[r].nextPosition;
+            bindings[r] = slot[r].job.binding;
+            groups[r] = slot[r].job.group;
+        }
+        float[] logits;
+        try (AdapterBinding rows = mixed.forRows(bindings, groups, active)) {
+            logits = slots.step(0, active, ids, cached, rows);
+        } catch (Exception e) {
+            for (int r = 0; r < active; r++) fail(slot[r].job, "decoding failed: " + e.getMessage());
+            return;
+        }
+        calls++;
+        IntStream.range(0, active).parallel().forEach(r -> {
+            Row row = slot[r];
+            row.nextPosition++;
+            sample(row, logits, r * vocab);
+        });
+        steps++;
+    }
+
     private void sample(Row row, float[] logits, int offset) {
         Job job = row.job;
         if (job.dead()) return;
@@ -429,5 +473,12 @@ final class LiveBatcher implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         slots.close();
+        if (mixed != null) {
+            try {
+                mixed.close();
+            } catch (Exception e) {
+                System.err.println("tina serve: closing the mixed-LoRA session: " + e);
+            }
+        }
     }
 }

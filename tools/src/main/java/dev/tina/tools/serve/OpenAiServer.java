@@ -84,10 +84,16 @@ public final class OpenAiServer implements AutoCloseable {
             for (var e : startAdapters.entrySet()) registry.add(e.getKey(), e.getValue());
             for (var e : registry.list()) metrics.register(e.name());
             Set<Long> eos = new HashSet<>(model.decoder().descriptor().eosTokenIds());
-            SlotBackend engine = new InPlaceBackend(model.decoder());
-            // one slot more than --batch-rows: scratch space for reordering rows by adapter
-            b = new LiveBatcher(engine.open(options.batchRows() + 1, contextLength), tokenizer, eos,
-                    model.decoder().descriptor().vocabSize(), options.maxQueue());
+            MixedLora mixed = options.loraMixing() == ServeOptions.LoraMixing.PER_ROW ? new MixedLora(model.decoder()) : null;
+            try {
+                SlotBackend engine = mixed != null ? new InPlaceBackend(model.decoder(), mixed.session()) : new InPlaceBackend(model.decoder());
+                // one slot more than --batch-rows: scratch space for reordering rows by adapter
+                b = new LiveBatcher(engine.open(options.batchRows() + 1, contextLength), mixed, tokenizer, eos,
+                        model.decoder().descriptor().vocabSize(), options.maxQueue());
+            } catch (Exception | Error e) {
+                if (mixed != null) mixed.close();
+                throw e;
+            }
             server = HttpServer.create(new InetSocketAddress(options.host(), options.port()), 128);
         } catch (Exception | Error e) {
             if (b != null) b.close();
@@ -121,8 +127,8 @@ public final class OpenAiServer implements AutoCloseable {
     /** Requests in the batcher, queued or running (0 when idle): tests check that nothing leaks. */
     public int busy() { return batcher.jobs(); }
 
-    /** Decode steps and engine calls so far: calls exceed steps when rows of several adapters decoded in one step. */
-    public long[] decodeStepsAndCalls() { return new long[]{batcher.steps(), batcher.calls()}; }
+    /** Decode steps, engine calls, and steps that decoded rows of several models together, so far. */
+    public long[] decodeCounts() { return batcher.counts(); }
 
     // ---------------------------------------------------------------- routing
 
