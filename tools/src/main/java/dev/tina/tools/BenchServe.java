@@ -32,6 +32,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -45,6 +46,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.IntFunction;
 import java.util.stream.Stream;
 
 /**
@@ -75,7 +77,8 @@ final class BenchServe implements Callable<Integer> {
     @Option(names = "--load-only", description = "skip (a), (b), (c)") boolean loadOnly;
 
     private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
-    private OpenAiServer server;
+    /** The server measured (per-row LoRA mixing), and one with grouped mixing for (b). */
+    private OpenAiServer server, grouped;
 
     @Override
     public Integer call() throws Exception {
@@ -96,8 +99,10 @@ final class BenchServe implements Callable<Integer> {
             SplittableRandom rng = new SplittableRandom(seed);
             List<long[]> prompts = new ArrayList<>();
             for (int i = 0; i < Math.max(requests, sequential); i++) prompts.add(randomPrompt(rng, promptTokens, vocab, eos));
-            try (OpenAiServer s = OpenAiServer.start(o, m, adapters)) {
+            try (OpenAiServer s = OpenAiServer.start(o, m, adapters);
+                 OpenAiServer g = loadOnly ? null : OpenAiServer.start(o.withLoraMixing(ServeOptions.LoraMixing.GROUPED), m, adapters)) {
                 server = s;
+                grouped = g;
                 System.out.printf("model %s (vocab %d), %d threads, prompts of %d random ids, max_tokens %d greedy, %d rows; load average %s%n",
                         m.exportDir(), vocab, Runtime.getRuntime().availableProcessors(), promptTokens, newTokens, batchRows, loadAverage());
                 run(prompts.subList(0, Math.min(4, prompts.size())), i -> "base", false); // warm-up
@@ -116,7 +121,8 @@ final class BenchServe implements Callable<Integer> {
     private void throughput(LoadedModel m, List<long[]> prompts) throws Exception {
         List<long[]> batch = prompts.subList(0, requests);
         List<long[]> seq = prompts.subList(0, sequential);
-        Result generate = null, served = null, servedPlain = null, one = null, spread = null, together = null, oneByOne = null;
+        Result generate = null, served = null, servedPlain = null, one = null, spread = null, together = null, oneByOne = null,
+                oneGrouped = null, spreadGrouped = null;
         try (AdapterBinding none = m.adapter(null); BatchSampler sampler = m.sampler(batchRows, true)) {
             SamplingParams p = new SamplingParams(1, 0, 1, 0, 0, newTokens, List.of(), new HashSet<>(m.defaults().eosTokenIds()), 0);
             sampler.generate(batch.subList(0, Math.min(4, batch.size())), p, none);
@@ -134,6 +140,14 @@ final class BenchServe implements Callable<Integer> {
         for (int r = 0; r < repeats && adapterCount >= 1; r++) {
             one = best(one, run(batch, i -> "ad0", true));
             spread = best(spread, run(batch, i -> "ad" + (i % adapterCount), true));
+            OpenAiServer perRow = server;
+            server = grouped;
+            try {
+                oneGrouped = best(oneGrouped, run(batch, i -> "ad0", true));
+                spreadGrouped = best(spreadGrouped, run(batch, i -> "ad" + (i % adapterCount), true));
+            } finally {
+                server = perRow;
+            }
         }
         for (int r = 0; r < repeats; r++) {
             together = best(together, run(seq, i -> "base", true));
@@ -151,7 +165,10 @@ final class BenchServe implements Callable<Integer> {
         if (served.tokens() != generate.tokens()) System.out.printf("note: the server generated %d tokens, BatchSampler %d%n", served.tokens(), generate.tokens());
         if (one != null) {
             row("(b) all on one adapter", one, 1.0);
-            row("(b) spread over " + adapterCount + " adapters", spread, spread.tps() / one.tps());
+            row("(b) spread over " + adapterCount + " adapters (per-row scale, one call per step)", spread, spread.tps() / one.tps());
+            row("(b) grouped mixing: all on one adapter", oneGrouped, 1.0);
+            row("(b) grouped mixing: spread over " + adapterCount + " adapters (one call per adapter)", spreadGrouped,
+                    spreadGrouped.tps() / oneGrouped.tps());
         }
         row("(c) " + sequential + " one after another", oneByOne, 1.0);
         row("(c) " + sequential + " at once (ratio: × faster)", together, oneByOne.seconds() / together.seconds());
@@ -182,7 +199,7 @@ final class BenchServe implements Callable<Integer> {
     }
 
     /** All requests at once, each its own client thread; greedy completions of token-id prompts. */
-    private Result run(List<long[]> prompts, java.util.function.IntFunction<String> modelOf, boolean stream) throws Exception {
+    private Result run(List<long[]> prompts, IntFunction<String> modelOf, boolean stream) throws Exception {
         int n = prompts.size();
         double[] ttft = new double[n], perToken = new double[n];
         long[] tokens = new long[n];
@@ -248,7 +265,7 @@ final class BenchServe implements Callable<Integer> {
         List<String> models = new ArrayList<>(List.of("base"));
         models.addAll(adapters);
         AtomicLong good = new AtomicLong(), bad = new AtomicLong(), cancelled = new AtomicLong(), failures = new AtomicLong();
-        List<String> failureNotes = java.util.Collections.synchronizedList(new ArrayList<>());
+        List<String> failureNotes = Collections.synchronizedList(new ArrayList<>());
         long end = System.nanoTime() + loadSeconds * 1_000_000_000L;
         System.gc();
         double rssStart = ProcessMemory.rssGb(), rssMax = rssStart;

@@ -43,6 +43,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -50,6 +51,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.function.BooleanSupplier;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -214,7 +216,7 @@ class ServeTest {
         }
         long[] after = s.decodeCounts();
         // steps did decode rows of several models together
-        assertTrue(after[2] > before[2], java.util.Arrays.toString(before) + " -> " + java.util.Arrays.toString(after));
+        assertTrue(after[2] > before[2], Arrays.toString(before) + " -> " + Arrays.toString(after));
     }
 
     static List<String> texts(ChatCompletion c) {
@@ -417,7 +419,7 @@ class ServeTest {
         }
     }
 
-    static void await(java.util.function.BooleanSupplier condition) throws InterruptedException {
+    static void await(BooleanSupplier condition) throws InterruptedException {
         long deadline = System.nanoTime() + 30_000_000_000L;
         while (!condition.getAsBoolean()) {
             if (System.nanoTime() > deadline) throw new AssertionError("timed out");
@@ -432,5 +434,19 @@ class ServeTest {
                 "--load-clients", "4", "--adapters", "2", "--rank", "2");
         assertEquals(0, r.code(), r.out() + r.err());
         assertTrue(r.out().contains("0 failed; back to idle: yes"), r.out());
+    }
+
+    @Test
+    void badCommandLinesAreOneLineErrors() {
+        GenerateCommandTest.Run r = GenerateCommandTest.tina("serve", "--model", model.toString(), "--allow-runtime-lora");
+        assertEquals(2, r.code());
+        assertTrue(r.err().strip().equals("tina serve: error: --allow-runtime-lora needs --lora-root DIR: runtime loading reads only folders under it"),
+                r.err());
+        r = GenerateCommandTest.tina("serve", "--model", model.toString(), "--adapter", "nodir");
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("--adapter must be NAME=DIR, got 'nodir'"), r.err());
+        r = GenerateCommandTest.tina("serve", "--model", model.toString(), "--adapter", "x=" + tmp.resolve("missing"));
+        assertEquals(2, r.code(), r.err());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
     }
 }

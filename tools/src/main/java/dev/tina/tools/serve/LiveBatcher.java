@@ -14,6 +14,7 @@ import java.util.SplittableRandom;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.IntStream;
 
 /**
@@ -124,7 +125,7 @@ final class LiveBatcher implements AutoCloseable {
     private int active;
     private volatile int activeRows;
     private volatile long steps, calls, mixedSteps;
-    private final java.util.concurrent.atomic.AtomicInteger jobs = new java.util.concurrent.atomic.AtomicInteger();
+    private final AtomicInteger jobs = new AtomicInteger();
 
     /**
      * Takes ownership of {@code slots} and {@code mixed}: the slots but the last decode together,

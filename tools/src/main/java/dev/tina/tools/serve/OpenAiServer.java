@@ -1,18 +1,20 @@
 package dev.tina.tools.serve;
 
 import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import dev.tina.export.checkpoint.CheckpointFormatException;
 import dev.tina.runtime.GenerationDefaults;
 import dev.tina.runtime.LoadedModel;
 import dev.tina.runtime.sampling.Completion;
+import dev.tina.runtime.sampling.InPlaceBackend;
 import dev.tina.runtime.sampling.SamplingParams;
 import dev.tina.runtime.sampling.SlotBackend;
-import dev.tina.runtime.sampling.InPlaceBackend;
 import dev.tina.runtime.text.ChatMessage;
 import dev.tina.runtime.text.ChatTemplate;
 import dev.tina.runtime.text.HfTokenizer;
@@ -26,15 +28,20 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The OpenAI-compatible HTTP server of {@code tina serve}: the JDK's HTTP server with a virtual
@@ -46,7 +53,7 @@ import java.util.concurrent.ThreadLocalRandom;
  * belongs to the caller.
  */
 public final class OpenAiServer implements AutoCloseable {
-    private static final ObjectMapper JSON = new ObjectMapper().enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+    private static final ObjectMapper JSON = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
     private static final int MAX_TOP_LOGPROBS = 20, MAX_N = 128;
     /** How often a running non-streaming request checks that its client is still there. */
     static final long HEARTBEAT_NANOS = 500_000_000L;
@@ -252,7 +259,7 @@ public final class OpenAiServer implements AutoCloseable {
         AdapterRegistry.Entry e;
         try {
             e = adapters.add(name, dir);
-        } catch (IllegalArgumentException | IOException | dev.tina.export.checkpoint.CheckpointFormatException err) {
+        } catch (IllegalArgumentException | IOException | CheckpointFormatException err) {
             throw ApiException.invalid("lora_path", "cannot load adapter '" + name + "': " + err.getMessage());
         }
         metrics.register(name);
@@ -463,7 +470,7 @@ public final class OpenAiServer implements AutoCloseable {
         if (v == null || v.isNull()) return null;
         if (v.isIntegralNumber() && v.canConvertToLong()) return v.asLong();
         if (v.isFloatingPointNumber() && v.asDouble() == Math.rint(v.asDouble()) && Math.abs(v.asDouble()) < 1e15) return (long) v.asDouble();
-        throw ApiException.invalid(f, "'" + f + "' must be an integer, got " + v.getNodeType().name().toLowerCase(java.util.Locale.ROOT) + " " + v);
+        throw ApiException.invalid(f, "'" + f + "' must be an integer, got " + v.getNodeType().name().toLowerCase(Locale.ROOT) + " " + v);
     }
 
     private static Double optNumber(JsonNode b, String f) throws ApiException {
@@ -502,10 +509,10 @@ public final class OpenAiServer implements AutoCloseable {
         final boolean chat;
         final String id, fingerprint;
         final long created = System.currentTimeMillis() / 1000, arrived = System.nanoTime();
-        final java.util.concurrent.LinkedBlockingQueue<Event> events = new java.util.concurrent.LinkedBlockingQueue<>();
+        final LinkedBlockingQueue<Event> events = new LinkedBlockingQueue<>();
         volatile long firstToken;
         LiveBatcher.Job job;
-        private final java.util.concurrent.atomic.AtomicInteger finishedSamples = new java.util.concurrent.atomic.AtomicInteger();
+        private final AtomicInteger finishedSamples = new AtomicInteger();
         private volatile boolean failed;
 
         RequestRun(Gen g, AdapterRegistry.Lease lease, boolean chat) {
@@ -585,7 +592,7 @@ public final class OpenAiServer implements AutoCloseable {
             long nextBeat = System.nanoTime() + HEARTBEAT_NANOS;
             try {
                 for (int left = n; left > 0; ) {
-                    Event e = events.poll(Math.max(0, nextBeat - System.nanoTime()), java.util.concurrent.TimeUnit.NANOSECONDS);
+                    Event e = events.poll(Math.max(0, nextBeat - System.nanoTime()), TimeUnit.NANOSECONDS);
                     if (e == null) {
                         if (early == null) {
                             ex.getResponseHeaders().set("Content-Type", "application/json");
@@ -647,7 +654,7 @@ public final class OpenAiServer implements AutoCloseable {
             long[][] tokens = new long[n][16];
             int[] count = new int[n], textOffset = new int[n];
             String[] emitted = new String[n];
-            java.util.Arrays.fill(emitted, "");
+            Arrays.fill(emitted, "");
             ex.getResponseHeaders().set("Content-Type", "text/event-stream; charset=utf-8");
             ex.getResponseHeaders().set("Cache-Control", "no-cache");
             ex.sendResponseHeaders(200, 0);
@@ -674,9 +681,9 @@ public final class OpenAiServer implements AutoCloseable {
                     switch (e) {
                         case Tok t -> {
                             int s = t.sample();
-                            if (count[s] == tokens[s].length) tokens[s] = java.util.Arrays.copyOf(tokens[s], count[s] * 2);
+                            if (count[s] == tokens[s].length) tokens[s] = Arrays.copyOf(tokens[s], count[s] * 2);
                             tokens[s][count[s]++] = t.id();
-                            String full = tokenizer.decode(java.util.Arrays.copyOf(tokens[s], count[s]), true);
+                            String full = tokenizer.decode(Arrays.copyOf(tokens[s], count[s]), true);
                             int safe = full.length() - holdBack;
                             for (String stop : g.params().stopStrings()) {
                                 int at = full.indexOf(stop);
