@@ -41,8 +41,8 @@ final class MixedLora implements AutoCloseable {
     /** Stacked factors by the sorted group ids they hold, least recently used first. */
     private final LinkedHashMap<List<Long>, Stack> stacks = new LinkedHashMap<>(8, 0.75f, true);
 
-    /** A, B of several adapters stacked; the column offset and scale of each group. */
-    private record Stack(Map<String, OnnxTensor> factors, Map<Long, Integer> offsets, Map<Long, Integer> ranks, int rank) {
+    /** A and B of several adapters stacked; each group's first column. */
+    private record Stack(Map<String, OnnxTensor> factors, Map<Long, Integer> offsets, int rank) {
         void close() { factors.values().forEach(OnnxTensor::close); }
     }
 
@@ -108,11 +108,13 @@ final class MixedLora implements AutoCloseable {
             offsets.putAll(s.offsets());
             rank = s.rank();
         }
+        Map<Long, Float> scales = new LinkedHashMap<>();
+        for (var e : present.entrySet()) scales.put(e.getKey(), e.getValue().scale()); // once per adapter, not per row
         float[] scale = new float[rows * rank];
         for (int r = 0; r < rows; r++) {
             Integer off = offsets.get(groups[r]);
             if (off == null || bindings[r].rank() == 0) continue;
-            Arrays.fill(scale, r * rank + off, r * rank + off + bindings[r].rank(), bindings[r].scale());
+            Arrays.fill(scale, r * rank + off, r * rank + off + bindings[r].rank(), scales.get(groups[r]));
         }
         OnnxTensor scaleT = OnnxTensor.createTensor(env, FloatBuffer.wrap(scale), new long[]{rows, rank});
         return AdapterBinding.composite(factors, Map.of(DecoderGraph.LORA_SCALE, scaleT), rank);
@@ -126,11 +128,10 @@ final class MixedLora implements AutoCloseable {
 
     /** A [Σr, in] = the adapters' A stacked by rows; B [out, Σr] = their B side by side. */
     private Stack stack(List<Long> key, Map<Long, AdapterBinding> present) throws OrtException {
-        Map<Long, Integer> offsets = new LinkedHashMap<>(), ranks = new LinkedHashMap<>();
+        Map<Long, Integer> offsets = new LinkedHashMap<>();
         int total = 0;
         for (long g : key) {
             offsets.put(g, total);
-            ranks.put(g, present.get(g).rank());
             total += present.get(g).rank();
         }
         Map<String, OnnxTensor> out = new LinkedHashMap<>();
@@ -156,7 +157,7 @@ final class MixedLora implements AutoCloseable {
             out.values().forEach(OnnxTensor::close);
             throw e;
         }
-        return new Stack(out, offsets, ranks, total);
+        return new Stack(out, offsets, total);
     }
 
     @Override
