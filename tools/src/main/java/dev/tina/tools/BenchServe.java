@@ -75,6 +75,7 @@ final class BenchServe implements Callable<Integer> {
     @Option(names = "--load-seconds", defaultValue = "0", description = "then run the load test this long (0: none)") int loadSeconds;
     @Option(names = "--load-clients", defaultValue = "8", description = "concurrent clients of the load test; default ${DEFAULT-VALUE}") int loadClients;
     @Option(names = "--load-only", description = "skip (a), (b), (c)") boolean loadOnly;
+    @Option(names = "--sections", defaultValue = "abc", description = "which of (a), (b), (c) to run; default ${DEFAULT-VALUE}") String sections;
 
     private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
     /** The server measured (per-row LoRA mixing), and one with grouped mixing for (b). */
@@ -127,7 +128,7 @@ final class BenchServe implements Callable<Integer> {
             SamplingParams p = new SamplingParams(1, 0, 1, 0, 0, newTokens, List.of(), new HashSet<>(m.defaults().eosTokenIds()), 0);
             sampler.generate(batch.subList(0, Math.min(4, batch.size())), p, none);
             // each measurement interleaved with the one it is compared with, best of --repeats: others share the machine
-            for (int r = 0; r < repeats; r++) {
+            for (int r = 0; r < repeats && sections.contains("a"); r++) {
                 long t0 = System.nanoTime();
                 List<Completion> cs = sampler.generate(batch, p, none);
                 double sec = (System.nanoTime() - t0) / 1e9;
@@ -137,7 +138,7 @@ final class BenchServe implements Callable<Integer> {
                 servedPlain = best(servedPlain, run(batch, i -> "base", false));
             }
         }
-        for (int r = 0; r < repeats && adapterCount >= 1; r++) {
+        for (int r = 0; r < repeats && adapterCount >= 1 && sections.contains("b"); r++) {
             one = best(one, run(batch, i -> "ad0", true));
             spread = best(spread, run(batch, i -> "ad" + (i % adapterCount), true));
             OpenAiServer perRow = server;
@@ -149,7 +150,7 @@ final class BenchServe implements Callable<Integer> {
                 server = perRow;
             }
         }
-        for (int r = 0; r < repeats; r++) {
+        for (int r = 0; r < repeats && sections.contains("c"); r++) {
             together = best(together, run(seq, i -> "base", true));
             long t0 = System.nanoTime();
             long tokens = 0;
@@ -159,10 +160,14 @@ final class BenchServe implements Callable<Integer> {
         System.out.println();
         System.out.println("| run | requests | tokens | seconds | tokens/s | ratio | TTFT p50 / p99 (ms) | per-token p50 / p99 (ms) | load average |");
         System.out.println("|---|---|---|---|---|---|---|---|---|");
-        row("(a) tina generate path (BatchSampler)", generate, 1.0);
-        row("(a) tina serve, streaming clients", served, served.tps() / generate.tps());
-        row("(a) tina serve, non-streaming clients", servedPlain, servedPlain.tps() / generate.tps());
-        if (served.tokens() != generate.tokens()) System.out.printf("note: the server generated %d tokens, BatchSampler %d%n", served.tokens(), generate.tokens());
+        if (generate != null) {
+            row("(a) tina generate path (BatchSampler)", generate, 1.0);
+            row("(a) tina serve, streaming clients", served, served.tps() / generate.tps());
+            row("(a) tina serve, non-streaming clients", servedPlain, servedPlain.tps() / generate.tps());
+            if (served.tokens() != generate.tokens()) {
+                System.out.printf("note: the server generated %d tokens, BatchSampler %d%n", served.tokens(), generate.tokens());
+            }
+        }
         if (one != null) {
             row("(b) all on one adapter", one, 1.0);
             row("(b) spread over " + adapterCount + " adapters (per-row scale, one call per step)", spread, spread.tps() / one.tps());
@@ -170,8 +175,10 @@ final class BenchServe implements Callable<Integer> {
             row("(b) grouped mixing: spread over " + adapterCount + " adapters (one call per adapter)", spreadGrouped,
                     spreadGrouped.tps() / oneGrouped.tps());
         }
-        row("(c) " + sequential + " one after another", oneByOne, 1.0);
-        row("(c) " + sequential + " at once (ratio: × faster)", together, oneByOne.seconds() / together.seconds());
+        if (together != null) {
+            row("(c) " + sequential + " one after another", oneByOne, 1.0);
+            row("(c) " + sequential + " at once (ratio: × faster)", together, oneByOne.seconds() / together.seconds());
+        }
     }
 
     private static Result best(Result a, Result b) { return a == null || b.tps() > a.tps() ? b : a; }
