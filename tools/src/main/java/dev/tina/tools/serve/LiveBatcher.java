@@ -171,7 +171,10 @@ final class LiveBatcher implements AutoCloseable {
     int capacity() { return capacity; }
 
     /** Decode steps, ONNX Runtime calls, and steps whose rows belonged to more than one model (base or adapters), so far. */
-    long[] counts() { return new long[]{steps, calls, mixedSteps}; }
+    Counts counts() { return new Counts(steps, calls, mixedSteps); }
+
+    /** See {@link #counts()}. */
+    record Counts(long steps, long calls, long mixedSteps) { }
 
     private boolean severalModels() {
         for (int r = 1; r < active; r++) if (slot[r].job.group != slot[0].job.group) return true;

@@ -134,8 +134,8 @@ public final class OpenAiServer implements AutoCloseable {
     /** Requests in the batcher, queued or running (0 when idle): tests check that nothing leaks. */
     public int busy() { return batcher.jobs(); }
 
-    /** Decode steps, engine calls, and steps that decoded rows of several models together, so far. */
-    public long[] decodeCounts() { return batcher.counts(); }
+    /** Steps that decoded rows of several models (base or adapters) together, so far. */
+    public long mixedSteps() { return batcher.counts().mixedSteps(); }
 
     // ---------------------------------------------------------------- routing
 
@@ -536,7 +536,8 @@ public final class OpenAiServer implements AutoCloseable {
                 }
             }
             metrics.generationTokens.labelValues(g.model()).inc();
-            events.add(new Tok(sample, tokenId, logprob, top));
+            // a non-streaming answer without log-probs needs only the finished samples: no wake-up per token
+            if (g.stream() || g.logprobs()) events.add(new Tok(sample, tokenId, logprob, top));
         }
 
         @Override
