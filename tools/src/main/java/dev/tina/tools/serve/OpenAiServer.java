@@ -296,12 +296,13 @@ public final class OpenAiServer implements AutoCloseable {
             RequestRun run = new RequestRun(g, lease, chat);
             LiveBatcher.Job job = new LiveBatcher.Job(g.prompt(), g.params(), lease.binding(), lease.group(), g.topLogprobs(), g.ignoreEos(), run);
             run.job = job;
+            metrics.running.labelValues(modelName).inc(); // before the batcher can finish it
             if (!batcher.submit(job)) {
+                metrics.running.labelValues(modelName).dec();
                 throw new ApiException(429, "rate_limit_error", null, "queue_full",
                         "the server's queue is full (" + options.maxQueue() + " waiting requests, --max-queue); retry later");
             }
             submitted = true;
-            metrics.running.labelValues(modelName).inc();
             metrics.promptTokens.labelValues(modelName).inc(g.prompt().length);
             if (g.stream()) run.stream(ex);
             else run.respond(ex);
