@@ -34,10 +34,15 @@ final class SparkGenerator implements Generator {
     private final Generator local;
     private final Cluster.EvalJob job;
 
-    SparkGenerator(JavaSparkContext jsc, Generator local, Cluster.EvalJob job) {
+    private final ShippedFolder model, adapter;
+
+    /** {@code model} and {@code adapter}: shipped through Spark, or null (executors read the job's paths). */
+    SparkGenerator(JavaSparkContext jsc, Generator local, Cluster.EvalJob job, ShippedFolder model, ShippedFolder adapter) {
         this.jsc = jsc;
         this.local = local;
         this.job = job;
+        this.model = model;
+        this.adapter = adapter;
     }
 
     @Override
@@ -70,27 +75,32 @@ final class SparkGenerator implements Generator {
         }
         int round = Math.max(1, 2 * jsc.defaultParallelism());
         Cluster.EvalJob j = job;
-        String version = ToolVersion.VERSION;
+        ShippedFolder m = model, a = adapter;
+        String version = ToolVersion.full();
         for (int r = 0; r < chunks.size(); r += round) {
             List<Chunk> batch = chunks.subList(r, Math.min(chunks.size(), r + round));
             List<List<Sample>> out;
-            try {
-                out = jsc.parallelize(batch, batch.size()).map(c -> runChunk(j, version, n, c)).collect();
-            } catch (Exception e) { // SparkException, thrown undeclared from Scala
-                throw new IllegalStateException("Spark evaluation job failed: " + SparkCluster.rootMessage(e), e);
-            }
+            out = SparkCluster.collect(jsc, jsc.parallelize(batch, batch.size()).map(c -> runChunk(shipped(j, m, a), version, n, c)), "Spark evaluation job");
             for (List<Sample> samples : out) {
                 for (Sample s : samples) onDone.accept(new Generated(s.index(), s.sample(), s.text(), s.tokens(), s.finish()));
             }
         }
     }
 
+    /** On an executor: the job with this host's copies of what was shipped. */
+    static Cluster.EvalJob shipped(Cluster.EvalJob j, ShippedFolder model, ShippedFolder adapter) throws java.io.IOException {
+        if (model == null) return j;
+        return new Cluster.EvalJob(model.fetch().toString(), adapter == null ? j.adapter() : adapter.fetch().toString(), j.device(), j.seed(),
+                j.temperature(), j.topP(), j.maxNewTokens(), j.eosTokenIds(), j.chat(), j.system(), j.rows());
+    }
+
     /** On an executor: the chunk through this JVM's model and sampler for the job. */
     static List<Sample> runChunk(Cluster.EvalJob job, String driverVersion, int n, Chunk chunk) throws Exception {
-        if (!driverVersion.equals(ToolVersion.VERSION)) {
-            throw new IllegalStateException(ExecutorWorkers.where() + " runs tina " + ToolVersion.VERSION + " but the driver runs tina "
+        if (!driverVersion.equals(ToolVersion.full())) {
+            throw new IllegalStateException(ExecutorWorkers.where() + " runs tina " + ToolVersion.full() + " but the driver runs tina "
                     + driverVersion + ": deploy the same build on both");
         }
+        ExecutorCheck.require(driverVersion);
         String key = "eval:" + job.model() + "|" + job.adapter() + "|" + job.device() + "|" + job.rows();
         return ExecutorWorkers.with(key, () -> EvalWorker.open(job), w -> {
             SamplingParams params = new SamplingParams(1, job.temperature(), job.topP(), 0, 0, job.maxNewTokens(), List.of(),

@@ -56,7 +56,12 @@ final class SparkStepRunner implements StepRunner {
                 : java.nio.file.Path.of(recipe.modelNameOrPath()).toAbsolutePath().toString());
         GrpoRecipe forExecutors = recipe.with(o);
         this.recipeJson = new ObjectMapper().setSerializationInclusion(JsonInclude.Include.NON_NULL).writeValueAsString(forExecutors);
-        this.spec = new TaskSpec(recipeJson, conf.get(DRIVER_VERSION, ToolVersion.VERSION), conf.getInt(FAIL_FIRST_ATTEMPT, -1));
+        ShippedFolder shipped = null;
+        if (conf.getBoolean(ShippedFolder.SETTING, false)) {
+            if (conf.contains(EXECUTOR_MODEL)) throw new IllegalArgumentException(ShippedFolder.SETTING + " and " + EXECUTOR_MODEL + ": set one of them");
+            shipped = ShippedFolder.ship(jsc, local.exportDir()); // the driver's export: executors need not export it again
+        }
+        this.spec = new TaskSpec(recipeJson, conf.get(DRIVER_VERSION, ToolVersion.full()), conf.getInt(FAIL_FIRST_ATTEMPT, -1), shipped);
     }
 
     /** The adapter as broadcast: its version names it. */
@@ -66,7 +71,7 @@ final class SparkStepRunner implements StepRunner {
     }
 
     /** What every task of the run carries besides its slice. */
-    record TaskSpec(String recipeJson, String driverVersion, int failFirstAttemptOfPartition) implements Serializable {
+    record TaskSpec(String recipeJson, String driverVersion, int failFirstAttemptOfPartition, ShippedFolder model) implements Serializable {
         @Serial
         private static final long serialVersionUID = 1L;
     }
@@ -94,9 +99,8 @@ final class SparkStepRunner implements StepRunner {
         List<TaskOutput> outs;
         jsc.setJobGroup("tina-step-" + (plan.step() + 1), "GRPO step " + (plan.step() + 1) + " (" + parts.size() + " slices)", true);
         try {
-            outs = jsc.parallelize(parts, parts.size()).map(slice -> runTask(s, adapter, slice)).collect();
-        } catch (Exception e) { // SparkException, thrown undeclared from Scala
-            throw new IllegalStateException("Spark job of step " + (plan.step() + 1) + " failed: " + SparkCluster.rootMessage(e), e);
+            outs = SparkCluster.collect(jsc, jsc.parallelize(parts, parts.size()).map(slice -> runTask(s, adapter, slice)),
+                    "Spark job of step " + (plan.step() + 1));
         } finally {
             jsc.clearJobGroup();
             adapter.destroy(); // every executor drops this version's blocks
@@ -127,10 +131,11 @@ final class SparkStepRunner implements StepRunner {
 
     /** On an executor: checks, then the slice on this JVM's worker for the recipe. */
     static TaskOutput runTask(TaskSpec spec, Broadcast<Adapter> broadcast, StepPlan.Slice slice) throws Exception {
-        if (!spec.driverVersion().equals(ToolVersion.VERSION)) {
-            throw new IllegalStateException(ExecutorWorkers.where() + " runs tina " + ToolVersion.VERSION + " but the driver runs tina "
+        if (!spec.driverVersion().equals(ToolVersion.full())) {
+            throw new IllegalStateException(ExecutorWorkers.where() + " runs tina " + ToolVersion.full() + " but the driver runs tina "
                     + spec.driverVersion() + ": deploy the same build on both");
         }
+        ExecutorCheck.require(spec.driverVersion());
         TaskContext ctx = TaskContext.get();
         checkGpu(ctx);
         long t0 = System.nanoTime();
@@ -140,7 +145,14 @@ final class SparkStepRunner implements StepRunner {
             throw new IllegalStateException(ExecutorWorkers.where() + ": the broadcast adapter is " + a.version() + " but the slice of step "
                     + (slice.step() + 1) + " needs " + slice.adapterVersion() + " (a stale broadcast)");
         }
-        SliceResult r = ExecutorWorkers.withStepWorker(spec.recipeJson(), w -> w.run(slice, a.weights()));
+        String recipeJson = spec.recipeJson();
+        if (spec.model() != null) { // shipped through Spark: this host's copy
+            ObjectNode o = new ObjectMapper().createObjectNode();
+            o.put("model_name_or_path", spec.model().fetch().toString());
+            recipeJson = new ObjectMapper().setSerializationInclusion(JsonInclude.Include.NON_NULL)
+                    .writeValueAsString(GrpoRecipe.parse(recipeJson, "recipe from the driver").with(o));
+        }
+        SliceResult r = ExecutorWorkers.withStepWorker(recipeJson, w -> w.run(slice, a.weights()));
         long t2 = System.nanoTime();
         if (ctx != null && ctx.partitionId() == spec.failFirstAttemptOfPartition() && ctx.attemptNumber() == 0) {
             // test hook: the work is done, and the attempt dies anyway; Spark must retry and get the same result

@@ -51,15 +51,7 @@ class SparkEvalTest {
 
     @BeforeAll
     static void modelAndData() throws Exception {
-        Path cfg = tmp.resolve("qwen-tiny.json");
-        Files.writeString(cfg, """
-                {"architectures": ["Qwen2ForCausalLM"], "vocab_size": 151936, "hidden_size": 16, "intermediate_size": 32, "initializer_range": 1.0,
-                 "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1, "rms_norm_eps": 1e-6,
-                 "rope_theta": 10000.0, "tie_word_embeddings": true, "max_position_embeddings": 4096,
-                 "bos_token_id": 151643, "eos_token_id": 151645, "hidden_act": "silu"}""");
-        model = tmp.resolve("qwen-tiny");
-        RandomCheckpoint.write(cfg, model, DType.F32, 1, 1, false);
-        for (String f : List.of("tokenizer.json", "tokenizer_config.json")) Files.copy(SHARED.resolve("tokenizers/qwen2-bpe").resolve(f), model.resolve(f));
+        model = randomQwen(tmp);
         ModelConfig c = ModelConfig.read(model.resolve("config.json"));
         adapter = tmp.resolve("lora");
         SplittableRandom rng = new SplittableRandom(3);
@@ -78,6 +70,20 @@ class SparkEvalTest {
         StringBuilder sb = new StringBuilder();
         for (int i = 1; i <= 7; i++) sb.append("{\"q\": \"What is ").append(i).append(" times 7?\", \"final\": ").append(7 * i).append("}\n");
         Files.writeString(problems, sb);
+    }
+
+    /** A random one-layer Qwen2 with the real Qwen tokenizer (151,936 tokens, 4,096 positions) in {@code dir/qwen-tiny}. */
+    static Path randomQwen(Path dir) throws Exception {
+        Path cfg = dir.resolve("qwen-tiny.json");
+        Files.writeString(cfg, """
+                {"architectures": ["Qwen2ForCausalLM"], "vocab_size": 151936, "hidden_size": 16, "intermediate_size": 32, "initializer_range": 1.0,
+                 "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1, "rms_norm_eps": 1e-6,
+                 "rope_theta": 10000.0, "tie_word_embeddings": true, "max_position_embeddings": 4096,
+                 "bos_token_id": 151643, "eos_token_id": 151645, "hidden_act": "silu"}""");
+        Path model = dir.resolve("qwen-tiny");
+        RandomCheckpoint.write(cfg, model, DType.F32, 1, 1, false);
+        for (String f : List.of("tokenizer.json", "tokenizer_config.json")) Files.copy(SHARED.resolve("tokenizers/qwen2-bpe").resolve(f), model.resolve(f));
+        return model;
     }
 
     record Run(int code, String out, String err) {}

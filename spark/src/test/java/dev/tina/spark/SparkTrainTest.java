@@ -4,7 +4,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tina.export.checkpoint.DType;
+import dev.tina.export.ToolVersion;
 import dev.tina.export.init.RandomCheckpoint;
+import dev.tina.training.dist.ClusterException;
 import dev.tina.training.grpo.GrpoRecipe;
 import dev.tina.training.grpo.GrpoTrainer;
 import dev.tina.training.grpo.StepPlan;
@@ -161,14 +163,14 @@ class SparkTrainTest {
 
     @Test
     void mismatchedBuildsOnDriverAndExecutorsFailNamingBoth() {
-        var e = assertThrows(IllegalStateException.class, () -> sparkRun("versions", "local[2]", Map.of(SparkStepRunner.DRIVER_VERSION, "0.0.0-other")));
+        var e = assertThrows(ClusterException.class, () -> sparkRun("versions", "local[2]", Map.of(SparkStepRunner.DRIVER_VERSION, "0.0.0-other")));
         assertTrue(e.getMessage().contains("driver runs tina 0.0.0-other") && e.getMessage().contains("deploy the same build"), e.getMessage());
     }
 
     @Test
     void executorsWithoutTheModelFilesFailNamingThePath() {
         String missing = tmp.resolve("not-on-this-executor").toString();
-        var e = assertThrows(IllegalStateException.class, () -> sparkRun("nomodel", "local[2]", Map.of(SparkStepRunner.EXECUTOR_MODEL, missing)));
+        var e = assertThrows(ClusterException.class, () -> sparkRun("nomodel", "local[2]", Map.of(SparkStepRunner.EXECUTOR_MODEL, missing)));
         assertTrue(e.getMessage().contains("cannot open the model '" + missing + "'"), e.getMessage());
     }
 
@@ -186,7 +188,7 @@ class SparkTrainTest {
         try (SparkCluster c = SparkCluster.open("local[1]", Map.of())) {
             var plan = new StepPlan(0, "step-0-aaaaaaaaaaaa", List.of(new long[]{1, 2}), List.of("1"), 4, 4, 1);
             var stale = c.context().broadcast(new SparkStepRunner.Adapter("step-0-bbbbbbbbbbbb", 0, new LinkedHashMap<>()));
-            var spec = new SparkStepRunner.TaskSpec("{}", dev.tina.export.ToolVersion.VERSION, -1);
+            var spec = new SparkStepRunner.TaskSpec("{}", ToolVersion.full(), -1, null);
             var e = assertThrows(IllegalStateException.class, () -> SparkStepRunner.runTask(spec, stale, plan.whole()));
             assertTrue(e.getMessage().contains("stale broadcast") && e.getMessage().contains("step-0-aaaaaaaaaaaa"), e.getMessage());
         }

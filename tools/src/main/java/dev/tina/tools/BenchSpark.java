@@ -58,13 +58,21 @@ final class BenchSpark implements Callable<Integer> {
         }
         GrpoRecipe recipe = r.with(o);
         ObjectNode report = JSON.createObjectNode();
+        long t0 = System.nanoTime();
         try (Cluster cluster = Cluster.open(spark, sparkConf)) {
+            // the context, and on a cluster the first executor JVM registered (Cluster.open waits for it)
+            double contextStart = (System.nanoTime() - t0) / 1e9;
             int slices = cluster.parallelism();
+            List<Double> firstSliced = new ArrayList<>(), firstSpark = new ArrayList<>();
             List<JsonNode> onePiece = new ArrayList<>(), sliced = new ArrayList<>(), spread = new ArrayList<>();
             for (int round = 0; round < rounds; round++) {
                 onePiece.addAll(counted(run(recipe, "one-process-1-slice", null, 1)));
-                sliced.addAll(counted(run(recipe, "one-process-" + slices + "-slices", null, slices)));
-                spread.addAll(counted(run(recipe, "spark-" + slices + "-slices", cluster, slices)));
+                List<JsonNode> x = run(recipe, "one-process-" + slices + "-slices", null, slices);
+                firstSliced.add(x.getFirst().get("seconds_step").asDouble());
+                sliced.addAll(counted(x));
+                List<JsonNode> y = run(recipe, "spark-" + slices + "-slices", cluster, slices);
+                firstSpark.add(y.getFirst().get("seconds_step").asDouble());
+                spread.addAll(counted(y));
             }
             double a = median(onePiece, "seconds_step"), b = median(sliced, "seconds_step"), c = median(spread, "seconds_step");
             report.put("master", spark);
@@ -82,6 +90,16 @@ final class BenchSpark implements Callable<Integer> {
                 report.put("median_" + f + "_spark", median(spread, f));
             }
             for (String f : List.of("seconds_sampling", "seconds_reference", "seconds_training")) report.put("median_" + f + "_one_process_sliced", median(sliced, f));
+            // Spark's own cost per step: everything but the tasks' work (queueing and launch, serialisation, the adapter's broadcast)
+            double[] own = spread.stream().mapToDouble(m -> m.path("seconds_spark_scheduling").asDouble()
+                    + m.path("seconds_spark_serialisation").asDouble() + m.path("seconds_spark_broadcast").asDouble()).sorted().toArray();
+            report.put("median_seconds_spark_own_per_step", own.length % 2 == 1 ? own[own.length / 2] : (own[own.length / 2 - 1] + own[own.length / 2]) / 2);
+            // executor start-up: the context with its first executor registered, then the first step's opening of the executors'
+            // workers (model, sessions, grader) beyond what the same first step costs in one process
+            report.put("seconds_spark_context_and_first_executor", contextStart);
+            report.put("seconds_first_step_one_process_sliced", firstSliced.getFirst());
+            report.put("seconds_first_step_spark", firstSpark.getFirst());
+            report.put("seconds_executor_worker_start", Math.max(0, firstSpark.getFirst() - c - (firstSliced.getFirst() - b)));
             report.put("spark_broadcast_bytes", spread.getLast().path("spark_broadcast_bytes").asLong());
             report.put("spark_result_bytes", spread.getLast().path("spark_result_bytes").asLong());
             report.put("same_metrics_spark_vs_sliced", deterministic(sliced).equals(deterministic(spread)));

@@ -131,7 +131,7 @@ final class EvalCommand implements Callable<Integer> {
         List<String> names = Variant.names(adapters);
         for (int i = 0; i < adapters.size(); i++) variants.add(Variant.adapter(names.get(i), adapters.get(i)));
 
-        try (Cluster cluster = spark == null ? null : Cluster.open(spark, sparkConf);
+        try (Cluster cluster = Cluster.master(spark) == null ? null : Cluster.open(Cluster.master(spark), sparkConf);
              LoadedModel m = LoadedModel.open(model, SessionSettings.of(SessionSettings.Device.parse(device)));
              BatchSampler sampler = m.sampler(batchRows)) {
             String fingerprint = m.decoder().descriptor().source() == null ? null : m.decoder().descriptor().source().get("fingerprint");

@@ -2,6 +2,7 @@ package dev.tina.tools;
 
 import dev.tina.export.ToolVersion;
 import dev.tina.export.checkpoint.CheckpointFormatException;
+import dev.tina.training.dist.ClusterException;
 import dev.tina.training.ort.TrainingNatives;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -11,6 +12,7 @@ import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.ServiceLoader;
 
 /** The {@code tina} command line. */
 @Command(name = "tina", mixinStandardHelpOptions = true, versionProvider = TinaCommand.Version.class,
@@ -60,9 +62,16 @@ public final class TinaCommand {
         // One native ONNX Runtime per process: the training-enabled build, installed before any
         // session exists, serves inference too.
         TrainingNatives.install();
+        return commandLine().execute(args);
+    }
+
+    /** The command line with every subcommand, those of optional modules on the class path included (tests read its options). */
+    public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new TinaCommand());
+        // commands of optional modules on the class path (the tina-spark module's spark-cluster)
+        for (PluginCommand c : ServiceLoader.load(PluginCommand.class)) cl.addSubcommand(c);
         cl.setExecutionExceptionHandler(TinaCommand::handle);
-        return cl.execute(args);
+        return cl;
     }
 
     /**
@@ -79,6 +88,10 @@ public final class TinaCommand {
         if (e instanceof NoSuchFileException n) {
             cl.getErr().println(cmd + ": error: no such file: " + n.getFile());
             return 2;
+        }
+        if (e instanceof ClusterException) {
+            cl.getErr().println(cmd + ": error: " + e.getMessage());
+            return 1;
         }
         if (e instanceof IOException || e instanceof ai.onnxruntime.OrtException) {
             cl.getErr().println(cmd + ": error: " + e);

@@ -47,7 +47,7 @@ final class TrainCommand implements Callable<Integer> {
         GrpoTrainer.Summary s;
         try (Progress bar = Progress.count("train", r.steps(), "step")) {
             GrpoTrainer trainer = new GrpoTrainer(r, out);
-            try (Cluster cluster = spark == null ? null : Cluster.open(spark, sparkConf)) {
+            try (Cluster cluster = Cluster.master(spark) == null ? null : Cluster.open(Cluster.master(spark), sparkConf)) {
                 if (cluster != null) trainer.runner(cluster.steps());
                 int slices = rolloutSlices != null ? rolloutSlices : cluster != null ? cluster.parallelism() : 1;
                 trainer.rolloutSlices(slices);

@@ -49,6 +49,16 @@ public interface Cluster extends AutoCloseable {
         Cluster open(String master, Map<String, String> conf) throws Exception;
     }
 
+    /**
+     * The master a command runs on: its {@code --spark} option, else the one {@code spark-submit}
+     * gave the application it started (it sets the {@code spark.master} property), else none.
+     */
+    static String master(String option) {
+        if (option != null && !option.isBlank()) return option;
+        String submitted = System.getProperty("spark.master");
+        return submitted == null || submitted.isBlank() ? null : submitted;
+    }
+
     /** The cluster at {@code master}; a clear error when no implementation is on the class path. */
     static Cluster open(String master, Map<String, String> conf) throws Exception {
         Provider p = ServiceLoader.load(Provider.class).findFirst().orElseThrow(() -> new IllegalArgumentException(

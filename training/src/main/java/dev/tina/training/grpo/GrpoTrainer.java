@@ -17,6 +17,7 @@ import dev.tina.training.optim.GradientSum;
 import dev.tina.training.optim.LoraTrainer;
 import dev.tina.training.optim.LrSchedule;
 import dev.tina.training.layered.LayeredGradients;
+import dev.tina.training.dist.RemoteGradients;
 import dev.tina.training.layered.Recompute;
 import dev.tina.training.ort.GradientEngine;
 
@@ -100,8 +101,10 @@ public final class GrpoTrainer {
         Path lastCheckpoint = null;
         // one memory-mapped copy of the base weights for the sampler, the gradient graph and the scorer
         SessionSettings.Device device = recipe.deviceKind();
+        boolean here = runners.runsHere(); // else the steps run on a cluster: no sampler, gradient or reference session here
         try (LoadedModel model = LoadedModel.openShared(Path.of(recipe.modelNameOrPath()), SessionSettings.of(device));
-             BatchSampler sampler = samplerFor(model)) {
+             BatchSampler sampler = here ? samplerFor(model) : null) {
+            if (!here) requireTokenizer(model);
             Recompute mode = recipe.recomputeMode();
             String stem = "grpo-r" + recipe.rank() + "-" + targets.size() + "t" + (recipe.dropout() > 0 ? "-dropout" : "");
             var gradSpec = new Recompute.Spec(model.exportDir(), model.config(), targets, recipe.rank(), new LossHead.Grpo(), recipe.dropout(), true, stem);
@@ -109,8 +112,9 @@ public final class GrpoTrainer {
             var refSpec = new Recompute.Spec(model.exportDir(), model.config(), targets, recipe.rank(), new LossHead.Grpo(), 0.0, false,
                     "grpo-r" + recipe.rank() + "-" + targets.size() + "t");
             LayeredGradients.Options layered = LayeredGradients.Options.defaults();
-            try (GradientEngine grads = mode.open(gradSpec, model.sharedWeights(), true, device, layered);
-                 GradientEngine reference = mode.open(refSpec, model.sharedWeights(), true, device, layered)) {
+            try (GradientEngine grads = here ? mode.open(gradSpec, model.sharedWeights(), true, device, layered)
+                    : new RemoteGradients(model.config(), targets, recipe.rank());
+                 GradientEngine reference = here ? mode.open(refSpec, model.sharedWeights(), true, device, layered) : null) {
                 LoraTrainer trainer;
                 Path latest = resume ? latestCheckpoint() : null;
                 if (latest != null) {
@@ -123,9 +127,9 @@ public final class GrpoTrainer {
                 try (StepRunner runner = runners.open(recipe, new StepWorker(recipe, model, sampler, grads, reference, rewards))) {
                     while (trainer.step() < totalSteps) {
                         long step = trainer.step(); // steps done; this is step + 1
-                        long[] copiedBefore = sum(grads.totalCopyBytes(), reference.totalCopyBytes());
+                        long[] copiedBefore = here ? sum(grads.totalCopyBytes(), reference.totalCopyBytes()) : null;
                         ObjectNode metrics = oneStep(model, runner, trainer, data, rewards, promptsPerStep, step);
-                        if (device != SessionSettings.Device.CPU) {
+                        if (here && device != SessionSettings.Device.CPU) {
                             // ONNX Runtime's Java API has no IoBinding: on CUDA every training/scoring run copies its
                             // inputs up and its outputs down; the step's bytes show what that costs
                             long[] copied = sum(grads.totalCopyBytes(), reference.totalCopyBytes());
@@ -160,10 +164,14 @@ public final class GrpoTrainer {
 
     /** Rollouts on the recipe's device: the ONNX Runtime session (CPU, CUDA) or a TensorRT engine. */
     private static BatchSampler samplerFor(LoadedModel model) throws Exception {
+        requireTokenizer(model);
+        return model.sampler(64);
+    }
+
+    private static void requireTokenizer(LoadedModel model) {
         if (model.tokenizer().isEmpty()) {
             throw new IllegalArgumentException(model.exportDir() + ": GRPO needs the model's tokenizer.json (rewards read text)");
         }
-        return model.sampler(64);
     }
 
     private double pricePerHour = 1.0;

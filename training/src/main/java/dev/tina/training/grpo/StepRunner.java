@@ -32,6 +32,12 @@ public interface StepRunner extends AutoCloseable {
     @FunctionalInterface
     interface Factory {
         StepRunner open(GrpoRecipe recipe, StepWorker local) throws Exception;
+
+        /**
+         * Whether the runner computes on the driver's own worker. When not (a cluster), the driver
+         * opens no sampler, gradient or reference session: its worker only names the rewards.
+         */
+        default boolean runsHere() { return true; }
     }
 
     /** The plan's slices one after another on the driver's sessions (no copies, no serialisation). */

@@ -112,6 +112,9 @@ public final class StepWorker implements AutoCloseable {
 
     public List<Reward> rewards() { return rewards; }
 
+    /** The exported model folder this worker opened (what a cluster ships to executors that cannot read it). */
+    public Path exportDir() { return model.exportDir(); }
+
     /** The adapter's version: step and a hash of its content, checked wherever the adapter is used. */
     public static String adapterVersion(long step, Map<String, float[]> weights) {
         MessageDigest md;
