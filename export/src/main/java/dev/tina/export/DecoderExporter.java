@@ -8,8 +8,6 @@ import dev.tina.export.onnx.DecoderGraph;
 import dev.tina.export.onnx.ExternalDataWriter;
 import dev.tina.export.onnx.GraphBuilder;
 import dev.tina.export.onnx.proto.Onnx.GraphProto;
-import dev.tina.export.onnx.proto.Onnx.ModelProto;
-import dev.tina.export.onnx.proto.Onnx.OperatorSetIdProto;
 import dev.tina.export.onnx.proto.Onnx.StringStringEntryProto;
 
 import java.io.IOException;
@@ -38,8 +36,8 @@ public final class DecoderExporter {
     /** The CPU sampling graph: GroupQueryAttention over preallocated caches written in place. */
     public static final String IN_PLACE_FILE = "model.kv-in-place.onnx";
     public static final String DATA_FILE = "model.onnx.data";
-    public static final int OPSET = 17;
-    public static final int IR_VERSION = 8;
+    public static final int OPSET = GraphBuilder.OPSET;
+    public static final int IR_VERSION = GraphBuilder.IR_VERSION;
     /** Files copied verbatim from the source folder when present. */
     public static final List<String> SIDE_FILES = List.of("config.json", "generation_config.json", "tokenizer.json",
             "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt", "tokenizer.model",
@@ -108,13 +106,7 @@ public final class DecoderExporter {
     }
 
     private static void writeModel(Path file, GraphProto graph, Map<String, String> meta) throws IOException {
-        var model = ModelProto.newBuilder()
-                .setIrVersion(IR_VERSION)
-                .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(OPSET))
-                .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("com.microsoft").setVersion(1))
-                .setProducerName("tina-java")
-                .setProducerVersion(ToolVersion.VERSION)
-                .setGraph(graph);
+        var model = GraphBuilder.model(graph);
         meta.forEach((k, v) -> model.addMetadataProps(StringStringEntryProto.newBuilder().setKey(k).setValue(v)));
         try (OutputStream os = Files.newOutputStream(file)) {
             model.build().writeTo(os);

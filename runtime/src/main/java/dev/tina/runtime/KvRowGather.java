@@ -6,8 +6,6 @@ import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import dev.tina.export.ModelDescriptor;
 import dev.tina.export.onnx.GraphBuilder;
-import dev.tina.export.onnx.proto.Onnx.ModelProto;
-import dev.tina.export.onnx.proto.Onnx.OperatorSetIdProto;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -36,9 +34,7 @@ public final class KvRowGather implements AutoCloseable {
             g.opNamed("Gather", "out." + i, List.of("in." + i, "rows"), GraphBuilder.attr("axis", 0L));
             g.output("out." + i, GraphBuilder.FLOAT, "out_batch", d.numKeyValueHeads(), "length", d.headDim());
         }
-        byte[] model = ModelProto.newBuilder().setIrVersion(8)
-                .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(17))
-                .setProducerName("tina-java").setGraph(g.build()).build().toByteArray();
+        byte[] model = GraphBuilder.model(g.build()).build().toByteArray();
         try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
             this.session = env.createSession(model, o);
         }

@@ -67,11 +67,23 @@ final class ExecutorWorkers {
             }
             opened++;
         }
+        T result;
         try {
-            return work.apply(w);
-        } finally {
-            idle.addFirst(w);
+            result = work.apply(w);
+        } catch (Exception | Error e) {
+            // a worker whose task threw may hold a half-run session or sampler: closed, not handed to the next task
+            synchronized (ALL) {
+                ALL.remove(w);
+            }
+            try {
+                w.close();
+            } catch (Exception suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw e;
         }
+        idle.addFirst(w);
+        return result;
     }
 
     /** How many workers this JVM has opened so far (tests check that steps reuse them). */

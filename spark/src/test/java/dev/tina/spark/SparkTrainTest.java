@@ -175,6 +175,24 @@ class SparkTrainTest {
     }
 
     @Test
+    void aWorkerWhoseTaskThrewIsClosedAndNotReused() throws Exception {
+        List<int[]> workers = new ArrayList<>(); // {id, closed}
+        ExecutorWorkers.Opener<AutoCloseable> opener = () -> {
+            int[] w = {workers.size(), 0};
+            workers.add(w);
+            return () -> w[1] = 1;
+        };
+        assertThrows(IllegalStateException.class, () -> ExecutorWorkers.with("test:throws", opener, w -> {
+            throw new IllegalStateException("task failed");
+        }));
+        assertEquals(1, workers.getFirst()[1], "the failed task's worker is closed");
+        ExecutorWorkers.with("test:throws", opener, w -> null);
+        ExecutorWorkers.with("test:throws", opener, w -> null);
+        assertEquals(2, workers.size(), "one new worker, then reused");
+        assertEquals(0, workers.get(1)[1]);
+    }
+
+    @Test
     void anUnreachableMasterFailsInSeconds() {
         long t0 = System.nanoTime();
         var e = assertThrows(IllegalArgumentException.class, () -> SparkCluster.open("spark://127.0.0.1:1", Map.of()));

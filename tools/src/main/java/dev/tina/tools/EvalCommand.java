@@ -18,6 +18,7 @@ import dev.tina.runtime.SessionSettings;
 import dev.tina.runtime.sampling.BatchSampler;
 import dev.tina.runtime.sampling.SamplingParams;
 import dev.tina.training.dist.Cluster;
+import dev.tina.training.grpo.Checkpoints;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -119,13 +120,9 @@ final class EvalCommand implements Callable<Integer> {
         List<Variant> variants = new ArrayList<>();
         if (checkpoints != null) {
             if (!java.nio.file.Files.isDirectory(checkpoints)) throw new IllegalArgumentException(checkpoints + ": no such run folder");
-            try (var s = java.nio.file.Files.list(checkpoints)) {
-                List<Path> found = s.filter(p -> p.getFileName().toString().matches("checkpoint-\\d+") && java.nio.file.Files.isDirectory(p.resolve("adapter")))
-                        .sorted(java.util.Comparator.comparingLong(p -> Long.parseLong(p.getFileName().toString().substring("checkpoint-".length()))))
-                        .map(p -> p.resolve("adapter")).toList();
-                if (found.isEmpty()) throw new IllegalArgumentException(checkpoints + ": no checkpoint-N/adapter folders");
-                adapters.addAll(found);
-            }
+            List<Path> found = Checkpoints.list(checkpoints).stream().map(p -> p.resolve("adapter")).toList();
+            if (found.isEmpty()) throw new IllegalArgumentException(checkpoints + ": no checkpoint-N folders of a tina train run");
+            adapters.addAll(found);
         }
         if (adapters.isEmpty() || base) variants.add(Variant.base());
         List<String> names = Variant.names(adapters);

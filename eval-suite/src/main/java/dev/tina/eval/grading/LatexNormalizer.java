@@ -30,6 +30,8 @@ final class LatexNormalizer {
     private static final Pattern SPACES = Pattern.compile("(?<!\\\\)\\\\(?:qquad|quad|enspace|thinspace|medspace|thickspace|hspace\\*?\\{[^}]*\\}|vspace\\*?\\{[^}]*\\}|[,;: ])|~");
     private static final Pattern DEGREES = Pattern.compile("\\^\\s*\\{?\\s*\\\\circ\\s*\\}?|\\\\text\\{\\s*(?:°|\\\\textdegree)\\s*}|\\\\(?:text)?degree(?![a-zA-Z])|°|\\\\text\\{\\s*degrees?\\s*\\}");
     private static final Pattern TEXT_LIKE = Pattern.compile("\\\\(?:textbf|textit|textrm|textnormal|textsf|texttt|mathrm|mathbf|mathit|mathsf|mathtt|mathnormal|boldsymbol|bm|mbox|hbox|text)\\s*\\{");
+    /** {@code 5\operatorname{cm}}: an operator name after a number, ending the answer or a list item, is a unit set upright, like text. */
+    private static final Pattern OPERATOR_NAME_UNIT = Pattern.compile("(?<=[\\d}\\s])\\\\operatorname\\*?\\s*\\{\\s*([A-Za-z][A-Za-z .]*)\\}(?=\\s*(?:$|[,;^]))");
     private static final Pattern PERCENT_WORD = Pattern.compile("\\s*(?:\\\\text\\{\\s*(?:percent(?:age)?|pct)\\s*\\}|\\b(?:percent(?:age)?|pct)\\b)", Pattern.CASE_INSENSITIVE);
     private static final Pattern TEXT_CONNECTOR = Pattern.compile(",?\\s*\\\\text\\{\\s*,?\\s*(?:and|or)\\s*\\}\\s*,?");
     private static final Pattern WORD_CONNECTOR = Pattern.compile("\\s*,?\\s*(?<![A-Za-z\\\\])(?:and|or)(?![A-Za-z])\\s*,?\\s*");
@@ -44,6 +46,7 @@ final class LatexNormalizer {
     /** {@code 12{,}345} groups thousands; {@code 3{,}5} is a decimal comma (how LaTeX writes one without a space). */
     private static final Pattern BRACED_COMMA = Pattern.compile("(?<=\\d)\\{,}(\\d+)");
     private static final Pattern TRIG = Pattern.compile("\\\\?(?:sin|cos|tan|cot|sec|csc)(?![a-zA-Z])");
+    private static final Pattern TEXT_GROUP = Pattern.compile("\\\\text\\{[^{}]*}");
     /** A number with its unit set as text: {@code \text{4 cm}} is the number 4 and a unit, not a word answer. */
     private static final Pattern TEXT_NUMBER = Pattern.compile("\\\\text\\{\\s*([-+]?\\d[\\d.,]*(?:\\s*[A-Za-z][A-Za-z ./^0-9]*)?)\\s*}");
     /** "2 3/4" in plain writing is a mixed number. */
@@ -86,6 +89,9 @@ final class LatexNormalizer {
         s = DEGREES.matcher(s).replaceAll(TRIG.matcher(s).find() ? "\\\\frac{\\\\pi}{180}" : "");
         s = CURRENCY.matcher(s).replaceAll("");
         s = TEXT_LIKE.matcher(s).replaceAll("\\\\text{");
+        s = OPERATOR_NAME_UNIT.matcher(s).replaceAll(m -> Matcher.quoteReplacement("\\text{" + m.group(1) + "}"));
+        // spacing commands inside a text group ("\text{5\ dollars}") are spaces before the group is read as a number
+        s = TEXT_GROUP.matcher(s).replaceAll(m -> Matcher.quoteReplacement(SPACES.matcher(m.group()).replaceAll(" ")));
         s = TEXT_NUMBER.matcher(s).replaceAll(m -> Matcher.quoteReplacement(m.group(1).strip()));
         s = PERCENT_WORD.matcher(s).replaceAll("%");
         s = s.replace("\\text{%}", "%");

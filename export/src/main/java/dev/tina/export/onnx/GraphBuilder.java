@@ -4,8 +4,11 @@ import com.google.protobuf.ByteString;
 import dev.tina.export.checkpoint.DType;
 import dev.tina.export.checkpoint.SafetensorsWriter;
 import dev.tina.export.onnx.proto.Onnx.AttributeProto;
+import dev.tina.export.ToolVersion;
 import dev.tina.export.onnx.proto.Onnx.GraphProto;
+import dev.tina.export.onnx.proto.Onnx.ModelProto;
 import dev.tina.export.onnx.proto.Onnx.NodeProto;
+import dev.tina.export.onnx.proto.Onnx.OperatorSetIdProto;
 import dev.tina.export.onnx.proto.Onnx.StringStringEntryProto;
 import dev.tina.export.onnx.proto.Onnx.TensorProto;
 import dev.tina.export.onnx.proto.Onnx.TensorShapeProto;
@@ -115,11 +118,6 @@ public final class GraphBuilder {
         return AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.FLOAT).setF(v).build();
     }
 
-    public static AttributeProto attrString(String name, String v) {
-        return AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.STRING)
-                .setS(ByteString.copyFromUtf8(v)).build();
-    }
-
     public static AttributeProto attrInts(String name, long... v) {
         var b = AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.INTS);
         for (long x : v) b.addInts(x);
@@ -217,8 +215,6 @@ public final class GraphBuilder {
         initializers.add(t.getName());
     }
 
-    public boolean hasInitializer(String name) { return initializers.contains(name); }
-
     /** The values of an int64 constant this builder made, or null. */
     public long[] int64Constant(String name) {
         long[] v = int64Constants.get(name);
@@ -227,11 +223,6 @@ public final class GraphBuilder {
 
     /** The nodes so far, in order (topological, as built). */
     public List<NodeProto> nodes() { return graph.getNodeList(); }
-
-    /** Appends a node built elsewhere (e.g. by the gradient builder). */
-    public void addNode(NodeProto node) {
-        graph.addNode(node);
-    }
 
     /** A fresh, unused value or node name with the given stem. */
     public String freshName(String stem) { return uniqueName(stem); }
@@ -268,6 +259,23 @@ public final class GraphBuilder {
         }
         return ValueInfoProto.newBuilder().setName(name).setType(TypeProto.newBuilder()
                 .setTensorType(TypeProto.Tensor.newBuilder().setElemType(elemType).setShape(shape))).build();
+    }
+
+    /** The ONNX IR version and default-domain opset of every model tina writes. */
+    public static final int IR_VERSION = 8, OPSET = 17;
+
+    /**
+     * The one model header for a graph: IR 8, opset 17 and ONNX Runtime's {@code com.microsoft}
+     * domain (contrib and gradient kernels), producer tina-java and its version.
+     */
+    public static ModelProto.Builder model(GraphProto graph) {
+        return ModelProto.newBuilder()
+                .setIrVersion(IR_VERSION)
+                .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(OPSET))
+                .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("com.microsoft").setVersion(1))
+                .setProducerName("tina-java")
+                .setProducerVersion(ToolVersion.VERSION)
+                .setGraph(graph);
     }
 
     public GraphProto build() {

@@ -6,7 +6,6 @@ import dev.tina.export.checkpoint.Projection;
 import dev.tina.export.onnx.DecoderGraph;
 import dev.tina.export.onnx.GraphBuilder;
 import dev.tina.export.onnx.proto.Onnx.ModelProto;
-import dev.tina.export.onnx.proto.Onnx.OperatorSetIdProto;
 import dev.tina.export.peft.PeftAdapter;
 import dev.tina.training.autodiff.GradientBuilder;
 
@@ -108,10 +107,7 @@ public final class TrainingGraph {
 
     /** The model of a training-side graph: opset 17 and ONNX Runtime's com.microsoft ops (gradient kernels). */
     public static ModelProto model(GraphBuilder g) {
-        return ModelProto.newBuilder().setIrVersion(8)
-                .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain("").setVersion(17))
-                .addOpsetImport(OperatorSetIdProto.newBuilder().setDomain(GradientBuilder.MS).setVersion(1))
-                .setProducerName("tina-java").setGraph(g.build()).build();
+        return GraphBuilder.model(g.build()).build();
     }
 
     public static Path write(Path dir, String fileName, GraphBuilder g) throws IOException {

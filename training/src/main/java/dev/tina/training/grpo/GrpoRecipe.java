@@ -179,6 +179,11 @@ public record GrpoRecipe(
     /** Tina's trainer: scale_rewards switches between per-sequence means ("grpo") and the token mean ("bnpo"). */
     public String loss() { return lossType != null ? lossType : scale() ? "grpo" : "bnpo"; }
     public double gradNorm() { return maxGradNorm != null ? maxGradNorm : 1.0; }
+    // AdamW, with transformers' TrainingArguments defaults
+    public double beta1() { return adamBeta1 != null ? adamBeta1 : 0.9; }
+    public double beta2() { return adamBeta2 != null ? adamBeta2 : 0.999; }
+    public double adamEps() { return adamEpsilon != null ? adamEpsilon : 1e-8; }
+    public double decay() { return weightDecay != null ? weightDecay : 0.0; }
     public int rank() { return loraR != null ? loraR : 8; }
     public double alpha() { return loraAlpha != null ? loraAlpha : 16; }
     public List<String> targets() { return loraTargetModules != null ? loraTargetModules : List.of("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"); }

@@ -11,14 +11,11 @@ import dev.tina.export.peft.LoraConfig;
 import dev.tina.runtime.LoadedModel;
 import dev.tina.runtime.SessionSettings;
 import dev.tina.runtime.sampling.BatchSampler;
-import dev.tina.training.graph.LossHead;
 import dev.tina.training.optim.LoraInit;
 import dev.tina.training.optim.GradientSum;
 import dev.tina.training.optim.LoraTrainer;
 import dev.tina.training.optim.LrSchedule;
-import dev.tina.training.layered.LayeredGradients;
 import dev.tina.training.dist.RemoteGradients;
-import dev.tina.training.layered.Recompute;
 import dev.tina.training.ort.GradientEngine;
 
 import java.io.BufferedWriter;
@@ -33,7 +30,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
-import java.util.stream.Stream;
 
 /**
  * The GRPO loop on LoRA: sample prompts → {@code num_generations} completions each through the
@@ -95,8 +91,7 @@ public final class GrpoTrainer {
         long totalSteps = recipe.steps();
         var settings = new LoraTrainer.Settings(recipe.lr(), LrSchedule.parse(recipe.scheduler(), recipe.minLr()), totalSteps,
                 LrSchedule.warmupSteps(recipe.warmup(), totalSteps), recipe.gradNorm(),
-                recipe.adamBeta1() != null ? recipe.adamBeta1() : 0.9, recipe.adamBeta2() != null ? recipe.adamBeta2() : 0.999,
-                recipe.adamEpsilon() != null ? recipe.adamEpsilon() : 1e-8, recipe.weightDecay() != null ? recipe.weightDecay() : 0.0);
+                recipe.beta1(), recipe.beta2(), recipe.adamEps(), recipe.decay());
         long tokensGenerated = 0;
         Path lastCheckpoint = null;
         // one memory-mapped copy of the base weights for the sampler, the gradient graph and the scorer
@@ -105,16 +100,9 @@ public final class GrpoTrainer {
         try (LoadedModel model = LoadedModel.openShared(Path.of(recipe.modelNameOrPath()), SessionSettings.of(device));
              BatchSampler sampler = here ? samplerFor(model) : null) {
             if (!here) requireTokenizer(model);
-            Recompute mode = recipe.recomputeMode();
-            String stem = "grpo-r" + recipe.rank() + "-" + targets.size() + "t" + (recipe.dropout() > 0 ? "-dropout" : "");
-            var gradSpec = new Recompute.Spec(model.exportDir(), model.config(), targets, recipe.rank(), new LossHead.Grpo(), recipe.dropout(), true, stem);
-            // reference: the same forward with the adapter switched off (lora_scale 0), no dropout, no backward
-            var refSpec = new Recompute.Spec(model.exportDir(), model.config(), targets, recipe.rank(), new LossHead.Grpo(), 0.0, false,
-                    "grpo-r" + recipe.rank() + "-" + targets.size() + "t");
-            LayeredGradients.Options layered = LayeredGradients.Options.defaults();
-            try (GradientEngine grads = here ? mode.open(gradSpec, model.sharedWeights(), true, device, layered)
-                    : new RemoteGradients(model.config(), targets, recipe.rank());
-                 GradientEngine reference = here ? mode.open(refSpec, model.sharedWeights(), true, device, layered) : null) {
+            try (GrpoEngines engines = here ? GrpoEngines.open(recipe, model) : null;
+                 GradientEngine remote = here ? null : new RemoteGradients(model.config(), targets, recipe.rank())) {
+                GradientEngine grads = here ? engines.gradients() : remote, reference = here ? engines.reference() : null;
                 LoraTrainer trainer;
                 Path latest = resume ? latestCheckpoint() : null;
                 if (latest != null) {
@@ -307,12 +295,8 @@ public final class GrpoTrainer {
         return field.startsWith("seconds_") || field.equals("tokens_per_second");
     }
 
-    static String versionOf(LoraTrainer t) {
-        return StepWorker.adapterVersion(t.step(), t.weights());
-    }
-
     private Path checkpoint(LoraTrainer trainer, LoraConfig loraConfig, LoadedModel model) throws IOException {
-        Path dir = out.resolve("checkpoint-" + trainer.step());
+        Path dir = Checkpoints.dir(out, trainer.step());
         try (AtomicOutputDirectory tmp = new AtomicOutputDirectory(dir, true)) {
             trainer.exportAdapter(tmp.path().resolve("adapter"), loraConfig, model.config());
             trainer.save(tmp.path().resolve("optimizer"));
@@ -327,19 +311,9 @@ public final class GrpoTrainer {
         return dir;
     }
 
-    private List<Path> checkpoints() throws IOException {
-        if (!Files.isDirectory(out)) return List.of();
-        try (Stream<Path> s = Files.list(out)) {
-            return s.filter(p -> p.getFileName().toString().matches("checkpoint-\\d+") && Files.isRegularFile(p.resolve("trainer_state.json")))
-                    .sorted(Comparator.comparingLong(p -> Long.parseLong(p.getFileName().toString().substring("checkpoint-".length()))))
-                    .toList();
-        }
-    }
+    private List<Path> checkpoints() throws IOException { return Checkpoints.list(out); }
 
-    private Path latestCheckpoint() throws IOException {
-        List<Path> all = checkpoints();
-        return all.isEmpty() ? null : all.getLast();
-    }
+    private Path latestCheckpoint() throws IOException { return Checkpoints.latest(out).orElse(null); }
 
     private void deleteOldRun() throws IOException {
         for (Path p : checkpoints()) AtomicOutputDirectory.deleteRecursively(p);

@@ -13,10 +13,23 @@ import java.util.Locale;
 public sealed interface Reward {
     String name();
 
-    double score(String completion, String gold);
+    /** The scores of one prompt's completions (its group, in order). */
+    double[] scoreGroup(List<String> completions, String gold);
+
+    /** A reward of each completion on its own: the group's scores are its completions' scores. */
+    sealed interface PerCompletion extends Reward {
+        double score(String completion, String gold);
+
+        @Override
+        default double[] scoreGroup(List<String> completions, String gold) {
+            double[] out = new double[completions.size()];
+            for (int i = 0; i < out.length; i++) out[i] = score(completions.get(i), gold);
+            return out;
+        }
+    }
 
     /** 1 when the graded answer equals the gold (the eval suite's grader, with its deadline). */
-    record Accuracy(Grader grader) implements Reward {
+    record Accuracy(Grader grader) implements PerCompletion {
         public String name() { return "accuracy"; }
 
         public double score(String completion, String gold) {
@@ -31,7 +44,7 @@ public sealed interface Reward {
      * opened {@code <think>}, so only the closing tag is asked of the model, which is why the
      * check is on the closing tag alone.
      */
-    record Format() implements Reward {
+    record Format() implements PerCompletion {
         static final String CLOSE = "\n</think>\n";
 
         public String name() { return "format"; }
@@ -47,7 +60,7 @@ public sealed interface Reward {
      * 3584 in Tina), correct answers score from 1.0 (short) down to 0.5, wrong ones from 0.0 down
      * to −0.5, along half a cosine.
      */
-    record Cosine(Grader grader, int maxLength) implements Reward {
+    record Cosine(Grader grader, int maxLength) implements PerCompletion {
         public String name() { return "cosine"; }
 
         public double score(String completion, String gold) {
@@ -59,7 +72,7 @@ public sealed interface Reward {
     }
 
     /** open-r1's tag count: 0.25 for each of the four tags of the think/answer format present exactly once. */
-    record TagCount() implements Reward {
+    record TagCount() implements PerCompletion {
         public String name() { return "tag_count"; }
 
         public double score(String completion, String gold) {
@@ -72,7 +85,7 @@ public sealed interface Reward {
     }
 
     /** open-r1's reasoning steps: markers like "Step 1:", "1.", bullets, "First,"; three or more score 1. */
-    record ReasoningSteps() implements Reward {
+    record ReasoningSteps() implements PerCompletion {
         private static final java.util.regex.Pattern STEP =
                 java.util.regex.Pattern.compile("(Step \\d+:|^\\d+\\.|\n-|\n\\*|First,|Second,|Next,|Finally,)", java.util.regex.Pattern.MULTILINE);
 
@@ -88,7 +101,7 @@ public sealed interface Reward {
      * open-r1's n-gram repetition penalty: −(1 − distinct/total) × |maxPenalty| over word
      * {@code n}-grams; 0 for a completion shorter than n words.
      */
-    record RepetitionPenalty(int n, double maxPenalty) implements Reward {
+    record RepetitionPenalty(int n, double maxPenalty) implements PerCompletion {
         public String name() { return "repetition_penalty"; }
 
         public double score(String completion, String gold) {
@@ -114,15 +127,12 @@ public sealed interface Reward {
     /**
      * Kimi k1.5's length reward, over the completions of one prompt: λ = 0.5 − (len − min)/(max − min)
      * (lengths in characters, within the group); correct answers get λ, wrong ones min(0, λ); all 0
-     * when the group's lengths are equal. Scored per group by the trainer ({@link #scoreGroup}).
+     * when the group's lengths are equal.
      */
     record KimiLength(Grader grader) implements Reward {
         public String name() { return "length"; }
 
-        public double score(String completion, String gold) {
-            throw new UnsupportedOperationException("the length reward needs the whole group: use scoreGroup");
-        }
-
+        @Override
         public double[] scoreGroup(List<String> completions, String gold) {
             int min = Integer.MAX_VALUE, max = 0;
             for (String c : completions) {
@@ -140,7 +150,7 @@ public sealed interface Reward {
     }
 
     /** A reward given as code, for library users and tests. */
-    record Custom(String name, java.util.function.ToDoubleBiFunction<String, String> fn) implements Reward {
+    record Custom(String name, java.util.function.ToDoubleBiFunction<String, String> fn) implements PerCompletion {
         public double score(String completion, String gold) { return fn.applyAsDouble(completion, gold); }
     }
 

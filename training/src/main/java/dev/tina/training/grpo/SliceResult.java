@@ -28,13 +28,6 @@ public record SliceResult(int firstPrompt, double[][] perReward, double[] total,
         private static final long serialVersionUID = 1L;
 
         public GradientSum.Part part() { return new GradientSum.Part(index, new GradientEngine.Result(loss, logps, kl, gradients)); }
-
-        /** Bytes of floats this carries (what a distributed step ships back per micro-batch). */
-        public long floatBytes() {
-            long n = logps.length + samplerLogps.length + (kl == null ? 0 : kl.length);
-            for (float[] g : gradients.values()) n += g.length;
-            return 4 * n;
-        }
     }
 
     public record Seconds(double handover, double sampling, double rewards, double reference, double training) implements Serializable {

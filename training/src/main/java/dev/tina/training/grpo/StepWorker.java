@@ -13,9 +13,6 @@ import dev.tina.runtime.sampling.Completion;
 import dev.tina.runtime.sampling.SamplingParams;
 import dev.tina.training.graph.Aggregation;
 import dev.tina.training.graph.GrpoMicroBatch;
-import dev.tina.training.graph.LossHead;
-import dev.tina.training.layered.LayeredGradients;
-import dev.tina.training.layered.Recompute;
 import dev.tina.training.ort.GradientEngine;
 
 import java.nio.ByteBuffer;
@@ -83,7 +80,6 @@ public final class StepWorker implements AutoCloseable {
             grader.warmUp();
             List<Reward> rewards = new ArrayList<>();
             for (String r : recipe.rewards()) rewards.add(Reward.parse(r, grader));
-            List<Projection> targets = recipe.targets().stream().map(Projection::fromModuleName).toList();
             SessionSettings.Device device = recipe.deviceKind();
             LoadedModel model = LoadedModel.openShared(Path.of(recipe.modelNameOrPath()), SessionSettings.of(device));
             owned.addFirst(model); // closed last
@@ -92,18 +88,9 @@ public final class StepWorker implements AutoCloseable {
             }
             BatchSampler sampler = model.sampler(64);
             owned.add(1, sampler);
-            // the same engines as GrpoTrainer.loop opens (keep the two in step)
-            Recompute mode = recipe.recomputeMode();
-            String stem = "grpo-r" + recipe.rank() + "-" + targets.size() + "t";
-            var gradSpec = new Recompute.Spec(model.exportDir(), model.config(), targets, recipe.rank(), new LossHead.Grpo(), recipe.dropout(), true,
-                    stem + (recipe.dropout() > 0 ? "-dropout" : ""));
-            var refSpec = new Recompute.Spec(model.exportDir(), model.config(), targets, recipe.rank(), new LossHead.Grpo(), 0.0, false, stem);
-            LayeredGradients.Options layered = LayeredGradients.Options.defaults();
-            GradientEngine grads = mode.open(gradSpec, model.sharedWeights(), true, device, layered);
-            owned.add(grads);
-            GradientEngine ref = mode.open(refSpec, model.sharedWeights(), true, device, layered);
-            owned.add(ref);
-            return new StepWorker(recipe, model, sampler, grads, ref, rewards, owned);
+            GrpoEngines engines = GrpoEngines.open(recipe, model); // as the trainer opens them
+            owned.add(engines);
+            return new StepWorker(recipe, model, sampler, engines.gradients(), engines.reference(), rewards, owned);
         } catch (Exception | Error e) {
             closeAll(owned, e);
             throw e;
@@ -161,16 +148,10 @@ public final class StepWorker implements AutoCloseable {
         double[] total = new double[n];
         double[][] per = new double[rewards.size()][n];
         for (int r = 0; r < rewards.size(); r++) {
-            if (rewards.get(r) instanceof Reward.KimiLength kimi) {
-                for (int start = 0; start < n; start += g) {
-                    List<String> texts = completions.subList(start, start + g).stream().map(Completion::text).toList();
-                    double[] v = kimi.scoreGroup(texts, slice.answers().get(completions.get(start).promptIndex()));
-                    System.arraycopy(v, 0, per[r], start, g);
-                }
-            } else {
-                for (int c = 0; c < n; c++) {
-                    per[r][c] = rewards.get(r).score(completions.get(c).text(), slice.answers().get(completions.get(c).promptIndex()));
-                }
+            for (int start = 0; start < n; start += g) { // groups: the completions of one prompt
+                List<String> texts = completions.subList(start, start + g).stream().map(Completion::text).toList();
+                double[] v = rewards.get(r).scoreGroup(texts, slice.answers().get(completions.get(start).promptIndex()));
+                System.arraycopy(v, 0, per[r], start, g);
             }
             double w = r < recipe.weights().size() ? recipe.weights().get(r) : 1.0;
             for (int c = 0; c < n; c++) total[c] += w * per[r][c];

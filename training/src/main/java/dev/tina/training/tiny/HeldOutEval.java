@@ -47,7 +47,7 @@ public final class HeldOutEval {
         long t0 = System.nanoTime();
         List<Completion> out = sampler.generate(prompts, params, adapter, c -> onCompletion.accept(1));
         double seconds = (System.nanoTime() - t0) / 1e9;
-        Reward format = new Reward.Format();
+        Reward.PerCompletion format = new Reward.Format();
         int correct = 0, formatted = 0, steps = 0, stepsCorrect = 0;
         long tokens = 0;
         for (Completion c : out) {

@@ -29,7 +29,7 @@ class GrpoTrainerTest {
     static Path model, data;
 
     /** Reward: the completion starts (after spaces) with an ASCII capital; rare for a random model. */
-    static final Reward ASCII = new Reward.Custom("starts_with_capital", (completion, gold) -> {
+    static final Reward.PerCompletion ASCII = new Reward.Custom("starts_with_capital", (completion, gold) -> {
         String s = completion.strip();
         return !s.isEmpty() && s.charAt(0) >= 'A' && s.charAt(0) <= 'Z' ? 1.0 : 0.0;
     });

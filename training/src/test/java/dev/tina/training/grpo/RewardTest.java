@@ -20,7 +20,7 @@ class RewardTest {
         var t = dev.tina.runtime.text.ChatTemplate.load(java.nio.file.Path.of("../runtime/src/test/resources/templates/deepseek-r1-distill-qwen")).orElseThrow();
         String prompt = t.render(List.of(dev.tina.runtime.text.ChatMessage.user("What is 1+1?")), true);
         assertEquals(true, prompt.endsWith("<think>\n"));
-        Reward f = new Reward.Format();
+        Reward.PerCompletion f = new Reward.Format();
         assertEquals(1.0, f.score("1 plus 1 is 2.\n</think>\n\nThe answer is \\boxed{2}.", "2"));
         assertEquals(0.0, f.score("no closing tag \\boxed{2}", "2"));
         assertEquals(0.0, f.score("a\n</think>\nb\n</think>\n", "2"));
@@ -30,7 +30,7 @@ class RewardTest {
     void accuracyAndCosineFollowTheGrader() {
         assertEquals(1.0, new Reward.Accuracy(GRADER).score("so \\boxed{4}", "4"));
         assertEquals(0.0, new Reward.Accuracy(GRADER).score("so \\boxed{5}", "4"));
-        Reward cos = new Reward.Cosine(GRADER, 100);
+        Reward.PerCompletion cos = new Reward.Cosine(GRADER, 100);
         assertEquals(1.0, cos.score("\\boxed{4}", "4"), 0.01);                   // short and right
         assertEquals(0.5, cos.score("x".repeat(100) + "\\boxed{4}", "4"), 1e-9); // at max length
         assertEquals(0.0, cos.score("\\boxed{5}", "4"), 0.01);                   // short and wrong

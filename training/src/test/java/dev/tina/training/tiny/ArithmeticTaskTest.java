@@ -25,7 +25,7 @@ class ArithmeticTaskTest {
         assertEquals("What is 37+48-19?", p.question());
         assertEquals("37+48=85\n85-19=66\n</think>\n\\boxed{66}", p.completion(ArithmeticTask.Style.STEPS, true));
         assertEquals("37+48-19=66\n\\boxed{66}", p.completion(ArithmeticTask.Style.ONE_LINE, false));
-        Reward format = new Reward.Format();
+        Reward.PerCompletion format = new Reward.Format();
         assertEquals(1.0, format.score(p.completion(ArithmeticTask.Style.STEPS, true), null));
         assertEquals(0.0, format.score(p.completion(ArithmeticTask.Style.STEPS, false), null));
         SplittableRandom rnd = new SplittableRandom(3);

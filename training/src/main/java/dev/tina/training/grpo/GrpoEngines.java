@@ -1,0 +1,43 @@
+package dev.tina.training.grpo;
+
+import dev.tina.export.checkpoint.Projection;
+import dev.tina.runtime.LoadedModel;
+import dev.tina.training.graph.LossHead;
+import dev.tina.training.layered.LayeredGradients;
+import dev.tina.training.layered.Recompute;
+import dev.tina.training.ort.GradientEngine;
+
+import java.util.List;
+
+/**
+ * The two engines of a GRPO run over a model, opened the same way wherever a step runs (the
+ * trainer's own process, every Spark executor): the gradient pass (GRPO loss, LoRA dropout,
+ * backward) and the reference scorer (the same forward with {@code lora_scale} 0, no dropout, no
+ * backward). Both share the model's memory-mapped weights. Closes both.
+ */
+public record GrpoEngines(GradientEngine gradients, GradientEngine reference) implements AutoCloseable {
+
+    public static GrpoEngines open(GrpoRecipe recipe, LoadedModel model) throws Exception {
+        List<Projection> targets = recipe.targets().stream().map(Projection::fromModuleName).toList();
+        Recompute mode = recipe.recomputeMode();
+        String stem = "grpo-r" + recipe.rank() + "-" + targets.size() + "t";
+        var gradSpec = new Recompute.Spec(model.exportDir(), model.config(), targets, recipe.rank(), new LossHead.Grpo(), recipe.dropout(), true,
+                stem + (recipe.dropout() > 0 ? "-dropout" : ""));
+        var refSpec = new Recompute.Spec(model.exportDir(), model.config(), targets, recipe.rank(), new LossHead.Grpo(), 0.0, false, stem);
+        LayeredGradients.Options layered = LayeredGradients.Options.defaults();
+        GradientEngine gradients = mode.open(gradSpec, model.sharedWeights(), true, recipe.deviceKind(), layered);
+        try {
+            return new GrpoEngines(gradients, mode.open(refSpec, model.sharedWeights(), true, recipe.deviceKind(), layered));
+        } catch (Exception | Error e) {
+            gradients.close();
+            throw e;
+        }
+    }
+
+    @Override
+    public void close() throws Exception {
+        try (gradients; reference) {
+            // reference closed first, then gradients
+        }
+    }
+}
