@@ -326,6 +326,19 @@ class ServeTest {
                 "freed after " + (System.nanoTime() - t0) / 1e9 + " s\n" + m.lines().filter(l -> l.contains("a1")).toList());
     }
 
+    /** A non-streaming answer that takes longer than a heartbeat (whitespace before its JSON) still parses in the SDK. */
+    @Test
+    void theSdkParsesALongNonStreamingAnswerAfterHeartbeats() {
+        CompletionCreateParams p = CompletionCreateParams.builder().model("a1").prompt("What").n(64).maxTokens(200).temperature(1.0).seed(5)
+                .putAdditionalBodyProperty("ignore_eos", JsonValue.from(true)).build();
+        long t0 = System.nanoTime();
+        Completion c = client.completions().create(p);
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        assertEquals(64, c.choices().size());
+        assertEquals(64 * 200, c.usage().orElseThrow().completionTokens());
+        assumeTrue(seconds > 0.6, "answered in " + seconds + " s, before the first heartbeat");
+    }
+
     @Test
     void adaptersOverMaxLorasAreRebound_andOverMaxRankRefused() throws Exception {
         ServeOptions o = new ServeOptions("127.0.0.1", 0, null, "tiny", true, tmp, 1, 4, 16, 4, 4096, 1 << 20,
