@@ -21,11 +21,28 @@ import java.util.Map;
  */
 public final class AdapterBinding implements AutoCloseable {
     private final Map<String, OnnxTensor> tensors;
+    /** The tensors this binding closes: all of them, except in {@link #composite} bindings. */
+    private final Map<String, OnnxTensor> owned;
     private final int rank;
 
     private AdapterBinding(Map<String, OnnxTensor> tensors, int rank) {
+        this(tensors, tensors, rank);
+    }
+
+    private AdapterBinding(Map<String, OnnxTensor> tensors, Map<String, OnnxTensor> owned, int rank) {
         this.tensors = tensors;
+        this.owned = owned;
         this.rank = rank;
+    }
+
+    /**
+     * Graph inputs made of tensors borrowed from other bindings (which must outlive this one) and
+     * tensors this binding owns and closes (a server's per-step LoRA scale over shared factors).
+     */
+    public static AdapterBinding composite(Map<String, OnnxTensor> borrowed, Map<String, OnnxTensor> owned, int rank) {
+        Map<String, OnnxTensor> all = new LinkedHashMap<>(borrowed);
+        all.putAll(owned);
+        return new AdapterBinding(all, new LinkedHashMap<>(owned), rank);
     }
 
     /** No adapter: the base model. */
@@ -69,6 +86,12 @@ public final class AdapterBinding implements AutoCloseable {
 
     public int rank() { return rank; }
 
+    /** The LoRA scale (alpha / r, or alpha / √r), 0 for the base model or an export without LoRA inputs. */
+    public float scale() throws OrtException {
+        OnnxTensor t = tensors.get(DecoderGraph.LORA_SCALE);
+        return t == null ? 0f : t.getFloatBuffer().get(0);
+    }
+
     /** The bound tensors by graph input name ({@code lora_scale}, every A and B), for engines that copy them elsewhere (TensorRT). */
     public Map<String, OnnxTensor> tensors() { return java.util.Collections.unmodifiableMap(tensors); }
 
@@ -78,6 +101,6 @@ public final class AdapterBinding implements AutoCloseable {
 
     @Override
     public void close() {
-        tensors.values().forEach(OnnxTensor::close);
+        owned.values().forEach(OnnxTensor::close);
     }
 }

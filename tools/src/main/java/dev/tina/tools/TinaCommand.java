@@ -17,7 +17,7 @@ import java.util.ServiceLoader;
 /** The {@code tina} command line. */
 @Command(name = "tina", mixinStandardHelpOptions = true, versionProvider = TinaCommand.Version.class,
         description = "GRPO on LoRA adapters for small decoder LLMs, on ONNX Runtime.",
-        subcommands = {DemoCommand.class, ExportCommand.class, GenerateCommand.class, EvalCommand.class, GradeCommand.class, TrainCommand.class, RecipesCommand.class, BenchCommand.class, MergeCommand.class, ParityCommand.class,
+        subcommands = {DemoCommand.class, ExportCommand.class, GenerateCommand.class, ServeCommand.class, EvalCommand.class, GradeCommand.class, TrainCommand.class, RecipesCommand.class, BenchCommand.class, MergeCommand.class, ParityCommand.class,
                 InitModelCommand.class, PretrainTinyCommand.class, CommandLine.HelpCommand.class})
 public final class TinaCommand {
 

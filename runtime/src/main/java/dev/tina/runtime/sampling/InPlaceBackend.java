@@ -31,9 +31,20 @@ import java.util.Set;
  */
 public final class InPlaceBackend implements SlotBackend {
     private final OrtDecoder decoder;
+    /** The session to run, or null for the decoder's own in-place graph. */
+    private final OrtSession session;
 
     public InPlaceBackend(OrtDecoder decoder) {
+        this(decoder, null);
+    }
+
+    /**
+     * Over {@code session}, a variant of the in-place graph with the same inputs and outputs (a
+     * server's graph with a per-row LoRA scale); the caller owns it and closes it after this engine.
+     */
+    public InPlaceBackend(OrtDecoder decoder, OrtSession session) {
         this.decoder = decoder;
+        this.session = session;
     }
 
     @Override
@@ -44,7 +55,7 @@ public final class InPlaceBackend implements SlotBackend {
 
     @Override
     public Slots open(int slots, int maxLength) throws OrtException {
-        return new InPlaceSlots(decoder.session(OrtDecoder.Graph.IN_PLACE), slots, maxLength);
+        return new InPlaceSlots(session != null ? session : decoder.session(OrtDecoder.Graph.IN_PLACE), slots, maxLength);
     }
 
     @Override
@@ -59,7 +70,8 @@ public final class InPlaceBackend implements SlotBackend {
         private final long slotFloats, headFloats;
         private final ByteBuffer[] keys, values;
         private final MemorySegment[] keySeg, valueSeg;
-        private final Map<Integer, OnnxTensor[]> views = new LinkedHashMap<>();
+        /** Views by (first slot, count), least recently used first; bounded, since a server steps many ranges. */
+        private final LinkedHashMap<Long, OnnxTensor[]> views = new LinkedHashMap<>(16, 0.75f, true);
         private final Arena arena = Arena.ofShared();
         private boolean closed;
 
@@ -120,12 +132,18 @@ public final class InPlaceBackend implements SlotBackend {
             return t;
         }
 
-        /** The view of slots [0, active), kept while the active count stays (one per count seen). */
-        private OnnxTensor[] activeView(int active) throws OrtException {
-            OnnxTensor[] v = views.get(active);
+        /** The view of slots [first, first + count), kept for reuse (at most 256 ranges, the least recently used closed). */
+        private OnnxTensor[] rangeView(int first, int count) throws OrtException {
+            long key = ((long) first << 32) | count;
+            OnnxTensor[] v = views.get(key);
             if (v == null) {
-                v = view(0, active);
-                views.put(active, v);
+                v = view(first, count);
+                views.put(key, v);
+                if (views.size() > 256) {
+                    var eldest = views.entrySet().iterator();
+                    closeAll(eldest.next().getValue());
+                    eldest.remove();
+                }
             }
             return v;
         }
@@ -199,7 +217,14 @@ public final class InPlaceBackend implements SlotBackend {
 
         @Override
         public float[] step(int active, long[] ids, int[] cached, AdapterBinding adapter) throws OrtException {
-            if (active < 1 || active > capacity) throw new IllegalArgumentException("active rows " + active + " outside [1, " + capacity + "]");
+            return step(0, active, ids, cached, adapter);
+        }
+
+        @Override
+        public float[] step(int first, int active, long[] ids, int[] cached, AdapterBinding adapter) throws OrtException {
+            if (first < 0 || active < 1 || first + active > capacity) {
+                throw new IllegalArgumentException("rows [" + first + ", " + (first + active) + ") outside [0, " + capacity + ")");
+            }
             if (ids.length < active || cached.length < active) throw new IllegalArgumentException("ids/cached shorter than the " + active + " active rows");
             long[] id = java.util.Arrays.copyOf(ids, active), pos = new long[active];
             int[] lens = new int[active];
@@ -211,7 +236,7 @@ public final class InPlaceBackend implements SlotBackend {
                 lens[r] = cached[r]; // tokens after this step − 1
             }
             // total_sequence_length > 1 marks a decode step (1 would read as a one-token first prompt)
-            return run(activeView(active), id, pos, lens, maxLength, active, 1, adapter);
+            return run(rangeView(first, active), id, pos, lens, maxLength, active, 1, adapter);
         }
 
         private void checkSlot(int slot, String what) {

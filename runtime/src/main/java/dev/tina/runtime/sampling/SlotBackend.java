@@ -35,6 +35,12 @@ public non-sealed interface SlotBackend extends Engine {
          */
         float[] step(int active, long[] ids, int[] cached, AdapterBinding adapter) throws OrtException;
 
+        /**
+         * As {@link #step}, over the slots [first, first + count) only, {@code ids[r]} and
+         * {@code cached[r]} for slot first + r: a server decodes each adapter's rows as one group.
+         */
+        float[] step(int first, int count, long[] ids, int[] cached, AdapterBinding adapter) throws OrtException;
+
         @Override
         void close();
     }

@@ -1,0 +1,436 @@
+package dev.tina.tools;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.tina.export.checkpoint.ModelConfig;
+import dev.tina.export.checkpoint.Projection;
+import dev.tina.export.peft.LoraConfig;
+import dev.tina.export.peft.PeftAdapter;
+import dev.tina.runtime.AdapterBinding;
+import dev.tina.runtime.LoadedModel;
+import dev.tina.runtime.SessionSettings;
+import dev.tina.runtime.sampling.BatchSampler;
+import dev.tina.runtime.sampling.Completion;
+import dev.tina.runtime.sampling.SamplingParams;
+import dev.tina.tools.serve.OpenAiServer;
+import dev.tina.tools.serve.ServeOptions;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.IntFunction;
+import java.util.stream.Stream;
+
+/**
+ * {@code tina bench serve}: clients over real HTTP against an in-process {@code tina serve}, all
+ * in one run so the ratios share the machine's state: (a) N concurrent requests against the same
+ * requests through {@code BatchSampler} ({@code tina generate}'s path), (b) the requests spread
+ * over several adapters against all on one adapter, (c) M requests at once against one after
+ * another; then optionally a load test of random good, bad and cancelled requests that checks
+ * nothing failed or leaked.
+ */
+@Command(name = "serve", mixinStandardHelpOptions = true,
+        description = "tina serve under concurrent HTTP clients: tokens/s, time to first token, per-token latency; optional load test.")
+final class BenchServe implements Callable<Integer> {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @Option(names = "--model", required = true, description = "Hugging Face folder (with tokenizer.json) or exported folder") Path model;
+    @Option(names = "--requests", defaultValue = "64", description = "concurrent requests of (a) and (b); default ${DEFAULT-VALUE}") int requests;
+    @Option(names = "--sequential", defaultValue = "32", description = "requests of (c); default ${DEFAULT-VALUE}") int sequential;
+    @Option(names = "--adapters", defaultValue = "4", description = "random adapters made for (b); default ${DEFAULT-VALUE}") int adapterCount;
+    @Option(names = "--rank", defaultValue = "8", description = "their rank; default ${DEFAULT-VALUE}") int rank;
+    @Option(names = "--prompt-tokens", defaultValue = "16", description = "random prompt length; default ${DEFAULT-VALUE}") int promptTokens;
+    @Option(names = "--new-tokens", defaultValue = "64", description = "max_tokens per request (greedy; EOS may end earlier, the same in both runs of a ratio); default ${DEFAULT-VALUE}") int newTokens;
+    @Option(names = "--batch-rows", defaultValue = "64", description = "server and sampler rows; default ${DEFAULT-VALUE}") int batchRows;
+    @Option(names = "--seed", defaultValue = "1", description = "prompts and adapters; default ${DEFAULT-VALUE}") long seed;
+    @Option(names = "--repeats", defaultValue = "3", description = "runs of each measurement, interleaved with the one it is compared with; the best is reported; default ${DEFAULT-VALUE}") int repeats;
+    @Option(names = "--load-seconds", defaultValue = "0", description = "then run the load test this long (0: none)") int loadSeconds;
+    @Option(names = "--load-clients", defaultValue = "8", description = "concurrent clients of the load test; default ${DEFAULT-VALUE}") int loadClients;
+    @Option(names = "--load-only", description = "skip (a), (b), (c)") boolean loadOnly;
+    @Option(names = "--sections", defaultValue = "abc", description = "which of (a), (b), (c) to run; default ${DEFAULT-VALUE}") String sections;
+
+    private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+    /** The server measured (per-row LoRA mixing), and one with grouped mixing for (b). */
+    private OpenAiServer server, grouped;
+
+    @Override
+    public Integer call() throws Exception {
+        Path tmp = Files.createTempDirectory("tina-bench-serve");
+        try (LoadedModel m = LoadedModel.open(model, SessionSettings.of(SessionSettings.Device.CPU))) {
+            ModelConfig cfg = m.config();
+            Map<String, Path> adapters = new LinkedHashMap<>();
+            for (int i = 0; i < adapterCount; i++) {
+                Path dir = tmp.resolve("ad" + i);
+                randomAdapter(dir, cfg, rank, seed + i, 0.05);
+                adapters.put("ad" + i, dir);
+            }
+            int queue = Math.max(requests, sequential) * 4 + loadClients * 4;
+            ServeOptions o = ServeOptions.defaults("base").withLimits(Math.max(1, adapterCount), queue, batchRows);
+            int vocab = m.decoder().descriptor().vocabSize();
+            Set<Long> eos = new HashSet<>(m.decoder().descriptor().eosTokenIds());
+            eos.addAll(m.defaults().eosTokenIds());
+            SplittableRandom rng = new SplittableRandom(seed);
+            List<long[]> prompts = new ArrayList<>();
+            for (int i = 0; i < Math.max(requests, sequential); i++) prompts.add(randomPrompt(rng, promptTokens, vocab, eos));
+            try (OpenAiServer s = OpenAiServer.start(o, m, adapters);
+                 OpenAiServer g = loadOnly ? null : OpenAiServer.start(o.withLoraMixing(ServeOptions.LoraMixing.GROUPED), m, adapters)) {
+                server = s;
+                grouped = g;
+                System.out.printf("model %s (vocab %d), %d threads, prompts of %d random ids, max_tokens %d greedy, %d rows; load average %s%n",
+                        m.exportDir(), vocab, Runtime.getRuntime().availableProcessors(), promptTokens, newTokens, batchRows, loadAverage());
+                run(prompts.subList(0, Math.min(4, prompts.size())), i -> "base", false); // warm-up
+                int code = 0;
+                if (!loadOnly) throughput(m, prompts);
+                if (loadSeconds > 0) code = load(adapters.keySet().stream().toList(), vocab, eos);
+                return code;
+            }
+        } finally {
+            try (Stream<Path> files = Files.walk(tmp)) {
+                for (Path p : files.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+            }
+        }
+    }
+
+    private void throughput(LoadedModel m, List<long[]> prompts) throws Exception {
+        List<long[]> batch = prompts.subList(0, requests);
+        List<long[]> seq = prompts.subList(0, sequential);
+        Result generate = null, served = null, servedPlain = null, one = null, spread = null, together = null, oneByOne = null,
+                oneGrouped = null, spreadGrouped = null;
+        try (AdapterBinding none = m.adapter(null); BatchSampler sampler = m.sampler(batchRows, true)) {
+            SamplingParams p = new SamplingParams(1, 0, 1, 0, 0, newTokens, List.of(), new HashSet<>(m.defaults().eosTokenIds()), 0);
+            sampler.generate(batch.subList(0, Math.min(4, batch.size())), p, none);
+            // each measurement interleaved with the one it is compared with, best of --repeats: others share the machine
+            for (int r = 0; r < repeats && sections.contains("a"); r++) {
+                long t0 = System.nanoTime();
+                List<Completion> cs = sampler.generate(batch, p, none);
+                double sec = (System.nanoTime() - t0) / 1e9;
+                generate = best(generate, new Result(requests, cs.stream().mapToLong(c -> c.tokenIds().length).sum(), sec, new double[0],
+                        new double[0], loadAverage()));
+                served = best(served, run(batch, i -> "base", true));
+                servedPlain = best(servedPlain, run(batch, i -> "base", false));
+            }
+        }
+        for (int r = 0; r < repeats && adapterCount >= 1 && sections.contains("b"); r++) {
+            one = best(one, run(batch, i -> "ad0", true));
+            spread = best(spread, run(batch, i -> "ad" + (i % adapterCount), true));
+            OpenAiServer perRow = server;
+            server = grouped;
+            try {
+                oneGrouped = best(oneGrouped, run(batch, i -> "ad0", true));
+                spreadGrouped = best(spreadGrouped, run(batch, i -> "ad" + (i % adapterCount), true));
+            } finally {
+                server = perRow;
+            }
+        }
+        for (int r = 0; r < repeats && sections.contains("c"); r++) {
+            together = best(together, run(seq, i -> "base", true));
+            long t0 = System.nanoTime();
+            long tokens = 0;
+            for (int i = 0; i < seq.size(); i++) tokens += run(seq.subList(i, i + 1), k -> "base", true).tokens();
+            oneByOne = best(oneByOne, new Result(sequential, tokens, (System.nanoTime() - t0) / 1e9, new double[0], new double[0], loadAverage()));
+        }
+        System.out.println();
+        System.out.println("| run | requests | tokens | seconds | tokens/s | ratio | TTFT p50 / p99 (ms) | per-token p50 / p99 (ms) | load average |");
+        System.out.println("|---|---|---|---|---|---|---|---|---|");
+        if (generate != null) {
+            row("(a) tina generate path (BatchSampler)", generate, 1.0);
+            row("(a) tina serve, streaming clients", served, served.tps() / generate.tps());
+            row("(a) tina serve, non-streaming clients", servedPlain, servedPlain.tps() / generate.tps());
+            if (served.tokens() != generate.tokens()) {
+                System.out.printf("note: the server generated %d tokens, BatchSampler %d%n", served.tokens(), generate.tokens());
+            }
+        }
+        if (one != null) {
+            row("(b) all on one adapter", one, 1.0);
+            row("(b) spread over " + adapterCount + " adapters (per-row scale, one call per step)", spread, spread.tps() / one.tps());
+            row("(b) grouped mixing: all on one adapter", oneGrouped, 1.0);
+            row("(b) grouped mixing: spread over " + adapterCount + " adapters (one call per adapter)", spreadGrouped,
+                    spreadGrouped.tps() / oneGrouped.tps());
+        }
+        if (together != null) {
+            row("(c) " + sequential + " one after another", oneByOne, 1.0);
+            row("(c) " + sequential + " at once (ratio: × faster)", together, oneByOne.seconds() / together.seconds());
+        }
+    }
+
+    private static Result best(Result a, Result b) { return a == null || b.tps() > a.tps() ? b : a; }
+
+    private static void row(String name, Result r, double ratio) {
+        String ttft = r.ttft().length == 0 || r.perToken().length == 0 ? "" : String.format("%.1f / %.1f", r.ttftMs(0.5), r.ttftMs(0.99));
+        String per = r.perToken().length == 0 ? "" : String.format("%.2f / %.2f", r.perTokenMs(0.5), r.perTokenMs(0.99));
+        System.out.printf("| %s | %d | %d | %.2f | %.0f | %.2f | %s | %s | %s |%n", name, r.requests(), r.tokens(), r.seconds(), r.tps(), ratio,
+                ttft, per, r.load());
+    }
+
+    record Result(int requests, long tokens, double seconds, double[] ttft, double[] perToken, String load) {
+        double tps() { return tokens / seconds; }
+
+        double ttftMs(double q) { return percentile(ttft, q) * 1e3; }
+
+        double perTokenMs(double q) { return percentile(perToken, q) * 1e3; }
+    }
+
+    static double percentile(double[] v, double q) {
+        if (v.length == 0) return Double.NaN;
+        double[] s = v.clone();
+        Arrays.sort(s);
+        return s[Math.min(s.length - 1, (int) Math.ceil(q * s.length) - 1)];
+    }
+
+    /** All requests at once, each its own client thread; greedy completions of token-id prompts. */
+    private Result run(List<long[]> prompts, IntFunction<String> modelOf, boolean stream) throws Exception {
+        int n = prompts.size();
+        double[] ttft = new double[n], perToken = new double[n];
+        long[] tokens = new long[n];
+        long t0 = System.nanoTime();
+        try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+            List<Future<?>> fs = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                int k = i;
+                fs.add(pool.submit(() -> {
+                    ObjectNode body = JSON.createObjectNode().put("model", modelOf.apply(k)).put("max_tokens", newTokens).put("temperature", 0)
+                            .put("stream", stream);
+                    ArrayNode ids = body.putArray("prompt");
+                    for (long id : prompts.get(k)) ids.add(id);
+                    if (stream) body.putObject("stream_options").put("include_usage", true);
+                    long start = System.nanoTime();
+                    HttpRequest req = HttpRequest.newBuilder(URI.create(server.baseUrl() + "/v1/completions"))
+                            .POST(HttpRequest.BodyPublishers.ofString(body.toString())).build();
+                    if (!stream) {
+                        HttpResponse<String> r = http.send(req, HttpResponse.BodyHandlers.ofString());
+                        if (r.statusCode() != 200) throw new IllegalStateException("HTTP " + r.statusCode() + ": " + r.body());
+                        tokens[k] = JSON.readTree(r.body()).get("usage").get("completion_tokens").asLong();
+                        ttft[k] = (System.nanoTime() - start) / 1e9;
+                        return null;
+                    }
+                    // the client only times events and reads the final usage: parsing every chunk here would
+                    // charge the client's work to the server on a machine they share
+                    HttpResponse<InputStream> r = http.send(req, HttpResponse.BodyHandlers.ofInputStream());
+                    if (r.statusCode() != 200) throw new IllegalStateException("HTTP " + r.statusCode());
+                    long first = 0, last = 0;
+                    int chunks = 0;
+                    StringBuilder tail = new StringBuilder();
+                    try (InputStream in = r.body()) {
+                        byte[] buf = new byte[16384];
+                        for (int got; (got = in.read(buf)) > 0; ) {
+                            long now = System.nanoTime();
+                            String part = new String(buf, 0, got, StandardCharsets.UTF_8);
+                            for (int at = part.indexOf("data: {"); at >= 0; at = part.indexOf("data: {", at + 1)) chunks++;
+                            if (first == 0 && chunks > 0) first = now;
+                            last = now;
+                            tail.append(part);
+                            if (tail.length() > 8192) tail.delete(0, tail.length() - 4096);
+                        }
+                    }
+                    int u = tail.lastIndexOf("data: {");
+                    String usageChunk = tail.substring(u + 6, tail.indexOf("\n", u));
+                    tokens[k] = JSON.readTree(usageChunk).get("usage").get("completion_tokens").asLong();
+                    chunks -= 2; // the finish and usage chunks carry no token
+                    ttft[k] = ((first == 0 ? System.nanoTime() : first) - start) / 1e9;
+                    perToken[k] = chunks > 1 ? (last - first) / 1e9 / (chunks - 1) : 0;
+                    return null;
+                }));
+            }
+            for (Future<?> f : fs) f.get();
+        }
+        double sec = (System.nanoTime() - t0) / 1e9;
+        return new Result(n, Arrays.stream(tokens).sum(), sec, ttft, stream ? perToken : new double[0], loadAverage());
+    }
+
+    // ---------------------------------------------------------------- load test
+
+    /** Random good, bad and cancelled requests from several clients; exit 1 if a good request failed or anything leaked. */
+    private int load(List<String> adapters, int vocab, Set<Long> eos) throws Exception {
+        List<String> models = new ArrayList<>(List.of("base"));
+        models.addAll(adapters);
+        AtomicLong good = new AtomicLong(), bad = new AtomicLong(), cancelled = new AtomicLong(), failures = new AtomicLong();
+        List<String> failureNotes = Collections.synchronizedList(new ArrayList<>());
+        long end = System.nanoTime() + loadSeconds * 1_000_000_000L;
+        System.gc();
+        double rssStart = ProcessMemory.rssGb(), rssMax = rssStart;
+        long heapStart = usedHeap();
+        System.out.printf("%nload test: %d s, %d clients, models %s; start RSS %.3f GB, heap %.1f MB, load average %s%n", loadSeconds, loadClients,
+                models, rssStart, heapStart / 1e6, loadAverage());
+        try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+            List<Future<?>> fs = new ArrayList<>();
+            for (int c = 0; c < loadClients; c++) {
+                SplittableRandom rng = new SplittableRandom(seed * 1000 + c);
+                fs.add(pool.submit(() -> {
+                    while (System.nanoTime() < end) {
+                        double kind = rng.nextDouble();
+                        try {
+                            if (kind < 0.1) badRequest(rng, bad, failures, failureNotes);
+                            else if (kind < 0.25) cancelledRequest(rng, models, vocab, eos, cancelled);
+                            else goodRequest(rng, models, vocab, eos, good, failures, failureNotes);
+                        } catch (Exception e) {
+                            failures.incrementAndGet();
+                            failureNotes.add(e.toString());
+                        }
+                    }
+                    return null;
+                }));
+            }
+            long next = System.nanoTime() + 10_000_000_000L;
+            while (fs.stream().anyMatch(f -> !f.isDone())) {
+                Thread.sleep(200);
+                rssMax = Math.max(rssMax, ProcessMemory.rssGb());
+                if (System.nanoTime() > next) {
+                    next += 10_000_000_000L;
+                    System.out.printf("  %d good, %d bad, %d cancelled, %d failed; RSS %.3f GB; load average %s%n", good.get(), bad.get(),
+                            cancelled.get(), failures.get(), ProcessMemory.rssGb(), loadAverage());
+                }
+            }
+            for (Future<?> f : fs) f.get();
+        }
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (server.busy() > 0 && System.nanoTime() < deadline) Thread.sleep(20);
+        String metrics = http.send(HttpRequest.newBuilder(URI.create(server.baseUrl() + "/metrics")).build(), HttpResponse.BodyHandlers.ofString()).body();
+        boolean idle = server.busy() == 0 && metrics.lines().filter(l -> l.startsWith("tina_running_requests{") || l.startsWith("tina_active_rows ")
+                || l.startsWith("tina_queue_length ")).allMatch(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1)) == 0);
+        System.gc();
+        double rssEnd = ProcessMemory.rssGb();
+        long heapEnd = usedHeap();
+        System.out.printf("load test done: %d good, %d bad (all 4xx as expected), %d cancelled, %d failed; back to idle: %s;"
+                        + " RSS %.3f → %.3f GB (max %.3f), heap after GC %.1f → %.1f MB; load average %s%n", good.get(), bad.get(), cancelled.get(),
+                failures.get(), idle ? "yes" : "NO", rssStart, rssEnd, rssMax, heapStart / 1e6, heapEnd / 1e6, loadAverage());
+        for (String f : failureNotes.subList(0, Math.min(10, failureNotes.size()))) System.out.println("  failure: " + f);
+        return failures.get() == 0 && idle ? 0 : 1;
+    }
+
+    private static long usedHeap() {
+        Runtime r = Runtime.getRuntime();
+        return r.totalMemory() - r.freeMemory();
+    }
+
+    private void goodRequest(SplittableRandom rng, List<String> models, int vocab, Set<Long> eos, AtomicLong good, AtomicLong failures,
+                             List<String> notes) throws Exception {
+        int n = 1 + rng.nextInt(3);
+        long[] prompt = randomPrompt(rng, 1 + rng.nextInt(48), vocab, eos);
+        boolean stream = rng.nextBoolean();
+        ObjectNode body = JSON.createObjectNode().put("model", models.get(rng.nextInt(models.size()))).put("max_tokens", 1 + rng.nextInt(96))
+                .put("temperature", rng.nextDouble() < 0.3 ? 0 : rng.nextDouble() * 1.5).put("seed", rng.nextLong()).put("n", n).put("stream", stream);
+        ArrayNode ids = body.putArray("prompt");
+        for (long id : prompt) ids.add(id);
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(server.baseUrl() + "/v1/completions"))
+                .POST(HttpRequest.BodyPublishers.ofString(body.toString())).build(), HttpResponse.BodyHandlers.ofString());
+        boolean ok = r.statusCode() == 200;
+        if (ok && stream) {
+            ok = r.body().strip().endsWith("data: [DONE]");
+            Set<Integer> finished = new HashSet<>();
+            for (String line : r.body().lines().toList()) {
+                if (!line.startsWith("data: {")) continue;
+                JsonNode c = JSON.readTree(line.substring(6));
+                if (c.has("error")) ok = false;
+                for (JsonNode ch : c.path("choices")) if (ch.hasNonNull("finish_reason")) finished.add(ch.get("index").asInt());
+            }
+            ok &= finished.size() == n;
+        } else if (ok) {
+            JsonNode c = JSON.readTree(r.body());
+            ok = c.get("choices").size() == n;
+            for (JsonNode ch : c.get("choices")) ok &= ch.hasNonNull("finish_reason");
+        }
+        if (ok) good.incrementAndGet();
+        else {
+            failures.incrementAndGet();
+            notes.add("HTTP " + r.statusCode() + ": " + r.body().substring(0, Math.min(300, r.body().length())));
+        }
+    }
+
+    private void badRequest(SplittableRandom rng, AtomicLong bad, AtomicLong failures, List<String> notes) throws Exception {
+        String[] bodies = {"{\"model\": ", "{\"model\": \"base\", \"prompt\": \"x\", \"max_tokens\": \"many\"}", "{\"model\": \"nope\", \"prompt\": \"x\"}",
+                "{\"model\": \"base\", \"prompt\": \"x\", \"max_tokens\": 100000000}", "{\"model\": \"base\", \"prompt\": [], \"n\": 0}"};
+        int[] expected = {400, 400, 404, 400, 400};
+        int k = rng.nextInt(bodies.length);
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(server.baseUrl() + "/v1/completions"))
+                .POST(HttpRequest.BodyPublishers.ofString(bodies[k])).build(), HttpResponse.BodyHandlers.ofString());
+        if (r.statusCode() == expected[k] && JSON.readTree(r.body()).has("error")) bad.incrementAndGet();
+        else {
+            failures.incrementAndGet();
+            notes.add("bad request " + k + " got HTTP " + r.statusCode() + ": " + r.body());
+        }
+    }
+
+    /** A streaming request whose client goes away after its first event. */
+    private void cancelledRequest(SplittableRandom rng, List<String> models, int vocab, Set<Long> eos, AtomicLong cancelled) throws IOException {
+        ObjectNode body = JSON.createObjectNode().put("model", models.get(rng.nextInt(models.size()))).put("max_tokens", 32 + rng.nextInt(64))
+                .put("ignore_eos", true).put("stream", true).put("seed", rng.nextLong());
+        ArrayNode ids = body.putArray("prompt");
+        for (long id : randomPrompt(rng, 1 + rng.nextInt(32), vocab, eos)) ids.add(id);
+        byte[] b = body.toString().getBytes(StandardCharsets.UTF_8);
+        try (Socket socket = new Socket("127.0.0.1", server.port())) {
+            OutputStream out = socket.getOutputStream();
+            out.write(("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " + b.length + "\r\n\r\n")
+                    .getBytes(StandardCharsets.UTF_8));
+            out.write(b);
+            out.flush();
+            InputStream in = socket.getInputStream();
+            StringBuilder seen = new StringBuilder();
+            for (int c; seen.indexOf("data: ") < 0 && (c = in.read()) >= 0; ) seen.append((char) c);
+        }
+        cancelled.incrementAndGet();
+    }
+
+    static long[] randomPrompt(SplittableRandom rng, int length, int vocab, Set<Long> eos) {
+        long[] ids = new long[length];
+        for (int i = 0; i < length; i++) {
+            long id;
+            do id = rng.nextInt(vocab); while (eos.contains(id));
+            ids[i] = id;
+        }
+        return ids;
+    }
+
+    /** A PEFT adapter on all seven projections with Gaussian factors of deviation {@code std} (alpha = 2 × rank). */
+    static void randomAdapter(Path dir, ModelConfig cfg, int rank, long seed, double std) throws IOException {
+        SplittableRandom rng = new SplittableRandom(seed);
+        Map<String, float[]> t = new HashMap<>();
+        for (int layer = 0; layer < cfg.numHiddenLayers(); layer++) {
+            for (Projection p : Projection.values()) {
+                float[] a = new float[rank * p.inFeatures(cfg)], b = new float[p.outFeatures(cfg) * rank];
+                for (int i = 0; i < a.length; i++) a[i] = (float) (rng.nextGaussian() * std);
+                for (int i = 0; i < b.length; i++) b[i] = (float) (rng.nextGaussian() * std);
+                t.put(PeftAdapter.tensorName(layer, p, 'A'), a);
+                t.put(PeftAdapter.tensorName(layer, p, 'B'), b);
+            }
+        }
+        new PeftAdapter(LoraConfig.of(rank, 2.0 * rank, 0, List.of(Projection.values()), false), t, dir).write(dir, cfg);
+    }
+
+    /** The 1-, 5- and 15-minute load averages, to read every number beside (others share the machine). */
+    static String loadAverage() {
+        try {
+            String[] f = Files.readString(Path.of("/proc/loadavg")).split(" ");
+            return f[0] + " " + f[1] + " " + f[2];
+        } catch (IOException e) {
+            return "n/a";
+        }
+    }
+}
