@@ -103,15 +103,30 @@ final class AdapterRegistry implements AutoCloseable {
         return out;
     }
 
-    /** Null when no model of that name is served. Throws {@link ApiException} 429 when every adapter slot is busy. */
+    /**
+     * How long a request waits for an adapter slot when all are busy before it gets 429: a request's
+     * slot is freed just after its answer is sent, so a client switching adapters one request after
+     * another would otherwise race the previous request's release.
+     */
+    static final long SLOT_WAIT_MS = 2_000;
+
+    /** Null when no model of that name is served. Throws {@link ApiException} 429 when every adapter slot stays busy. */
     synchronized Lease acquire(String name) throws Exception {
         Entry e = entries.get(name);
         if (e == null) return null;
         if (e.binding == null) {
-            if (bound() >= maxLoras && !evictOne()) {
-                throw new ApiException(429, "rate_limit_error", "model", "too_many_adapters",
-                        "all " + maxLoras + " adapter slots (--max-loras) have requests in flight; retry later");
+            long deadline = System.nanoTime() + SLOT_WAIT_MS * 1_000_000L;
+            while (e.binding == null && bound() >= maxLoras && !evictOne()) {
+                long left = (deadline - System.nanoTime()) / 1_000_000L;
+                if (left <= 0) {
+                    throw new ApiException(429, "rate_limit_error", "model", "too_many_adapters",
+                            "all " + maxLoras + " adapter slots (--max-loras) have requests in flight; retry later");
+                }
+                wait(left); // release() notifies
             }
+            if (e.removed) return null; // unloaded while this request waited
+        }
+        if (e.binding == null) {
             try {
                 bind(e);
             } catch (Exception err) {
@@ -129,6 +144,7 @@ final class AdapterRegistry implements AutoCloseable {
         Entry e = lease.entry();
         e.inFlight--;
         if (e.removed && e.inFlight == 0) unbind(e);
+        notifyAll(); // a request may be waiting for an adapter slot
     }
 
     private int bound() {
