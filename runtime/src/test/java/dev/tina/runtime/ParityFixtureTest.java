@@ -1,5 +1,7 @@
 package dev.tina.runtime;
 
+import dev.tina.testsupport.Shared;
+
 import dev.tina.export.DecoderExporter;
 import dev.tina.export.peft.PeftAdapter;
 import dev.tina.export.checkpoint.ModelConfig;
@@ -12,7 +14,7 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class ParityFixtureTest {
-    static final Path SHARED = Path.of(System.getProperty("tina.repo.root", "..")).resolve("../shared").normalize();
+    static final Path SHARED = Shared.ROOT;
     static final Path FIXTURE = SHARED.resolve("fixtures/qwen2-small");
 
     @Test

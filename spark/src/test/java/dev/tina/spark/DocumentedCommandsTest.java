@@ -1,5 +1,7 @@
 package dev.tina.spark;
 
+import dev.tina.testsupport.Shared;
+
 import dev.tina.tools.TinaCommand;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
@@ -22,7 +24,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * {@code spark-cluster} included).
  */
 class DocumentedCommandsTest {
-    static final Path REPO = Path.of(System.getProperty("tina.repo.root", "..")).toAbsolutePath().normalize();
+    static final Path REPO = Shared.REPO;
     /** A command as written: "tina" or "./tina" then what follows, up to the end of the code span or shell command. */
     static final Pattern INLINE = Pattern.compile("`(?:\\./)?tina ([^`]+)`");
     static final Pattern OPTION = Pattern.compile("(?<![\\w-])(--[a-z][a-z0-9-]*)");

@@ -1,5 +1,7 @@
 package dev.tina.spark;
 
+import dev.tina.testsupport.Shared;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -9,15 +11,12 @@ import dev.tina.export.checkpoint.Projection;
 import dev.tina.export.init.RandomCheckpoint;
 import dev.tina.export.peft.LoraConfig;
 import dev.tina.export.peft.PeftAdapter;
-import dev.tina.tools.TinaCommand;
+import dev.tina.tools.Cli;
 import dev.tina.training.ort.TrainingNatives;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -44,7 +43,7 @@ class SparkEvalTest {
         SparkCluster.configureLogging(); // before the grader loads log4j
         TrainingNatives.install();
     }
-    static final Path SHARED = Path.of(System.getProperty("tina.repo.root", "..")).resolve("../shared").normalize();
+    static final Path SHARED = Shared.ROOT;
     static final ObjectMapper JSON = new ObjectMapper();
     @TempDir static Path tmp;
     static Path model, adapter, problems;
@@ -86,28 +85,14 @@ class SparkEvalTest {
         return model;
     }
 
-    record Run(int code, String out, String err) {}
+    static Cli.Run tina(String... args) { return Cli.tina(args); }
 
-    static Run tina(String... args) {
-        PrintStream o = System.out, e = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            int code = TinaCommand.run(args);
-            return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(o);
-            System.setErr(e);
-        }
-    }
-
-    static Run eval(Path out, String... extra) {
+    static Cli.Run eval(Path out, String... extra) {
         List<String> args = new ArrayList<>(List.of("eval", "--model", model.toString(), "--adapter", adapter.toString(),
                 "--benchmarks", "mine", "--custom", "mine=" + problems + ",problem=q,answer=final", "--n-samples", "3",
                 "--max-new-tokens", "12", "--batch-rows", "6", "--out", out.toString()));
         args.addAll(List.of(extra));
-        Run r = tina(args.toArray(String[]::new));
+        Cli.Run r = tina(args.toArray(String[]::new));
         assertEquals(0, r.code(), r.err());
         return r;
     }
@@ -179,9 +164,9 @@ class SparkEvalTest {
                 seed: 3
                 """.formatted(model, data));
         Path plain = tmp.resolve("train-plain"), spark = tmp.resolve("train-spark");
-        Run p = tina("train", "--recipe", recipe.toString(), "--out", plain.toString(), "--rollout-slices", "2");
+        Cli.Run p = tina("train", "--recipe", recipe.toString(), "--out", plain.toString(), "--rollout-slices", "2");
         assertEquals(0, p.code(), p.err());
-        Run s = tina("train", "--recipe", recipe.toString(), "--out", spark.toString(), "--spark", "local[2]");
+        Cli.Run s = tina("train", "--recipe", recipe.toString(), "--out", spark.toString(), "--spark", "local[2]");
         assertEquals(0, s.code(), s.err());
         List<JsonNode> a = SparkTrainTest.deterministic(plain.resolve("metrics.jsonl")), b = SparkTrainTest.deterministic(spark.resolve("metrics.jsonl"));
         assertEquals(2, a.size());
@@ -189,12 +174,12 @@ class SparkEvalTest {
         assertTrue(Files.readString(spark.resolve("metrics.jsonl")).contains("seconds_spark_scheduling"));
         // a driver that stops after step 1 (its last checkpoint) and is started again with --resume logs the same run
         Path resumed = tmp.resolve("train-resumed");
-        Run first = tina("train", "--recipe", recipe.toString(), "--out", resumed.toString(), "--spark", "local[2]", "--max-steps", "1");
+        Cli.Run first = tina("train", "--recipe", recipe.toString(), "--out", resumed.toString(), "--spark", "local[2]", "--max-steps", "1");
         assertEquals(0, first.code(), first.err());
-        Run again = tina("train", "--recipe", recipe.toString(), "--out", resumed.toString(), "--spark", "local[2]", "--resume");
+        Cli.Run again = tina("train", "--recipe", recipe.toString(), "--out", resumed.toString(), "--spark", "local[2]", "--resume");
         assertEquals(0, again.code(), again.err());
         assertEquals(a, SparkTrainTest.deterministic(resumed.resolve("metrics.jsonl")));
-        Run bad = tina("train", "--recipe", recipe.toString(), "--out", tmp.resolve("bad").toString(), "--spark", "spark://127.0.0.1:1");
+        Cli.Run bad = tina("train", "--recipe", recipe.toString(), "--out", tmp.resolve("bad").toString(), "--spark", "spark://127.0.0.1:1");
         assertEquals(2, bad.code());
         assertTrue(bad.err().contains("unreachable"), bad.err());
         assertFalse(bad.err().contains("\tat "), "one line, no stack trace: " + bad.err());

@@ -1,5 +1,7 @@
 package dev.tina.spark;
 
+import dev.tina.testsupport.Shared;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -39,7 +41,7 @@ class SparkTrainTest {
         SparkCluster.configureLogging(); // before the grader loads log4j
         TrainingNatives.install();
     }
-    static final Path SHARED = Path.of(System.getProperty("tina.repo.root", "..")).resolve("../shared").normalize();
+    static final Path SHARED = Shared.ROOT;
     static final ObjectMapper JSON = new ObjectMapper();
     static final int STEPS = 3;
     @TempDir static Path tmp;

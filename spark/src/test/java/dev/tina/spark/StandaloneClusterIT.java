@@ -1,5 +1,7 @@
 package dev.tina.spark;
 
+import dev.tina.testsupport.Shared;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tina.spark.standalone.StandaloneCluster;
@@ -48,7 +50,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class StandaloneClusterIT {
     static final ObjectMapper JSON = new ObjectMapper();
-    static final Path REPO = Path.of(System.getProperty("tina.repo.root", "..")).toAbsolutePath().normalize();
+    static final Path REPO = Shared.REPO;
     static final Path SPARK_HOME = Path.of(System.getProperty("tina.spark.home", REPO.resolve("spark/home/target/spark-home").toString()));
     static final Path APP_JAR = Path.of(System.getProperty("tina.app.jar", REPO.resolve("spark/target/tina-spark-app.jar").toString()));
     static final int STEPS = 4;

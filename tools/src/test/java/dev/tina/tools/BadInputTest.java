@@ -1,5 +1,7 @@
 package dev.tina.tools;
 
+import dev.tina.testsupport.Shared;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -9,7 +11,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -31,26 +32,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * --out folder nor a temporary sibling of it behind.
  */
 class BadInputTest {
-    static final Path SHARED = Path.of(System.getProperty("tina.repo.root", "..")).resolve("../shared").normalize();
+    static final Path SHARED = Shared.ROOT;
     static final Path FIXTURE = SHARED.resolve("fixtures/qwen2-small");
     static final ObjectMapper JSON = new ObjectMapper();
 
-    record Run(int code, String out, String err) {}
-
     /** Runs {@code tina args...} in-process with stdout and stderr captured. */
-    static Run tina(String... args) {
-        PrintStream oldOut = System.out, oldErr = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-        try {
-            int code = TinaCommand.run(args);
-            return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
-    }
+    static Cli.Run tina(String... args) { return Cli.tina(args); }
 
     // ---- fixture copies -------------------------------------------------------------------
 
@@ -146,7 +133,7 @@ class BadInputTest {
     // ---- assertions -------------------------------------------------------------------------
 
     /** The error line, after checking exit code and that stderr holds exactly one line. */
-    static String assertOneErrorLine(Run r, String command) {
+    static String assertOneErrorLine(Cli.Run r, String command) {
         assertNotEquals(0, r.code(), "expected a failure; stdout: " + r.out() + "\nstderr: " + r.err());
         String err = r.err().replaceFirst("(\\r?\\n)$", "");
         assertFalse(err.isBlank(), "stderr is empty");
@@ -167,7 +154,7 @@ class BadInputTest {
     }
 
     /** Exit code, one error line, no --out folder and no temporaries; returns the error line. */
-    static String assertFailsCleanly(Run r, String command, Path out) throws IOException {
+    static String assertFailsCleanly(Cli.Run r, String command, Path out) throws IOException {
         String err = assertOneErrorLine(r, command);
         assertFalse(Files.exists(out), "--out must not exist after a failure: " + out);
         assertNoTempSiblings(out);
@@ -178,11 +165,11 @@ class BadInputTest {
         for (String p : parts) assertTrue(message.contains(p), "expected '" + p + "' in: " + message);
     }
 
-    static Run export(Path model, Path out) {
+    static Cli.Run export(Path model, Path out) {
         return tina("export", "--model", model.toString(), "--out", out.toString());
     }
 
-    static Run merge(Path model, Path adapter, Path out) {
+    static Cli.Run merge(Path model, Path adapter, Path out) {
         return tina("merge", "--model", model.toString(), "--adapter", adapter.toString(), "--out", out.toString());
     }
 
@@ -338,7 +325,7 @@ class BadInputTest {
         Path out = tmp.resolve("out");
         Files.createDirectories(out);
         Files.writeString(out.resolve("keep.txt"), "precious");
-        Run r = export(FIXTURE.resolve("model"), out);
+        Cli.Run r = export(FIXTURE.resolve("model"), out);
         String err = assertOneErrorLine(r, "export");
         assertContains(err, out.toString(), "--overwrite");
         try (Stream<Path> s = Files.list(out)) {
@@ -353,7 +340,7 @@ class BadInputTest {
         Path out = tmp.resolve("out");
         Files.createDirectories(out);
         Files.writeString(out.resolve("keep.txt"), "precious");
-        Run r = merge(FIXTURE.resolve("model"), FIXTURE.resolve("adapter"), out);
+        Cli.Run r = merge(FIXTURE.resolve("model"), FIXTURE.resolve("adapter"), out);
         String err = assertOneErrorLine(r, "merge");
         assertContains(err, out.toString(), "--overwrite");
         try (Stream<Path> s = Files.list(out)) {

@@ -17,7 +17,7 @@ class DemoCommandTest {
     @Test
     void aShortDemoRaisesTheRewardOverTheBaselineOfTheSameRun(@TempDir Path tmp) throws Exception {
         Path out = tmp.resolve("demo");
-        CommandsTest.Run r = tina("demo", "--out", out.toString(), "--steps", "16", "--seeds", "1", "--eval-problems", "64", "--eval-samples", "2");
+        Cli.Run r = tina("demo", "--out", out.toString(), "--steps", "16", "--seeds", "1", "--eval-problems", "64", "--eval-samples", "2");
         assertEquals(0, r.code(), r.out());
         JsonNode rep = new ObjectMapper().readTree(out.resolve("report.json").toFile());
         JsonNode run = rep.get("runs").get(0);

@@ -8,9 +8,6 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -42,21 +39,8 @@ class GenerateCommandTest {
         }
     }
 
-    record Run(int code, String out, String err) {}
-
-    static Run tina(String... args) {
-        PrintStream oldOut = System.out, oldErr = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-        try {
-            int code = TinaCommand.run(args);
-            return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
-    }
+    /** Runs {@code tina args...} in-process with stdout and stderr captured. */
+    static Cli.Run tina(String... args) { return Cli.tina(args); }
 
     static List<JsonNode> lines(String s) throws Exception {
         List<JsonNode> out = new java.util.ArrayList<>();
@@ -67,7 +51,7 @@ class GenerateCommandTest {
     @Test
     void chatPromptsThroughTheRealTokenizerGiveTextAndLogprobs(@TempDir Path dir) throws Exception {
         Path out = dir.resolve("out.jsonl");
-        Run r = tina("generate", "--model", qwenTiny.toString(), "--prompt", "What is 2+2?", "--chat", "--n", "3",
+        Cli.Run r = tina("generate", "--model", qwenTiny.toString(), "--prompt", "What is 2+2?", "--chat", "--n", "3",
                 "--temperature", "0.7", "--max-new-tokens", "6", "--seed", "5", "--out", out.toString());
         assertEquals(0, r.code(), r.err());
         List<JsonNode> rows = lines(Files.readString(out));
@@ -92,7 +76,7 @@ class GenerateCommandTest {
                 {"prompt_ids": [9707, 1879]}
                 {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]}
                 """);
-        Run r = tina("generate", "--model", qwenTiny.toString(), "--prompts", prompts.toString(), "--greedy",
+        Cli.Run r = tina("generate", "--model", qwenTiny.toString(), "--prompts", prompts.toString(), "--greedy",
                 "--max-new-tokens", "5", "--stop", "this string never appears in five tokens");
         assertEquals(0, r.code(), r.err());
         List<JsonNode> rows = lines(r.out());
@@ -107,7 +91,7 @@ class GenerateCommandTest {
 
     @Test
     void idsWorkWithoutATokenizer() throws Exception {
-        Run r = tina("generate", "--model", SHARED.resolve("models/stories15M").toString(), "--prompt-ids", "1,9038,2501,263,931",
+        Cli.Run r = tina("generate", "--model", SHARED.resolve("models/stories15M").toString(), "--prompt-ids", "1,9038,2501,263,931",
                 "--greedy", "--max-new-tokens", "8");
         assertEquals(0, r.code(), r.err());
         JsonNode row = lines(r.out()).getFirst();
@@ -133,7 +117,7 @@ class GenerateCommandTest {
         assertBad(tina("generate", "--model", model, "--prompt-ids", "1", "--max-new-tokens", "4", "--device", "cuda"), "CUDA");
     }
 
-    static void assertBad(Run r, String expected) {
+    static void assertBad(Cli.Run r, String expected) {
         assertNotEquals(0, r.code(), "exit code; stderr: " + r.err());
         String err = r.err().strip();
         assertTrue(err.lines().count() == 1 && err.contains(expected), "stderr: " + err);

@@ -107,7 +107,7 @@ class ServeTest {
     static JsonNode generate(String... extra) throws Exception {
         List<String> args = new ArrayList<>(List.of("generate", "--model", model.toString(), "--prompt", PROMPT));
         args.addAll(List.of(extra));
-        GenerateCommandTest.Run r = GenerateCommandTest.tina(args.toArray(String[]::new));
+        Cli.Run r = GenerateCommandTest.tina(args.toArray(String[]::new));
         assertEquals(0, r.code(), r.err());
         return JSON.readTree("[" + String.join(",", r.out().strip().split("\n")) + "]");
     }
@@ -441,7 +441,7 @@ class ServeTest {
     /** The load test's short variant (the 10-minute one is a documented command): random good, bad and cancelled requests, nothing fails or leaks. */
     @Test
     void aShortLoadTestFailsNothingAndReturnsToIdle() {
-        GenerateCommandTest.Run r = GenerateCommandTest.tina("bench", "serve", "--model", model.toString(), "--load-only", "--load-seconds", "4",
+        Cli.Run r = GenerateCommandTest.tina("bench", "serve", "--model", model.toString(), "--load-only", "--load-seconds", "4",
                 "--load-clients", "4", "--adapters", "2", "--rank", "2");
         assertEquals(0, r.code(), r.out() + r.err());
         assertTrue(r.out().contains("0 failed; back to idle: yes"), r.out());
@@ -449,7 +449,7 @@ class ServeTest {
 
     @Test
     void badCommandLinesAreOneLineErrors() {
-        GenerateCommandTest.Run r = GenerateCommandTest.tina("serve", "--model", model.toString(), "--allow-runtime-lora");
+        Cli.Run r = GenerateCommandTest.tina("serve", "--model", model.toString(), "--allow-runtime-lora");
         assertEquals(2, r.code());
         assertTrue(r.err().strip().equals("tina serve: error: --allow-runtime-lora needs --lora-root DIR: runtime loading reads only folders under it"),
                 r.err());

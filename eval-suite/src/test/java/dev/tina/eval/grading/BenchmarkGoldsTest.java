@@ -1,5 +1,7 @@
 package dev.tina.eval.grading;
 
+import dev.tina.testsupport.Shared;
+
 import dev.tina.eval.bench.Catalog;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -24,7 +26,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * grades correct against its own gold, and golds of other problems are never judged equal to it.
  */
 class BenchmarkGoldsTest {
-    static final Path DATA = Path.of(System.getProperty("tina.repo.root", "..")).resolve("../shared/data").normalize();
+    static final Path DATA = Shared.path("data");
     static final ObjectMapper JSON = new ObjectMapper();
     static Grader grader;
 

@@ -1,5 +1,7 @@
 package dev.tina.eval.grading;
 
+import dev.tina.testsupport.Shared;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.AfterAll;
@@ -24,7 +26,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * inline "$...$" that spans lines; the answer is plainly 9).
  */
 class MathVerifyAgreementTest {
-    static final Path SHARED = Path.of(System.getProperty("tina.repo.root", "..")).resolve("../shared").normalize();
+    static final Path SHARED = Shared.ROOT;
     static final Path CASES = SHARED.resolve("fixtures/grading/math_verify_cases.jsonl");
     /** The level reached (104/106); held-out cases of the same kinds are expected near it. */
     static final double REQUIRED = 0.98;

@@ -1,5 +1,7 @@
 package dev.tina.export.checkpoint;
 
+import dev.tina.testsupport.Shared;
+
 import dev.tina.export.init.RandomCheckpoint;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -23,7 +25,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Reading, writing and validating safetensors files and Hugging Face checkpoint folders. */
 class SafetensorsFileTest {
-    static final Path SHARED = Path.of(System.getProperty("tina.repo.root", "..")).resolve("../shared").normalize();
+    static final Path SHARED = Shared.ROOT;
     static final Path FIXTURE_CONFIG = SHARED.resolve("fixtures/qwen2-small/model/config.json");
 
     // ---- helpers ----------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 package dev.tina.runtime.gpu;
 
+import dev.tina.testsupport.Shared;
+
 import dev.tina.export.DecoderExporter;
 import dev.tina.export.checkpoint.ModelConfig;
 import dev.tina.export.peft.PeftAdapter;
@@ -28,7 +30,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * there is no GPU, no TensorRT or no -Pgpu build: never faked.
  */
 class TensorRtGpuTest {
-    static final Path FIXTURE = Path.of(System.getProperty("tina.repo.root", "..")).resolve("../shared/fixtures/qwen2-small").normalize();
+    static final Path FIXTURE = Shared.path("fixtures/qwen2-small");
     @TempDir static Path tmp;
     static Path export;
 

@@ -1,5 +1,7 @@
 package dev.tina.runtime.sampling;
 
+import dev.tina.testsupport.Shared;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tina.export.DecoderExporter;
@@ -29,7 +31,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The batched sampler on real weights (stories15M, with llama2.c's greedy output as oracle). */
 class BatchSamplerTest {
-    static final Path SHARED = Path.of(System.getProperty("tina.repo.root", "..")).resolve("../shared").normalize();
+    static final Path SHARED = Shared.ROOT;
     static final Path MODEL = SHARED.resolve("models/stories15M");
     @TempDir static Path tmp;
     static OrtDecoder decoder;

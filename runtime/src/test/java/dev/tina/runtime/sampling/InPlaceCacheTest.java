@@ -1,5 +1,7 @@
 package dev.tina.runtime.sampling;
 
+import dev.tina.testsupport.Shared;
+
 import dev.tina.export.DecoderExporter;
 import dev.tina.export.checkpoint.ModelConfig;
 import dev.tina.export.peft.PeftAdapter;
@@ -31,7 +33,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * an adapter (the GQA fixture model: 4 heads over 2 KV heads, q/k/v bias, LoRA on all projections).
  */
 class InPlaceCacheTest {
-    static final Path FIXTURE = Path.of(System.getProperty("tina.repo.root", "..")).resolve("../shared/fixtures/qwen2-small").normalize();
+    static final Path FIXTURE = Shared.path("fixtures/qwen2-small");
     @TempDir static Path tmp;
     static OrtDecoder decoder;
     static AdapterBinding none, lora;

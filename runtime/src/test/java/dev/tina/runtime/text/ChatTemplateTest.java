@@ -1,5 +1,7 @@
 package dev.tina.runtime.text;
 
+import dev.tina.testsupport.Shared;
+
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
@@ -11,7 +13,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class ChatTemplateTest {
-    static final Path SHARED = Path.of(System.getProperty("tina.repo.root", "..")).resolve("../shared").normalize();
+    static final Path SHARED = Shared.ROOT;
     static final Path QWEN = SHARED.resolve("tokenizers/qwen2-bpe");
     static final Path DEEPSEEK = Path.of("src/test/resources/templates/deepseek-r1-distill-qwen");
 

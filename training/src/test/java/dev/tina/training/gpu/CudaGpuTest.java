@@ -1,5 +1,7 @@
 package dev.tina.training.gpu;
 
+import dev.tina.testsupport.Shared;
+
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtProvider;
 import dev.tina.export.DecoderExporter;
@@ -30,7 +32,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
  * the natives are the default CPU-only build: never faked.
  */
 class CudaGpuTest {
-    static final Path FIXTURE = Path.of(System.getProperty("tina.repo.root", "..")).resolve("../shared/fixtures/qwen2-small").normalize();
+    static final Path FIXTURE = Shared.path("fixtures/qwen2-small");
     @TempDir static Path tmp;
     static Path export;
     static PeftAdapter adapter;

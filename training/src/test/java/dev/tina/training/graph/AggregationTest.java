@@ -1,5 +1,7 @@
 package dev.tina.training.graph;
 
+import dev.tina.testsupport.Shared;
+
 import dev.tina.export.DecoderExporter;
 import dev.tina.export.checkpoint.DType;
 import dev.tina.export.checkpoint.Projection;
@@ -16,7 +18,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class AggregationTest {
     static { TrainingNatives.install(); }
-    static final Path FIXTURE = Path.of(System.getProperty("tina.repo.root", "..")).resolve("../shared/fixtures/qwen2-small").normalize();
+    static final Path FIXTURE = Shared.path("fixtures/qwen2-small");
 
     @Test
     void weightsFollowTrlsDefinitions() {

@@ -1,5 +1,7 @@
 package dev.tina.training.graph;
 
+import dev.tina.testsupport.Shared;
+
 import dev.tina.export.DecoderExporter;
 import dev.tina.export.checkpoint.HfCheckpoint;
 import dev.tina.export.checkpoint.DType;
@@ -23,7 +25,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** Full-parameter SFT (every base weight trainable), as the tiny model's pre-training needs. */
 class FullParameterSftTest {
     static { TrainingNatives.install(); }
-    static final Path FIXTURE = Path.of(System.getProperty("tina.repo.root", "..")).resolve("../shared/fixtures/qwen2-small").normalize();
+    static final Path FIXTURE = Shared.path("fixtures/qwen2-small");
 
     static LoraTrainingSession.Batch batch() {
         int b = 2, s = 8;

@@ -1,5 +1,7 @@
 package dev.tina.training.graph;
 
+import dev.tina.testsupport.Shared;
+
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtSession;
@@ -32,7 +34,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class LoraDropoutTest {
     static final OrtEnvironment ENV = TrainingNatives.requireTraining();
-    static final Path FIXTURE = Path.of(System.getProperty("tina.repo.root", "..")).resolve("../shared/fixtures/qwen2-small").normalize();
+    static final Path FIXTURE = Shared.path("fixtures/qwen2-small");
 
     static float[] mask(OrtSession s, long seed, int rows, int cols) throws Exception {
         float[] ones = new float[rows * cols];

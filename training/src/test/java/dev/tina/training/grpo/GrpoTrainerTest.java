@@ -1,5 +1,7 @@
 package dev.tina.training.grpo;
 
+import dev.tina.testsupport.Shared;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -31,7 +33,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** The GRPO loop end to end on a tiny random Qwen2 with the real Qwen tokenizer. */
 class GrpoTrainerTest {
     static { TrainingNatives.install(); }
-    static final Path SHARED = Path.of(System.getProperty("tina.repo.root", "..")).resolve("../shared").normalize();
+    static final Path SHARED = Shared.ROOT;
     static final ObjectMapper JSON = new ObjectMapper();
     @TempDir static Path tmp;
     static Path model, data;

@@ -1,5 +1,7 @@
 package dev.tina.training.grpo;
 
+import dev.tina.testsupport.Shared;
+
 import org.junit.jupiter.api.Test;
 
 import java.nio.file.Path;
@@ -9,7 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class PromptDatasetTest {
-    static final Path LIMR = Path.of(System.getProperty("tina.repo.root", "..")).resolve("../shared/data/limr").normalize();
+    static final Path LIMR = Shared.path("data/limr");
 
     @Test
     void theArrowFileAndItsJsonlRenderingGiveTheSameRows() throws Exception {

@@ -1,5 +1,7 @@
 package dev.tina.training.optim;
 
+import dev.tina.testsupport.Shared;
+
 import dev.tina.export.DecoderExporter;
 import dev.tina.export.checkpoint.ModelConfig;
 import dev.tina.export.checkpoint.SafetensorsFile;
@@ -30,7 +32,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class LoraTrainerTest {
     static { TrainingNatives.install(); }
-    static final Path FIXTURE = Path.of(System.getProperty("tina.repo.root", "..")).resolve("../shared/fixtures/qwen2-small").normalize();
+    static final Path FIXTURE = Shared.path("fixtures/qwen2-small");
     @TempDir static Path tmp;
     static GradientSession grads;
     static PeftAdapter adapter;

@@ -1,5 +1,7 @@
 package dev.tina.training.ort;
 
+import dev.tina.testsupport.Shared;
+
 import dev.tina.export.DecoderExporter;
 import dev.tina.export.checkpoint.ModelConfig;
 import dev.tina.export.peft.PeftAdapter;
@@ -25,7 +27,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** ONNX Runtime's training session over the generated artifacts, on the GRPO reference case. */
 class LoraTrainingSessionTest {
     static { TrainingNatives.install(); }
-    static final Path FIXTURE = Path.of(System.getProperty("tina.repo.root", "..")).resolve("../shared/fixtures/qwen2-small").normalize();
+    static final Path FIXTURE = Shared.path("fixtures/qwen2-small");
     @TempDir static Path tmp;
     static Path export;
     static TrainingArtifacts.Files files;
