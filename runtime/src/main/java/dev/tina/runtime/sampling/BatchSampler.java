@@ -415,11 +415,7 @@ public final class BatchSampler implements AutoCloseable {
             row.finish = FinishReason.STOP;
         } else if (!p.stopStrings().isEmpty()) {
             text = tokenizer.decode(Arrays.copyOf(row.tokens, row.n), true);
-            int cut = -1;
-            for (String s : p.stopStrings()) {
-                int at = text.indexOf(s);
-                if (at >= 0 && (cut < 0 || at < cut)) cut = at;
-            }
+            int cut = p.stopAt(text);
             if (cut >= 0) {
                 row.finish = FinishReason.STOP;
                 text = text.substring(0, cut);

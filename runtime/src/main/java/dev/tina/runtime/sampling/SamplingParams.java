@@ -36,4 +36,14 @@ public record SamplingParams(int n, double temperature, double topP, int topK, d
     public SamplingParams withSeed(long seed) {
         return new SamplingParams(n, temperature, topP, topK, minP, maxNewTokens, stopStrings, stopTokenIds, seed);
     }
+
+    /** Where the earliest stop string starts in {@code text}, or -1: the completion's text is cut there. */
+    public int stopAt(String text) {
+        int cut = -1;
+        for (String s : stopStrings) {
+            int at = text.indexOf(s);
+            if (at >= 0 && (cut < 0 || at < cut)) cut = at;
+        }
+        return cut;
+    }
 }
