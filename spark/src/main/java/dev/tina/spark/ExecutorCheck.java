@@ -63,8 +63,15 @@ final class ExecutorCheck {
         }
     }
 
-    /** Fails with the executor's problem, if it has one (run first when the plugin did not). */
+    /**
+     * Before each task: fails when the task's driver runs another build than this executor, or with
+     * the executor's start-up problem, if it has one (the checks run first when the plugin did not).
+     */
     static void require(String driverBuild) {
+        if (!driverBuild.equals(ToolVersion.full())) {
+            throw new IllegalStateException(ExecutorWorkers.where() + " runs tina " + ToolVersion.full() + " but the driver runs tina "
+                    + driverBuild + ": deploy the same build on both");
+        }
         run(driverBuild);
         String p = problem;
         if (p != null) throw new IllegalStateException(ExecutorWorkers.where() + ": " + p);

@@ -1,5 +1,6 @@
 package dev.tina.spark;
 
+import dev.tina.export.AtomicOutputDirectory;
 import dev.tina.export.ExportCache;
 import org.apache.spark.SparkFiles;
 import org.apache.spark.api.java.JavaSparkContext;
@@ -53,15 +54,18 @@ record ShippedFolder(String fingerprint, List<String> names) implements Serializ
         CRC32C crc = new CRC32C();
         byte[] buf = new byte[1 << 20];
         List<String> names = new ArrayList<>();
+        long total = 0;
         for (Path f : files) {
             String name = f.getFileName().toString();
+            long size = Files.size(f);
             names.add(name);
-            crc.update((name + "\0" + Files.size(f) + "\0").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            total += size;
+            crc.update((name + "\0" + size + "\0").getBytes(java.nio.charset.StandardCharsets.UTF_8));
             try (InputStream in = Files.newInputStream(f)) {
                 for (int n; (n = in.read(buf)) > 0; ) crc.update(buf, 0, n);
             }
         }
-        String fp = HexFormat.of().toHexDigits((int) crc.getValue()) + "-" + Long.toHexString(files.stream().mapToLong(ShippedFolder::size).sum());
+        String fp = HexFormat.of().toHexDigits((int) crc.getValue()) + "-" + Long.toHexString(total);
         ShippedFolder shipped = new ShippedFolder(fp, names);
         // Spark names added files by their file name (a symbolic link's target's): hard links named by fingerprint keep two
         // folders' config.json apart without copying a model; beside the folder, so on its file system, else a copy in /tmp
@@ -90,9 +94,8 @@ record ShippedFolder(String fingerprint, List<String> names) implements Serializ
             STAGING.clear();
         }
         for (Path dir : all) {
-            try (Stream<Path> s = Files.list(dir)) {
-                for (Path p : s.toList()) Files.deleteIfExists(p);
-                Files.deleteIfExists(dir);
+            try {
+                AtomicOutputDirectory.deleteRecursively(dir);
             } catch (IOException e) {
                 System.err.println("tina: cannot remove " + dir + ": " + e.getMessage());
             }
@@ -110,14 +113,6 @@ record ShippedFolder(String fingerprint, List<String> names) implements Serializ
             STAGING.add(beside);
         }
         return beside;
-    }
-
-    private static long size(Path p) {
-        try {
-            return Files.size(p);
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
     }
 
     String fileName(String name) { return "tina-" + fingerprint + "-" + name; }
@@ -146,12 +141,7 @@ record ShippedFolder(String fingerprint, List<String> names) implements Serializ
                 // another executor on this host was first: its folder has the same content
             }
         } finally {
-            if (Files.exists(tmp)) {
-                try (Stream<Path> s = Files.list(tmp)) {
-                    for (Path p : s.toList()) Files.deleteIfExists(p);
-                }
-                Files.deleteIfExists(tmp);
-            }
+            AtomicOutputDirectory.deleteRecursively(tmp); // gone when it was moved into place
         }
         return target;
     }

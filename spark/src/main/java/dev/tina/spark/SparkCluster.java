@@ -124,19 +124,20 @@ public final class SparkCluster implements Cluster {
         else if (!java.util.Arrays.asList(now.split(sep.equals(" ") ? "\\s+" : sep)).contains(value)) c.set(key, now + sep + value);
     }
 
-    int executorWaitSeconds() { return jsc.getConf().getInt(EXECUTOR_WAIT, DEFAULT_EXECUTOR_WAIT_SECONDS); }
+    static int executorWaitSeconds(JavaSparkContext jsc) { return jsc.getConf().getInt(EXECUTOR_WAIT, DEFAULT_EXECUTOR_WAIT_SECONDS); }
 
-    /** Executors registered now (the status tracker lists the driver too). */
-    int executors() {
-        return local ? 1 : Math.max(0, jsc.sc().statusTracker().getExecutorInfos().length - 1);
+    /** Executors registered now (the status tracker lists the driver too); local mode's driver is its executor. */
+    static int executors(JavaSparkContext jsc) {
+        return jsc.master().startsWith("local") ? 1 : Math.max(0, jsc.sc().statusTracker().getExecutorInfos().length - 1);
     }
 
     /** Waits for the first executor, so that the default parallelism counts real cores; one line when none comes. */
     void awaitExecutors() throws InterruptedException {
-        long deadline = System.nanoTime() + executorWaitSeconds() * 1_000_000_000L;
-        while (executors() == 0) {
+        int wait = executorWaitSeconds(jsc);
+        long deadline = System.nanoTime() + wait * 1_000_000_000L;
+        while (executors(jsc) == 0) {
             if (System.nanoTime() > deadline) {
-                throw new ClusterException("--spark " + jsc.master() + ": no executor registered within " + executorWaitSeconds()
+                throw new ClusterException("--spark " + jsc.master() + ": no executor registered within " + wait
                         + " s (no worker with free cores and memory for spark.executor.memory, or workers that cannot start "
                         + "executors: see the worker's logs; " + EXECUTOR_WAIT + " sets the wait)", null);
             }
@@ -151,15 +152,13 @@ public final class SparkCluster implements Cluster {
      */
     static <T> List<T> collect(JavaSparkContext jsc, JavaRDD<T> rdd, String what) {
         JavaFutureAction<List<T>> f = rdd.collectAsync();
-        boolean local = jsc.master().startsWith("local");
-        int wait = jsc.getConf().getInt(EXECUTOR_WAIT, DEFAULT_EXECUTOR_WAIT_SECONDS);
+        int wait = executorWaitSeconds(jsc);
         long noneSince = -1;
         while (true) {
             try {
                 return f.get(250, TimeUnit.MILLISECONDS);
             } catch (TimeoutException e) {
-                if (local) continue;
-                int n = Math.max(0, jsc.sc().statusTracker().getExecutorInfos().length - 1);
+                int n = executors(jsc);
                 long now = System.nanoTime();
                 if (n > 0) noneSince = -1;
                 else if (noneSince < 0) noneSince = now;

@@ -131,10 +131,6 @@ final class SparkStepRunner implements StepRunner {
 
     /** On an executor: checks, then the slice on this JVM's worker for the recipe. */
     static TaskOutput runTask(TaskSpec spec, Broadcast<Adapter> broadcast, StepPlan.Slice slice) throws Exception {
-        if (!spec.driverVersion().equals(ToolVersion.full())) {
-            throw new IllegalStateException(ExecutorWorkers.where() + " runs tina " + ToolVersion.full() + " but the driver runs tina "
-                    + spec.driverVersion() + ": deploy the same build on both");
-        }
         ExecutorCheck.require(spec.driverVersion());
         TaskContext ctx = TaskContext.get();
         checkGpu(ctx);
