@@ -20,6 +20,7 @@ import dev.tina.runtime.SessionSettings;
 import dev.tina.runtime.sampling.BatchSampler;
 import dev.tina.runtime.sampling.SamplingParams;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Files;
@@ -45,7 +46,7 @@ import java.util.function.LongConsumer;
         description = "tina eval's generation, waves (a sampler call per --batch-rows / --n-samples problems) vs one continuous scheduler, "
                 + "in one run on the same samples (checked equal), optionally on a long-tailed length mix; reports the throughput ratio.")
 final class BenchEval implements Callable<Integer> {
-    @Option(names = "--model", required = true, description = "Hugging Face folder or exported folder (with tokenizer.json)") Path model;
+    @Mixin ModelOption model;
     @Option(names = "--benchmarks", split = ",", defaultValue = "math500", description = "as tina eval; default ${DEFAULT-VALUE}") List<String> benchmarks;
     @Option(names = "--custom", description = "a JSONL benchmark, as tina eval's --custom; repeatable") List<String> customs = new ArrayList<>();
     @Option(names = "--limit", defaultValue = "32", description = "first M problems of each benchmark; default ${DEFAULT-VALUE}") int limit;
@@ -68,7 +69,7 @@ final class BenchEval implements Callable<Integer> {
         EvalSettings settings = new EvalSettings(nSamples, maxNewTokens, temperature, topP, seed, chat, null, limit, batchRows, "cpu");
         ObjectMapper json = new ObjectMapper();
         ArrayNode rows = json.createArrayNode();
-        try (LoadedModel m = LoadedModel.open(model, SessionSettings.of(SessionSettings.Device.CPU));
+        try (LoadedModel m = LoadedModel.open(model.path(), SessionSettings.of(SessionSettings.Device.CPU));
              BatchSampler sampler = m.sampler(batchRows)) {
             Set<Long> stop = new HashSet<>(m.defaults().eosTokenIds());
             if (longTailMean != null) {
@@ -77,7 +78,7 @@ final class BenchEval implements Callable<Integer> {
                 for (long id = 0, added = 0; added < k; id += vocab / k, added++) stop.add(id);
             }
             SamplingParams params = new SamplingParams(1, temperature, topP, 0, 0, maxNewTokens, List.of(), stop, seed);
-            ModelInfo info = new ModelInfo(model.toString(), m.exportDir().toString(), "bench", m.decoder().descriptor().architecture());
+            ModelInfo info = new ModelInfo(model.path().toString(), m.exportDir().toString(), "bench", m.decoder().descriptor().architecture());
             System.out.printf(Locale.ROOT, "model %s, %d problems (%s) × %d samples, %d new tokens at most, %d rows, temperature %.2f, top-p %.2f%s, %d threads%n",
                     m.exportDir(), data.problems().size(), String.join(",", benchmarks), nSamples, maxNewTokens, batchRows, temperature, topP,
                     longTailMean == null ? "" : ", long tail " + longTailMean, Runtime.getRuntime().availableProcessors());
