@@ -155,7 +155,7 @@ public final class BatchSampler implements AutoCloseable {
      */
     public record Feed(Iterator<Request> requests, int longestPrompt, long rows) {
         public Feed {
-            if (longestPrompt < 1) throw new IllegalArgumentException("longestPrompt must be >= 1, got " + longestPrompt);
+            if (longestPrompt < 0) throw new IllegalArgumentException("longestPrompt must be >= 0, got " + longestPrompt);
             if (rows < 0) throw new IllegalArgumentException("rows must be >= 0, got " + rows);
         }
     }
