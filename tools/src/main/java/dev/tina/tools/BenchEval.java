@@ -28,9 +28,11 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicReference;
@@ -85,8 +87,8 @@ final class BenchEval implements Callable<Integer> {
             try (AdapterBinding none = m.adapter(null)) { // JIT and session warm for both paths
                 sampler.generate(List.of(m.encodePrompt(data.problems().getFirst().message(), chat, null)), params.withN(1), none);
             }
-            System.out.println("| generation | samples | tokens | seconds | tokens/s | × waves |");
-            System.out.println("|---|---|---|---|---|---|");
+            System.out.println("| generation | samples | tokens | decode steps | rows per step | seconds | tokens/s | × waves |");
+            System.out.println("|---|---|---|---|---|---|---|---|");
             List<String> reference = null;
             double wavesTps = Double.NaN;
             for (BatchSampler.Scheduling s : List.of(BatchSampler.Scheduling.WAVES, BatchSampler.Scheduling.CONTINUOUS)) {
@@ -106,8 +108,12 @@ final class BenchEval implements Callable<Integer> {
                     List<String> lines = records.stream().map(r -> r.toJson(json)).sorted().toList();
                     EvalRunner.Session t = session.get();
                     double tps = t.tokens() / t.generationSeconds();
+                    // a sample's first token comes from its prefill; every later one from a decode step
+                    long steps = s == BatchSampler.Scheduling.WAVES ? waveSteps(data, records) : sampler.lastStats().decodeSteps;
+                    double perStep = (double) (t.tokens() - records.size()) / steps;
                     String name = s == BatchSampler.Scheduling.WAVES ? "waves (a call per " + Math.max(1, batchRows / nSamples) + " problems)" : "continuous (one scheduler)";
-                    System.out.printf(Locale.ROOT, "| %s | %d | %d | %.2f | %.1f | %s |%n", name, records.size(), t.tokens(), t.generationSeconds(), tps,
+                    System.out.printf(Locale.ROOT, "| %s | %d | %d | %d | %.1f of %d | %.2f | %.1f | %s |%n", name, records.size(), t.tokens(), steps, perStep,
+                            batchRows, t.generationSeconds(), tps,
                             reference == null ? "–" : String.format(Locale.ROOT, "**%.2f×**", tps / wavesTps));
                     ObjectNode row = rows.addObject();
                     row.put("generation", s.name().toLowerCase(Locale.ROOT));
@@ -115,6 +121,8 @@ final class BenchEval implements Callable<Integer> {
                     row.put("tokens", t.tokens());
                     row.put("seconds", t.generationSeconds());
                     row.put("tokens_per_second", tps);
+                    row.put("decode_steps", steps);
+                    row.put("rows_per_step", perStep);
                     if (reference == null) {
                         reference = lines;
                         wavesTps = tps;
@@ -137,5 +145,21 @@ final class BenchEval implements Callable<Integer> {
         }
         if (out != null) Files.writeString(out, json.writerWithDefaultPrettyPrinter().writeValueAsString(rows));
         return 0;
+    }
+
+    /** Decode steps of the wave path: each call of {@code rows / n} problems runs until its longest sample ends. */
+    private long waveSteps(Evaluation.Data data, List<SampleRecord> records) {
+        Map<String, Integer> first = new HashMap<>();
+        int at = 0;
+        for (var b : data.infos()) {
+            first.put(b.name(), at);
+            at += b.problems();
+        }
+        int perWave = Math.max(1, batchRows / nSamples);
+        Map<Integer, Integer> longest = new HashMap<>();
+        for (SampleRecord r : records) longest.merge((first.get(r.benchmark()) + r.problemIndex()) / perWave, r.tokens(), Math::max);
+        long steps = 0;
+        for (int l : longest.values()) steps += l - 1;
+        return steps;
     }
 }

@@ -212,6 +212,26 @@ class BatchSamplerTest {
         }
     }
 
+    @Test
+    void theWaveEngineRunsListsAndFeedsAsTheSlotEngineDoes() throws Exception {
+        SamplingParams p = new SamplingParams(3, 0.9, 0.95, 0, 0.0, 40, List.of(), Set.of(29889L), 99);
+        // 4 rows: waves of requests 0 and 5 (3 rows), then 7 alone (3 + 3 > 4), then 9
+        List<BatchSampler.Request> requests = List.of(new BatchSampler.Request(0, prompts.get(0), new int[]{1}),
+                new BatchSampler.Request(5, prompts.get(1), new int[]{0, 2}), new BatchSampler.Request(7, prompts.get(2), new int[]{0, 1, 2}),
+                new BatchSampler.Request(9, prompts.get(0), new int[]{2}));
+        int longest = prompts.stream().mapToInt(x -> x.length).max().orElseThrow();
+        java.util.Map<String, long[]> slots = new java.util.concurrent.ConcurrentHashMap<>(), waves = new java.util.concurrent.ConcurrentHashMap<>();
+        sampler.generate(new BatchSampler.Feed(requests.iterator(), longest, 7), p, none, c -> slots.put(c.promptIndex() + "/" + c.sampleIndex(), c.tokenIds()));
+        try (BatchSampler concat = BatchSampler.owning(new OrtBackend(decoder, "onnxruntime"), null, 4)) {
+            concat.generate(new BatchSampler.Feed(requests.iterator(), longest, 7), p, none, c -> waves.put(c.promptIndex() + "/" + c.sampleIndex(), c.tokenIds()));
+            List<Completion> greedy = concat.generate(prompts, SamplingParams.greedy(200), none);
+            for (int i = 0; i < prompts.size(); i++) assertArrayEquals(expected.get(i), greedy.get(i).tokenIds(), "prompt " + i + " in waves");
+        }
+        assertEquals(7, slots.size());
+        assertEquals(slots.keySet(), waves.keySet());
+        for (String k : slots.keySet()) assertArrayEquals(slots.get(k), waves.get(k), k);
+    }
+
     /** The seed under which prompt 0 draws prompt {@code first}'s streams (as the eval's wave path shifts it). */
     static long shifted(long seed, int first) {
         long a = 0x9E3779B97F4A7C15L, inv = a;
