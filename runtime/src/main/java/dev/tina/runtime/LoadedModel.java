@@ -80,8 +80,13 @@ public final class LoadedModel implements AutoCloseable {
      * {@link #sampler} decodes on the TensorRT engine.
      */
     public static LoadedModel open(Path model, SessionSettings settings) throws Exception {
+        return open(model, settings, OrtDecoder.Precision.AS_EXPORTED);
+    }
+
+    /** As {@link #open(Path, SessionSettings)}, choosing the full-precision graphs of a quantized export with {@code Precision.FULL}. */
+    public static LoadedModel open(Path model, SessionSettings settings, OrtDecoder.Precision precision) throws Exception {
         if (settings.device() == SessionSettings.Device.TENSORRT && settings.sharedWeights() == null) return openShared(model, settings);
-        return openSession(resolveExport(model), settings, OrtDecoder.Precision.AS_EXPORTED);
+        return openSession(resolveExport(model), settings, precision);
     }
 
     private static LoadedModel openSession(Path exportDir, SessionSettings settings, OrtDecoder.Precision precision) throws Exception {
