@@ -104,7 +104,8 @@ public final class DecoderGraph {
     private final Variant variant;
     /** Null for full-precision graphs; else the source of the quantized projections (inference graphs only). */
     private final QuantizedWeights quantized;
-    private final java.util.Set<String> castDone = new java.util.HashSet<>(), added = new java.util.HashSet<>();
+    private final java.util.Set<String> castDone = new java.util.HashSet<>();
+    private final Map<String, DType> storage = new HashMap<>();
 
     private boolean dropoutSeedDeclared;
     private String batchDim, seqDim, qShape, kvShape, cos4, sin4, cos5, sin5, allowed;
@@ -203,7 +204,13 @@ public final class DecoderGraph {
             prelude();
             try (var e = g.scope("embed_tokens")) {
                 String ids = g.op("Reshape", List.of("input_ids", g.constInt64(-1)));
-                h = g.op("Gather", List.of(weight("model.embed_tokens.weight", c.vocabSize(), c.hiddenSize()), ids), attr("axis", 0L));
+                String table = "model.embed_tokens.weight";
+                if (quantized != null && storedAs(table, c.vocabSize(), c.hiddenSize()) != DType.F32) {
+                    // gather the 16-bit rows, then cast: the table stays at 2 bytes a value in memory (ONNX Runtime folds a Cast of a whole initializer to float32)
+                    h = g.op("Cast", List.of(g.op("Gather", List.of(table, ids), attr("axis", 0L))), attr("to", (long) FLOAT));
+                } else {
+                    h = g.op("Gather", List.of(weight(table, c.vocabSize(), c.hiddenSize()), ids), attr("axis", 0L));
+                }
             }
             for (int i = 0; i < c.numHiddenLayers(); i++) {
                 try (var l = g.scope("layers." + i)) {
@@ -525,12 +532,19 @@ public final class DecoderGraph {
 
     /** Adds a weight as an initializer (once; tied embeddings reuse it); returns a float32 value name. */
     private String weight(String name, long... shape) throws IOException {
+        if (storedAs(name, shape) == DType.F32) return name;
         String casted = name + "/float32";
-        if (castDone.contains(name)) return casted;
-        if (!added.add(name)) return name;
-        DType dtype = weights.add(g, name, shape);
-        if (dtype == DType.F32) return name;
-        castDone.add(name);
-        return g.opNamed("Cast", casted, List.of(name), attr("to", (long) FLOAT));
+        if (castDone.add(name)) g.opNamed("Cast", casted, List.of(name), attr("to", (long) FLOAT));
+        return casted;
+    }
+
+    /** Adds the initializer once; its storage dtype. */
+    private DType storedAs(String name, long... shape) throws IOException {
+        DType d = storage.get(name);
+        if (d == null) {
+            d = weights.add(g, name, shape);
+            storage.put(name, d);
+        }
+        return d;
     }
 }

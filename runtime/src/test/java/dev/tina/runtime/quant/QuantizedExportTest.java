@@ -124,6 +124,25 @@ class QuantizedExportTest {
         assertTrue(e8.meanKl() < 1e-3 && e8.top1Agreement() >= 0.9, e8.line());
     }
 
+    /** 16-bit storage: the quantized graphs gather embedding rows before casting them; same logits as a float32-stored export's quantized graphs up to the storage rounding. */
+    @Test
+    void sixteenBitStorageGathersBeforeCasting() throws Exception {
+        Path bf16 = tmp.resolve("fx-bf16"), f32 = tmp.resolve("fx-f32");
+        var q = QuantizedWeights.Settings.of(Scheme.INT8, 16, false);
+        DecoderExporter.export(FIXTURE.resolve("model"), bf16, new DecoderExporter.Options(DType.BF16, List.of(Projection.values()), false, q));
+        DecoderExporter.export(FIXTURE.resolve("model"), f32, new DecoderExporter.Options(DType.F32, List.of(Projection.values()), false, q));
+        String graph = Files.readString(bf16.resolve(ModelDescriptor.read(bf16).quantization().inPlaceFile()), java.nio.charset.StandardCharsets.ISO_8859_1);
+        assertFalse(graph.contains("model.embed_tokens.weight/float32"), "no whole-table cast in the quantized graph");
+        ParityCheck.Comparison a, b;
+        try (OrtDecoder d = OrtDecoder.open(bf16, SessionSettings.cpu())) {
+            a = ParityCheck.run(d, null, FIXTURE.resolve("case.safetensors"), null).getFirst();
+        }
+        try (OrtDecoder d = OrtDecoder.open(f32, SessionSettings.cpu())) {
+            b = ParityCheck.run(d, null, FIXTURE.resolve("case.safetensors"), null).getFirst();
+        }
+        assertTrue(a.passed() && a.top1Agreement() >= 0.9 && Math.abs(a.meanKl() - b.meanKl()) < 1e-2, a.line() + "\n" + b.line());
+    }
+
     @Test
     void blockSizesThatDoNotDivideAreOneLine() {
         var e = assertThrows(IllegalArgumentException.class, () -> DecoderExporter.export(FIXTURE.resolve("model"), tmp.resolve("bad"),
