@@ -28,11 +28,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicReference;
@@ -87,16 +85,20 @@ final class BenchEval implements Callable<Integer> {
             try (AdapterBinding none = m.adapter(null)) { // JIT and session warm for both paths
                 sampler.generate(List.of(m.encodePrompt(data.problems().getFirst().message(), chat, null)), params.withN(1), none);
             }
-            System.out.println("| generation | samples | tokens | decode steps | rows per step | seconds | tokens/s | × waves |");
-            System.out.println("|---|---|---|---|---|---|---|---|");
+            System.out.println("| generation | samples | tokens | decode steps | rows per step | sampler s | tokens/s (sampler) | generation s | tokens/s | × waves |");
+            System.out.println("|---|---|---|---|---|---|---|---|---|---|");
             List<String> reference = null;
-            double wavesTps = Double.NaN;
+            double wavesTps = Double.NaN, wavesSamplerTps = Double.NaN;
             for (BatchSampler.Scheduling s : List.of(BatchSampler.Scheduling.WAVES, BatchSampler.Scheduling.CONTINUOUS)) {
                 Path dir = Files.createTempDirectory("tina-bench-eval");
                 try {
                     AtomicReference<EvalRunner.Session> session = new AtomicReference<>();
+                    AtomicReference<SamplerGenerator> generator = new AtomicReference<>();
                     Evaluation.run(dir, settings, info, data, List.of(Variant.base()),
-                            v -> new SamplerGenerator(m, sampler, m.adapter(null), params, chat, null, batchRows, s),
+                            v -> {
+                                generator.set(new SamplerGenerator(m, sampler, m.adapter(null), params, chat, null, batchRows, s));
+                                return generator.get();
+                            },
                             new Evaluation.Listener() {
                                 @Override
                                 public LongConsumer start(String variant, int pending, int alreadyDone) { return x -> { }; }
@@ -108,13 +110,13 @@ final class BenchEval implements Callable<Integer> {
                     List<String> lines = records.stream().map(r -> r.toJson(json)).sorted().toList();
                     EvalRunner.Session t = session.get();
                     double tps = t.tokens() / t.generationSeconds();
-                    // a sample's first token comes from its prefill; every later one from a decode step
-                    long steps = s == BatchSampler.Scheduling.WAVES ? waveSteps(data, records) : sampler.lastStats().decodeSteps;
-                    double perStep = (double) (t.tokens() - records.size()) / steps;
+                    BatchSampler.Stats st = generator.get().stats();
+                    long steps = st.decodeSteps;
+                    double perStep = (double) st.rowSteps / steps, samplerTps = st.tokens / st.seconds();
                     String name = s == BatchSampler.Scheduling.WAVES ? "waves (a call per " + Math.max(1, batchRows / nSamples) + " problems)" : "continuous (one scheduler)";
-                    System.out.printf(Locale.ROOT, "| %s | %d | %d | %d | %.1f of %d | %.2f | %.1f | %s |%n", name, records.size(), t.tokens(), steps, perStep,
-                            batchRows, t.generationSeconds(), tps,
-                            reference == null ? "–" : String.format(Locale.ROOT, "**%.2f×**", tps / wavesTps));
+                    System.out.printf(Locale.ROOT, "| %s | %d | %d | %d | %.1f of %d | %.2f | %.1f | %.2f | %.1f | %s |%n", name, records.size(), t.tokens(),
+                            steps, perStep, batchRows, st.seconds(), samplerTps, t.generationSeconds(), tps,
+                            reference == null ? "–" : String.format(Locale.ROOT, "**%.2f×** (sampler %.2f×)", tps / wavesTps, samplerTps / wavesSamplerTps));
                     ObjectNode row = rows.addObject();
                     row.put("generation", s.name().toLowerCase(Locale.ROOT));
                     row.put("samples", records.size());
@@ -123,15 +125,19 @@ final class BenchEval implements Callable<Integer> {
                     row.put("tokens_per_second", tps);
                     row.put("decode_steps", steps);
                     row.put("rows_per_step", perStep);
+                    row.put("sampler_seconds", st.seconds());
+                    row.put("sampler_tokens_per_second", samplerTps);
                     if (reference == null) {
                         reference = lines;
                         wavesTps = tps;
+                        wavesSamplerTps = samplerTps;
                         int[] lengths = records.stream().mapToInt(SampleRecord::tokens).sorted().toArray();
                         long capped = records.stream().filter(r -> r.finish().equals("length")).count();
                         System.out.printf(Locale.ROOT, "  lengths: median %d, mean %.0f, max %d, %d of %d at the cap%n", lengths[lengths.length / 2],
                                 Arrays.stream(lengths).average().orElse(0), lengths[lengths.length - 1], capped, lengths.length);
                     } else {
                         row.put("ratio", tps / wavesTps);
+                        row.put("sampler_ratio", samplerTps / wavesSamplerTps);
                         if (!lines.equals(reference)) {
                             System.out.println("samples differ between the two paths: they must be identical");
                             return 1;
@@ -147,19 +153,4 @@ final class BenchEval implements Callable<Integer> {
         return 0;
     }
 
-    /** Decode steps of the wave path: each call of {@code rows / n} problems runs until its longest sample ends. */
-    private long waveSteps(Evaluation.Data data, List<SampleRecord> records) {
-        Map<String, Integer> first = new HashMap<>();
-        int at = 0;
-        for (var b : data.infos()) {
-            first.put(b.name(), at);
-            at += b.problems();
-        }
-        int perWave = Math.max(1, batchRows / nSamples);
-        Map<Integer, Integer> longest = new HashMap<>();
-        for (SampleRecord r : records) longest.merge((first.get(r.benchmark()) + r.problemIndex()) / perWave, r.tokens(), Math::max);
-        long steps = 0;
-        for (int l : longest.values()) steps += l - 1;
-        return steps;
-    }
 }

@@ -41,6 +41,8 @@ public final class SamplerGenerator implements Generator {
     private final String system;
     private final int rows;
     private final BatchSampler.Scheduling scheduling;
+    /** The sampler's time and counts over this generator's calls. */
+    private final BatchSampler.Stats spent = new BatchSampler.Stats();
 
     /**
      * Continuous scheduling.
@@ -94,7 +96,18 @@ public final class SamplerGenerator implements Generator {
         for (Pending p : todo) longest = Math.max(longest, promptTokens(messages.get(p.index())));
         Iterator<BatchSampler.Request> requests = todo.stream()
                 .map(p -> new BatchSampler.Request(p.index(), encode(messages.get(p.index())), p.samples())).iterator();
-        sampler.generate(new BatchSampler.Feed(requests, longest, Pending.rows(todo)), params.withN(n), adapter, c -> onDone.accept(generated(0, c)));
+        try {
+            sampler.generate(new BatchSampler.Feed(requests, longest, Pending.rows(todo)), params.withN(n), adapter, c -> onDone.accept(generated(0, c)));
+        } finally {
+            spent.add(sampler.lastStats());
+        }
+    }
+
+    /** Where the sampler's time went over every call of this generator so far (decode steps, rows, seconds). */
+    public BatchSampler.Stats stats() {
+        BatchSampler.Stats copy = new BatchSampler.Stats();
+        copy.add(spent);
+        return copy;
     }
 
     /** The wave-per-call baseline over the run indices [first pending, last pending]; samples not pending are not handed on. */
@@ -106,16 +119,24 @@ public final class SamplerGenerator implements Generator {
             if (wanted.contains((long) g.index() * n + g.sample())) onDone.accept(g);
         };
         if (!SEEDS_SHIFT) {
-            sampler.generate(encode(messages, 0, to), params.withN(n), adapter, c -> {
-                if (c.promptIndex() >= from) pendingOnly.accept(generated(0, c));
-            });
+            try {
+                sampler.generate(encode(messages, 0, to), params.withN(n), adapter, c -> {
+                    if (c.promptIndex() >= from) pendingOnly.accept(generated(0, c));
+                });
+            } finally {
+                spent.add(sampler.lastStats());
+            }
             return;
         }
         int perWave = Math.max(1, rows / n);
         for (int start = from; start < to; start += perWave) {
             int first = start;
-            sampler.generate(encode(messages, start, Math.min(to, start + perWave)), params.withN(n).withSeed(shiftedSeed(params.seed(), first)),
-                    adapter, c -> pendingOnly.accept(generated(first, c)));
+            try {
+                sampler.generate(encode(messages, start, Math.min(to, start + perWave)), params.withN(n).withSeed(shiftedSeed(params.seed(), first)),
+                        adapter, c -> pendingOnly.accept(generated(first, c)));
+            } finally {
+                spent.add(sampler.lastStats());
+            }
         }
     }
 

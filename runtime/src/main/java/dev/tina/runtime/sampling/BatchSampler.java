@@ -56,6 +56,17 @@ public final class BatchSampler implements AutoCloseable {
         public long prefillNanos, decodeNanos, samplingNanos, gatherNanos, decodeSteps, tokens, rowSteps;
 
         public double seconds() { return (prefillNanos + decodeNanos + samplingNanos + gatherNanos) / 1e9; }
+
+        /** Adds {@code o}'s counts to these (a total over several calls). */
+        public void add(Stats o) {
+            prefillNanos += o.prefillNanos;
+            decodeNanos += o.decodeNanos;
+            samplingNanos += o.samplingNanos;
+            gatherNanos += o.gatherNanos;
+            decodeSteps += o.decodeSteps;
+            tokens += o.tokens;
+            rowSteps += o.rowSteps;
+        }
     }
 
     public Stats lastStats() { return stats; }
