@@ -17,7 +17,8 @@ import java.util.function.Consumer;
 import java.util.stream.IntStream;
 
 /**
- * Batched generation: many prompts × n samples each, at most {@code maxRows} rows at a time. On a
+ * Batched generation: many prompts × n samples each, or a {@link Feed} of requests pulled as rows
+ * free up, at most {@code maxRows} rows at a time. On a
  * {@link SlotBackend} (the CPU's in-place cache) requests are batched continuously: see
  * {@code SlotScheduler}. On a {@link DecoderBackend} (CUDA, TensorRT) prompts go in waves: each
  * wave prefills its prompts once (left-padded, last-position logits only), fans each prompt's KV

@@ -20,8 +20,12 @@ import java.nio.FloatBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -178,8 +182,8 @@ class BatchSamplerTest {
             requests.add(new BatchSampler.Request(i, prompts.get(i % prompts.size()), samples));
         }
         int[] pulled = {0}, pulledAtFirstDone = {-1};
-        java.util.Iterator<BatchSampler.Request> source = requests.iterator();
-        java.util.Iterator<BatchSampler.Request> counting = new java.util.Iterator<>() {
+        Iterator<BatchSampler.Request> source = requests.iterator();
+        Iterator<BatchSampler.Request> counting = new Iterator<>() {
             @Override public boolean hasNext() { return source.hasNext(); }
 
             @Override public BatchSampler.Request next() {
@@ -187,7 +191,7 @@ class BatchSamplerTest {
                 return source.next();
             }
         };
-        java.util.Map<String, Completion> got = new java.util.HashMap<>();
+        Map<String, Completion> got = new HashMap<>();
         int longest = prompts.stream().mapToInt(x -> x.length).max().orElseThrow();
         try (BatchSampler four = new BatchSampler(decoder, null, 4)) {
             four.generate(new BatchSampler.Feed(counting, longest, 45), p, none, c -> {
@@ -220,7 +224,7 @@ class BatchSamplerTest {
                 new BatchSampler.Request(5, prompts.get(1), new int[]{0, 2}), new BatchSampler.Request(7, prompts.get(2), new int[]{0, 1, 2}),
                 new BatchSampler.Request(9, prompts.get(0), new int[]{2}));
         int longest = prompts.stream().mapToInt(x -> x.length).max().orElseThrow();
-        java.util.Map<String, long[]> slots = new java.util.concurrent.ConcurrentHashMap<>(), waves = new java.util.concurrent.ConcurrentHashMap<>();
+        Map<String, long[]> slots = new ConcurrentHashMap<>(), waves = new ConcurrentHashMap<>();
         sampler.generate(new BatchSampler.Feed(requests.iterator(), longest, 7), p, none, c -> slots.put(c.promptIndex() + "/" + c.sampleIndex(), c.tokenIds()));
         try (BatchSampler concat = BatchSampler.owning(new OrtBackend(decoder, "onnxruntime"), null, 4)) {
             concat.generate(new BatchSampler.Feed(requests.iterator(), longest, 7), p, none, c -> waves.put(c.promptIndex() + "/" + c.sampleIndex(), c.tokenIds()));
