@@ -8,7 +8,10 @@ import dev.tina.export.ExportCache;
 import dev.tina.export.checkpoint.DType;
 import dev.tina.export.checkpoint.ModelConfig;
 import dev.tina.export.checkpoint.Projection;
+import dev.tina.training.graph.GrpoMicroBatch;
 import dev.tina.training.graph.LossHead;
+import dev.tina.training.graph.MicroBatch;
+import dev.tina.training.graph.SftMicroBatch;
 import dev.tina.training.graph.TrainingGraph;
 import dev.tina.training.layered.LayeredGradients;
 import dev.tina.training.layered.Recompute;
@@ -16,7 +19,7 @@ import dev.tina.training.optim.LoraTrainer;
 import dev.tina.training.optim.LrSchedule;
 import dev.tina.training.ort.GradientEngine;
 import dev.tina.training.ort.GradientSession;
-import dev.tina.training.ort.LoraTrainingSession;
+
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -244,7 +247,7 @@ final class BenchCommand {
                 for (int i = 0; i < v.length; i++) v[i] = (float) rng.nextDouble(-bound, bound);
                 init.put(p, v);
             }
-            LoraTrainingSession.Batch batchData = randomBatch(rng, config.vocabSize(), alpha / rank, prompt);
+            MicroBatch batchData = randomBatch(rng, config.vocabSize(), alpha / rank, prompt);
             int completion = batch * (seq - prompt);
             SessionSettings.Device onDevice = SessionSettings.Device.parse(device);
             System.out.printf("model %s, %s loss, LoRA r=%d on %s, batch %d × %d tokens (%d prompt + %d completion each), %d threads, device %s%n",
@@ -333,7 +336,7 @@ final class BenchCommand {
             return m;
         }
 
-        private LoraTrainingSession.Batch randomBatch(SplittableRandom rng, int vocab, double scale, int prompt) {
+        private MicroBatch randomBatch(SplittableRandom rng, int vocab, double scale, int prompt) {
             long[] ids = new long[batch * seq], mask = new long[batch * seq], pos = new long[batch * seq];
             for (int i = 0; i < ids.length; i++) {
                 ids[i] = rng.nextInt(vocab);
@@ -353,17 +356,9 @@ final class BenchCommand {
                 old[i] = (float) -Math.log(vocab); // about a random model's log-prob: ratios near 1, some clipped
                 ref[i] = old[i];
             }
-            long[] shape = {batch, seq};
-            var b = new LoraTrainingSession.Batch()
-                    .longs("input_ids", ids, shape).longs("attention_mask", mask, shape).longs("position_ids", pos, shape)
-                    .floats("lora_scale", new float[]{(float) scale}, 1)
-                    .longs("target_positions", tp, n).longs("target_ids", ti, n).floats("token_weights", w, n)
-                    .floats("temperature", new float[]{1f}, 1);
-            if (loss.equals("grpo")) {
-                b.floats("advantages", adv, n).floats("old_logps", old, n).floats("ref_logps", ref, n)
-                        .floats("beta", new float[]{0.04f}, 1).floats("epsilon_low", new float[]{0.2f}, 1).floats("epsilon_high", new float[]{0.2f}, 1);
-            }
-            return b;
+            return loss.equals("grpo")
+                    ? new GrpoMicroBatch(0, batch, seq, ids, mask, pos, tp, ti, w, adv, old, ref, (float) scale, 1f, 0.04f, 0.2f, 0.2f, null)
+                    : new SftMicroBatch(batch, seq, ids, mask, pos, tp, ti, w, (float) scale, 1f, null);
         }
     }
 }

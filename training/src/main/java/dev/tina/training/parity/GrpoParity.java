@@ -10,13 +10,11 @@ import dev.tina.training.graph.TrainingGraph;
 import dev.tina.training.ort.GradientEngine;
 import dev.tina.training.layered.LayeredGradients;
 import dev.tina.training.layered.Recompute;
-import dev.tina.training.ort.LoraTrainingSession;
+import dev.tina.training.graph.GrpoMicroBatch;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
  * {@code tina parity --grpo}: one pass of the generated training graph on a reference case's
@@ -52,7 +50,7 @@ public final class GrpoParity {
         try (SafetensorsFile cs = SafetensorsFile.open(caseFile);
              GradientEngine session = recompute.open(spec, null, false, device, LayeredGradients.Options.defaults())) {
             ReferenceCase rc = ReferenceCase.read(cs, caseJson);
-            LoraTrainingSession.Batch batch = rc.batch(adapter.config().scale());
+            GrpoMicroBatch batch = rc.batch(adapter.config().scale());
             GradientEngine.Result res = session.run(batch, adapter.tensors());
             float[] logps = res.logps();
             double maxErr = 0;
@@ -80,10 +78,9 @@ public final class GrpoParity {
      * loss is their signed sum and can nearly cancel (at β = 0 it is a sum of ± advantage terms),
      * so its error is judged against this, not against the loss itself.
      */
-    static double termScale(LoraTrainingSession.Batch b, float[] logps) {
-        float[] w = (float[]) b.values().get("token_weights")[0], adv = (float[]) b.values().get("advantages")[0];
-        float[] old = (float[]) b.values().get("old_logps")[0], ref = (float[]) b.values().get("ref_logps")[0];
-        double beta = ((float[]) b.values().get("beta")[0])[0], sum = 0;
+    static double termScale(GrpoMicroBatch b, float[] logps) {
+        float[] w = b.tokenWeights(), adv = b.advantages(), old = b.oldLogps(), ref = b.refLogps();
+        double beta = b.beta(), sum = 0;
         for (int k = 0; k < w.length; k++) {
             double ratio = Math.exp(logps[k] - old[k]), d = ref[k] - logps[k];
             sum += Math.abs(w[k]) * (Math.abs(adv[k]) * ratio + beta * (Math.exp(d) - d - 1));
