@@ -14,6 +14,8 @@ import dev.tina.training.graph.MicroBatch;
 import dev.tina.training.graph.SftMicroBatch;
 import dev.tina.training.graph.TrainingGraph;
 import dev.tina.training.layered.LayeredGradients;
+import dev.tina.training.layered.MemoryBudget;
+import dev.tina.training.layered.MemoryEstimate;
 import dev.tina.training.layered.Recompute;
 import dev.tina.training.optim.LoraTrainer;
 import dev.tina.training.optim.LrSchedule;
@@ -217,7 +219,10 @@ final class BenchCommand {
         @Option(names = "--steps", defaultValue = "3", description = "timed steps after the warm-up; default ${DEFAULT-VALUE}") int steps;
         @Option(names = "--warmup", defaultValue = "1", description = "untimed steps first; default ${DEFAULT-VALUE}") int warmup;
         @Option(names = "--loss", defaultValue = "grpo", description = "grpo or sft; default ${DEFAULT-VALUE}") String loss;
-        @Option(names = "--recompute", defaultValue = "layer", split = ",", description = "layer, none, or both (e.g. layer,none): the modes to run, in order, on the same batch; default ${DEFAULT-VALUE}") List<String> recompute;
+        @Option(names = "--recompute", defaultValue = "auto", split = ",", description = "auto, layer, none, or several (e.g. layer,none): the modes to run, in order, "
+                + "on the same batch; auto picks none when its estimated peak fits --memory-budget, else layer; default ${DEFAULT-VALUE}") List<String> recompute;
+        @Option(names = "--memory-budget", defaultValue = "0.5", paramLabel = "BUDGET", description = "what --recompute auto lets the whole-model graph take: "
+                + "a fraction of physical memory or gigabytes (12GB); default ${DEFAULT-VALUE}") String memoryBudget;
         @Option(names = "--attention-block", defaultValue = "256", description = "queries per attention tile (--recompute layer); default ${DEFAULT-VALUE}") int attentionBlock;
         @Option(names = "--row-block", defaultValue = "1024", description = "tokens per run of the per-token pieces (--recompute layer); default ${DEFAULT-VALUE}") int rowBlock;
         @Option(names = "--low-memory", description = "--recompute none: do not let ONNX Runtime pre-pack the base weights (less memory, maybe slower)") boolean lowMemory;
@@ -256,8 +261,13 @@ final class BenchCommand {
             GradientEngine.Result first = null;
             double firstStep = 0, firstCpu = 0;
             if (steps < 1 || warmup < 0) throw new IllegalArgumentException("--steps must be >= 1 and --warmup >= 0");
+            MemoryEstimate estimate = MemoryEstimate.wholeGraph(config, batch, seq, completion);
+            long budget = MemoryBudget.parse(memoryBudget).bytes(MemoryBudget.physicalBytes());
+            System.out.printf("whole-graph (--recompute none) peak estimate %s; budget %.1f GB%n", estimate.describe(), budget / 1e9);
             for (String modeName : recompute) {
-                Recompute mode = Recompute.parse(modeName);
+                Recompute.Decision pass = Recompute.parse(modeName).decide(estimate, budget, onDevice);
+                Recompute mode = pass.mode();
+                if (Recompute.parse(modeName) == Recompute.AUTO) System.out.println("--recompute " + pass);
                 System.gc();
                 if (!ProcessMemory.resetPeak()) System.out.println("(cannot reset the peak-RSS mark; peaks below include earlier modes)");
                 double rssBefore = ProcessMemory.rssGb();

@@ -9,6 +9,8 @@ import dev.tina.training.graph.LossHead;
 import dev.tina.training.graph.TrainingGraph;
 import dev.tina.training.ort.GradientEngine;
 import dev.tina.training.layered.LayeredGradients;
+import dev.tina.training.layered.MemoryBudget;
+import dev.tina.training.layered.MemoryEstimate;
 import dev.tina.training.layered.Recompute;
 import dev.tina.training.graph.GrpoMicroBatch;
 
@@ -35,7 +37,22 @@ public final class GrpoParity {
     private GrpoParity() {}
 
     public static List<Comparison> run(Path exportDir, PeftAdapter adapter, Path caseFile, Path caseJson) throws Exception {
-        return run(exportDir, adapter, caseFile, caseJson, dev.tina.runtime.SessionSettings.Device.CPU, Recompute.LAYER);
+        return run(exportDir, adapter, caseFile, caseJson, dev.tina.runtime.SessionSettings.Device.CPU, Recompute.AUTO);
+    }
+
+    /** The gradient pass {@code recompute} runs for the case's batch ({@code auto}: its estimate against the default budget). */
+    public static Recompute.Decision pass(ModelConfig config, ReferenceCase rc, dev.tina.runtime.SessionSettings.Device device,
+                                          Recompute recompute) {
+        GrpoMicroBatch b = rc.batch(1);
+        MemoryEstimate e = MemoryEstimate.wholeGraph(config, b.rows(), b.length(), b.targets());
+        return recompute.decide(e, MemoryBudget.DEFAULT.bytes(MemoryBudget.physicalBytes()), device);
+    }
+
+    /** The case's expected values and inputs. */
+    public static ReferenceCase readCase(Path caseFile, Path caseJson) throws Exception {
+        try (SafetensorsFile cs = SafetensorsFile.open(caseFile)) {
+            return ReferenceCase.read(cs, caseJson);
+        }
     }
 
     /** As above, with the gradient pass of {@code recompute} on {@code device} (CUDA's execution provider for cuda and tensorrt). */
@@ -48,7 +65,8 @@ public final class GrpoParity {
                 "lora-grad-grpo-r" + r + "-" + targets);
         List<Comparison> out = new ArrayList<>();
         try (SafetensorsFile cs = SafetensorsFile.open(caseFile);
-             GradientEngine session = recompute.open(spec, null, false, device, LayeredGradients.Options.defaults())) {
+             GradientEngine session = pass(config, readCase(caseFile, caseJson), device, recompute).mode()
+                     .open(spec, null, false, device, LayeredGradients.Options.defaults())) {
             ReferenceCase rc = ReferenceCase.read(cs, caseJson);
             GrpoMicroBatch batch = rc.batch(adapter.config().scale());
             GradientEngine.Result res = session.run(batch, adapter.tensors());
