@@ -1,5 +1,6 @@
 package dev.tina.training.layered;
 
+import ai.onnxruntime.OnnxJavaType;
 import dev.tina.export.checkpoint.ModelConfig;
 import dev.tina.export.checkpoint.Projection;
 import dev.tina.export.onnx.DecoderGraph;
@@ -72,6 +73,16 @@ public final class LayerGraphs {
         for (String s : attentionInWeights(c)) out.add(weightRole(s));
         for (String s : attentionOutAndMlpWeights(c)) out.add(weightRole(s));
         return out;
+    }
+
+    /** The ONNX element type of weights stored as {@code type}: the values of the constructor's {@code storage}. */
+    public static int storageType(OnnxJavaType type) {
+        return switch (type) {
+            case FLOAT -> FLOAT;
+            case FLOAT16 -> 10;
+            case BFLOAT16 -> 16;
+            default -> throw new IllegalArgumentException("weights stored as " + type + " are not supported");
+        };
     }
 
     /** The export's name of the weight playing {@code role} in layer {@code layer}. */

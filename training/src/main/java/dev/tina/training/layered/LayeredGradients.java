@@ -1,14 +1,12 @@
 package dev.tina.training.layered;
 
 import ai.onnxruntime.OnnxTensor;
-import ai.onnxruntime.OnnxValue;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import dev.tina.export.checkpoint.ModelConfig;
 import dev.tina.export.checkpoint.Projection;
 import dev.tina.export.onnx.DecoderGraph;
-import dev.tina.export.onnx.GraphBuilder;
 import dev.tina.export.peft.PeftAdapter;
 import dev.tina.runtime.SharedWeights;
 import dev.tina.training.autodiff.Vjp;
@@ -56,8 +54,8 @@ import static dev.tina.training.layered.LayerGraphs.QUERY_OFFSET;
  * [targets × vocabulary] at once.
  *
  * <p>Base weights are graph inputs fed from the memory-mapped export ({@link SharedWeights}), so the
- * ten small sessions serve every layer without a copy. Owns its sessions (and the weights when it
- * mapped them itself).
+ * ten small sessions ({@link LayerSessions}) serve every layer without a copy. Owns its sessions
+ * (and the weights when it mapped them itself).
  */
 public final class LayeredGradients implements GradientEngine {
     /**
@@ -78,7 +76,6 @@ public final class LayeredGradients implements GradientEngine {
         public Options forwardOnly() { return new Options(attentionBlock, rowBlock, headChunkBytes, false); }
     }
 
-
     private final OrtEnvironment env;
     private final ModelConfig c;
     private final LayerGraphs graphs;
@@ -89,10 +86,7 @@ public final class LayeredGradients implements GradientEngine {
     private final boolean ownsWeights;
     private final double dropout;
     private final int headChunk;
-    /** Each piece's session, in opening order, with its name and {nanoseconds, runs} so far. */
-    private final Map<OrtSession, String> sessions = new LinkedHashMap<>();
-    private final Map<OrtSession, long[]> timing = new HashMap<>();
-    private final OrtSession embed, attnIn, attnInVjp, tile, tileVjp, mlp, mlpVjp, norm, normVjp, head;
+    private final LayerSessions pieces;
     /** The LoRA gradient outputs of the two per-layer backward pieces. */
     private final Set<String> attentionGrads, mlpGrads;
 
@@ -116,27 +110,13 @@ public final class LayeredGradients implements GradientEngine {
         this.headChunk = (int) Math.max(1, Math.min(Integer.MAX_VALUE, options.headChunkBytes() / (4L * config.vocabSize())));
         try {
             Map<String, Integer> storage = new HashMap<>();
-            for (String role : LayerGraphs.weightRoles(config)) storage.put(role, onnxType(weight(role, 0)));
+            for (String role : LayerGraphs.weightRoles(config)) storage.put(role, LayerGraphs.storageType(weight(role, 0).getInfo().type));
             this.graphs = new LayerGraphs(config, targets, storage, loraDropout);
-            boolean bw = options.backward();
-            this.embed = open(graphs.embed());
-            this.attnIn = open(graphs.attentionIn(false));
-            this.tile = open(graphs.attentionTile(false));
-            this.mlp = open(graphs.attentionOutAndMlp(false));
-            this.norm = open(graphs.finalNorm(false));
-            this.head = open(graphs.headChunk(lossHead, bw));
-            this.attnInVjp = bw ? open(graphs.attentionIn(true)) : null;
-            this.tileVjp = bw ? open(graphs.attentionTile(true)) : null;
-            this.mlpVjp = bw ? open(graphs.attentionOutAndMlp(true)) : null;
-            this.normVjp = bw ? open(graphs.finalNorm(true)) : null;
             this.attentionGrads = loraGradNames(graphs.attentionTargets());
             this.mlpGrads = loraGradNames(graphs.mlpTargets());
+            this.pieces = new LayerSessions(env, graphs, lossHead, options.backward()); // last: nothing after it can fail
         } catch (Exception | Error e) {
-            try {
-                close();
-            } catch (OrtException suppressed) {
-                e.addSuppressed(suppressed);
-            }
+            if (ownsWeights) weights.close();
             throw e;
         }
     }
@@ -149,32 +129,6 @@ public final class LayeredGradients implements GradientEngine {
 
     /** The export's weight playing {@code role} in layer {@code layer}, mapped (owned by {@link SharedWeights}). */
     private OnnxTensor weight(String role, int layer) { return weights.tensor(LayerGraphs.exportName(c, role, layer)); }
-
-    private static int onnxType(OnnxTensor t) {
-        return switch (t.getInfo().type) {
-            case FLOAT -> 1;
-            case FLOAT16 -> 10;
-            case BFLOAT16 -> 16;
-            default -> throw new IllegalArgumentException("weights stored as " + t.getInfo().type + " are not supported");
-        };
-    }
-
-    private OrtSession open(GraphBuilder g) throws OrtException {
-        try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
-            o.setDeterministicCompute(true);
-            var model = TrainingGraph.model(g);
-            String name = model.getGraph().getName().replaceFirst("^tina_", "");
-            String profile = System.getProperty("tina.layered.profile"); // a folder: ONNX Runtime's per-node timings, one JSON per piece
-            if (profile != null) o.enableProfiling(Path.of(profile, name).toString());
-            // ONNX Runtime's arena keeps each session's peak transients resident (the sum over the
-            // pieces, not the largest), but without it every run maps fresh pages: measured at 40M ×
-            // 1,024 tokens, 1.28 GB peak and 3.1 CPU-s a step with it, 0.75 GB and 6.3 CPU-s without.
-            OrtSession s = env.createSession(model.toByteArray(), o);
-            sessions.put(s, name);
-            timing.put(s, new long[2]);
-            return s;
-        }
-    }
 
     private volatile boolean closed;
 
@@ -275,7 +229,7 @@ public final class LayeredGradients implements GradientEngine {
             boolean keep = options.backward();
             try (OnnxTensor ids = OnnxTensor.createTensor(env, LongBuffer.wrap(batch.inputIds()), new long[]{b, s});
                  OnnxTensor out = buf.rows(hs[0], hidden, 0, n)) {
-                run(embed, Map.of(LayerGraphs.IDS, ids, EMBED, weight(EMBED, 0)), Map.of(H_OUT, out), Set.of()).close();
+                pieces.run(pieces.embed, Map.of(LayerGraphs.IDS, ids, EMBED, weight(EMBED, 0)), Map.of(H_OUT, out), Set.of()).close();
             }
             for (int i = 0; i < layers; i++) {
                 MemorySegment hIn = hs[keep ? i : i % 2], hOut = hs[keep ? i + 1 : (i + 1) % 2], o = os[keep ? i : 0];
@@ -283,16 +237,16 @@ public final class LayeredGradients implements GradientEngine {
                     attentionIn(layer, hIn);
                     forEachTile(o, (in, base, q0, q1) -> {
                         try (OnnxTensor oT = buf.rows(o, qd, Math.toIntExact(base + q0), q1 - q0)) {
-                            run(tile, in, Map.of(O, oT), Set.of()).close();
+                            pieces.run(pieces.tile, in, Map.of(O, oT), Set.of()).close();
                         }
                     });
                     forEachRowBlock((r0, rows) -> {
                         try (OnnxTensor hT = buf.rows(hIn, hidden, r0, rows); OnnxTensor oT = buf.rows(o, qd, r0, rows);
                              OnnxTensor outT = buf.rows(hOut, hidden, r0, rows); OnnxTensor off = rowOffset(r0)) {
-                            Map<String, OnnxTensor> feed = layer.feed(mlp, off);
+                            Map<String, OnnxTensor> feed = layer.feed(pieces.mlp, off);
                             feed.put(H, hT);
                             feed.put(O, oT);
-                            run(mlp, feed, Map.of(H_OUT, outT), Set.of()).close();
+                            pieces.run(pieces.mlp, feed, Map.of(H_OUT, outT), Set.of()).close();
                         }
                     });
                 }
@@ -306,10 +260,10 @@ public final class LayeredGradients implements GradientEngine {
                 try (OnnxTensor hT = buf.rows(h, hidden, r0, rows); OnnxTensor qT = buf.headRows(q, heads, r0, rows);
                      OnnxTensor kT = buf.headRows(k, kvHeads, r0, rows); OnnxTensor vT = buf.headRows(v, kvHeads, r0, rows);
                      OnnxTensor posT = buf.longView(posSeg, r0, rows); OnnxTensor off = rowOffset(r0)) {
-                    Map<String, OnnxTensor> feed = layer.feed(attnIn, off);
+                    Map<String, OnnxTensor> feed = layer.feed(pieces.attnIn, off);
                     feed.put(H, hT);
                     feed.put(POSITIONS, posT);
-                    run(attnIn, feed, Map.of(Q, qT, LayerGraphs.K, kT, LayerGraphs.V, vT), Set.of()).close();
+                    pieces.run(pieces.attnIn, feed, Map.of(Q, qT, LayerGraphs.K, kT, LayerGraphs.V, vT), Set.of()).close();
                 }
             });
         }
@@ -359,13 +313,13 @@ public final class LayeredGradients implements GradientEngine {
             MemorySegment normed = buf.floats((long) n * hidden), hk = buf.floats((long) kk * hidden);
             forEachRowBlock((r0, rows) -> {
                 try (OnnxTensor hT = buf.rows(hLast, hidden, r0, rows); OnnxTensor outT = buf.rows(normed, hidden, r0, rows)) {
-                    run(norm, Map.of(H, hT, FINAL_NORM, weight(FINAL_NORM, 0)), Map.of(NORMED, outT), Set.of()).close();
+                    pieces.run(pieces.norm, Map.of(H, hT, FINAL_NORM, weight(FINAL_NORM, 0)), Map.of(NORMED, outT), Set.of()).close();
                 }
             });
             long rowBytes = 4L * hidden;
             for (int t = 0; t < kk; t++) MemorySegment.copy(normed, targets[t] * rowBytes, hk, t * rowBytes, rowBytes);
             MemorySegment dhk = options.backward() ? buf.floats((long) kk * hidden) : null;
-            float[] logps = new float[kk], kl = head.getOutputNames().contains(LossHead.KL) ? new float[kk] : null;
+            float[] logps = new float[kk], kl = pieces.head.getOutputNames().contains(LossHead.KL) ? new float[kk] : null;
             double loss = 0;
             for (int c0 = 0; c0 < kk; c0 += headChunk) loss += headChunk(c0, Math.min(headChunk, kk - c0), hk, dhk, logps, kl);
             return new HeadOutput(loss, logps, kl, dhk);
@@ -376,7 +330,7 @@ public final class LayeredGradients implements GradientEngine {
             Map<String, OnnxTensor> feed = new HashMap<>(), pinned = new HashMap<>();
             List<OnnxTensor> chunkOwned = new ArrayList<>();
             try {
-                for (String name : head.getInputNames()) {
+                for (String name : pieces.head.getInputNames()) {
                     if (name.equals(LM_HEAD)) {
                         feed.put(name, weight(name, 0));
                         continue;
@@ -391,7 +345,7 @@ public final class LayeredGradients implements GradientEngine {
                     pinned.put(Vjp.GRAD + NORMED, g);
                 }
                 Set<String> want = kl != null ? Set.of(LossHead.LOSS, LossHead.LOGPS, LossHead.KL) : Set.of(LossHead.LOSS, LossHead.LOGPS);
-                try (OrtSession.Result r = run(head, feed, pinned, want)) {
+                try (OrtSession.Result r = pieces.run(pieces.head, feed, pinned, want)) {
                     ((OnnxTensor) r.get(LossHead.LOGPS).orElseThrow()).getFloatBuffer().get(logps, c0, kc);
                     if (kl != null) ((OnnxTensor) r.get(LossHead.KL).orElseThrow()).getFloatBuffer().get(kl, c0, kc);
                     return ((OnnxTensor) r.get(LossHead.LOSS).orElseThrow()).getFloatBuffer().get(0);
@@ -424,7 +378,7 @@ public final class LayeredGradients implements GradientEngine {
             forEachRowBlock((r0, rows) -> {
                 try (OnnxTensor hT = buf.rows(hs[layers], hidden, r0, rows); OnnxTensor gT = buf.rows(dNormed, hidden, r0, rows);
                      OnnxTensor outT = buf.rows(dh, hidden, r0, rows)) {
-                    run(normVjp, Map.of(H, hT, Vjp.GRAD + NORMED, gT, FINAL_NORM, weight(FINAL_NORM, 0)),
+                    pieces.run(pieces.normVjp, Map.of(H, hT, Vjp.GRAD + NORMED, gT, FINAL_NORM, weight(FINAL_NORM, 0)),
                             Map.of(Vjp.GRAD + H, outT), Set.of()).close();
                 }
             });
@@ -439,11 +393,11 @@ public final class LayeredGradients implements GradientEngine {
                         try (OnnxTensor hT = buf.rows(h, hidden, r0, rows); OnnxTensor oT = buf.rows(o, qd, r0, rows);
                              OnnxTensor gT = buf.rows(dh, hidden, r0, rows); OnnxTensor dhT = buf.rows(dhOther, hidden, r0, rows);
                              OnnxTensor doT = buf.rows(dO, qd, r0, rows); OnnxTensor off = rowOffset(r0)) {
-                            Map<String, OnnxTensor> feed = layer.feed(mlpVjp, off);
+                            Map<String, OnnxTensor> feed = layer.feed(pieces.mlpVjp, off);
                             feed.put(H, hT);
                             feed.put(O, oT);
                             feed.put(Vjp.GRAD + H_OUT, gT);
-                            try (OrtSession.Result r = run(mlpVjp, feed, Map.of(Vjp.GRAD + H, dhT, Vjp.GRAD + O, doT), mlpGrads)) {
+                            try (OrtSession.Result r = pieces.run(pieces.mlpVjp, feed, Map.of(Vjp.GRAD + H, dhT, Vjp.GRAD + O, doT), mlpGrads)) {
                                 layer.collect(r, graphs.mlpTargets(), grads);
                             }
                         }
@@ -455,14 +409,14 @@ public final class LayeredGradients implements GradientEngine {
                              OnnxTensor dkT = buf.headRows(dk, kvHeads, r0, rows); OnnxTensor dvT = buf.headRows(dv, kvHeads, r0, rows);
                              OnnxTensor resT = buf.rows(dhOther, hidden, r0, rows); OnnxTensor outT = buf.rows(dh, hidden, r0, rows);
                              OnnxTensor posT = buf.longView(posSeg, r0, rows); OnnxTensor off = rowOffset(r0)) {
-                            Map<String, OnnxTensor> feed = layer.feed(attnInVjp, off);
+                            Map<String, OnnxTensor> feed = layer.feed(pieces.attnInVjp, off);
                             feed.put(H, hT);
                             feed.put(POSITIONS, posT);
                             feed.put(Vjp.GRAD + Q, dqT);
                             feed.put(Vjp.GRAD + LayerGraphs.K, dkT);
                             feed.put(Vjp.GRAD + LayerGraphs.V, dvT);
                             feed.put(LayerGraphs.DH_RESIDUAL, resT);
-                            try (OrtSession.Result r = run(attnInVjp, feed, Map.of(Vjp.GRAD + H, outT), attentionGrads)) {
+                            try (OrtSession.Result r = pieces.run(pieces.attnInVjp, feed, Map.of(Vjp.GRAD + H, outT), attentionGrads)) {
                                 layer.collect(r, graphs.attentionTargets(), grads);
                             }
                         }
@@ -485,7 +439,7 @@ public final class LayeredGradients implements GradientEngine {
                      OnnxTensor dkT = buf.view(dkPart, 0, q1, kvHeads, headDim); OnnxTensor dvT = buf.view(dvPart, 0, q1, kvHeads, headDim)) {
                     Map<String, OnnxTensor> feed = new HashMap<>(in);
                     feed.put(Vjp.GRAD + O, doT);
-                    run(tileVjp, feed, Map.of(Vjp.GRAD + Q, dqT, Vjp.GRAD + LayerGraphs.K, dkT, Vjp.GRAD + LayerGraphs.V, dvT), Set.of()).close();
+                    pieces.run(pieces.tileVjp, feed, Map.of(Vjp.GRAD + Q, dqT, Vjp.GRAD + LayerGraphs.K, dkT, Vjp.GRAD + LayerGraphs.V, dvT), Set.of()).close();
                 }
                 TokenBuffers.addRow(dk, base * kd, dkPart, 0, (long) q1 * kd);
                 TokenBuffers.addRow(dv, base * kd, dvPart, 0, (long) q1 * kd);
@@ -558,37 +512,17 @@ public final class LayeredGradients implements GradientEngine {
         return out;
     }
 
-    private OrtSession.Result run(OrtSession session, Map<String, OnnxTensor> feed, Map<String, ? extends OnnxValue> pinned,
-                                  Set<String> requested) throws OrtException {
-        long t0 = System.nanoTime();
-        OrtSession.Result r = session.run(feed, requested, pinned);
-        long[] t = timing.get(session);
-        t[0] += System.nanoTime() - t0;
-        t[1]++;
-        return r;
-    }
-
     /** Seconds and runs per piece since the engine opened (where a step's time goes). */
-    public String timings() {
-        StringBuilder sb = new StringBuilder();
-        sessions.forEach((session, name) -> sb.append(String.format("%s %.2fs/%d  ", name, timing.get(session)[0] / 1e9, timing.get(session)[1])));
-        return sb.toString().trim();
-    }
+    public String timings() { return pieces.timings(); }
 
     @Override
     public void close() throws OrtException {
         if (closed) return;
         closed = true;
-        OrtException first = null;
-        for (OrtSession s : sessions.keySet()) {
-            try {
-                s.close();
-            } catch (OrtException e) {
-                if (first == null) first = e;
-                else first.addSuppressed(e);
-            }
+        try (pieces) {
+            // sessions closed, then the weights unmapped even when a session's close failed
+        } finally {
+            if (ownsWeights) weights.close();
         }
-        if (ownsWeights) weights.close();
-        if (first != null) throw first;
     }
 }

@@ -53,10 +53,12 @@ final class TokenBuffers implements AutoCloseable {
         return view(seg, (long) r0 * heads * headDim, rows, heads, headDim);
     }
 
-    /** Longs [offset, offset + len) of a segment as a [len] int64 tensor. */
-    OnnxTensor longView(MemorySegment seg, long offset, int len) throws OrtException {
-        ByteBuffer bb = seg.asSlice(8L * offset, 8L * len).asByteBuffer().order(ByteOrder.nativeOrder());
-        return OnnxTensor.createTensor(env, bb, new long[]{len}, OnnxJavaType.INT64);
+    /** An int64 tensor of {@code shape} over the segment's longs from {@code offset}. */
+    OnnxTensor longView(MemorySegment seg, long offset, long... shape) throws OrtException {
+        long count = 1;
+        for (long d : shape) count *= d;
+        ByteBuffer bb = seg.asSlice(8L * offset, 8L * count).asByteBuffer().order(ByteOrder.nativeOrder());
+        return OnnxTensor.createTensor(env, bb, shape, OnnxJavaType.INT64);
     }
 
     /** dst[dOff + j] += src[sOff + j] for j < count (float offsets). */

@@ -73,13 +73,20 @@ class LayeredGradientsTest {
         var spec = new Recompute.Spec(export, c, targets, k.rank(), head, k.dropout(), true, "t");
         // small tiles, row blocks and head chunks so that every loop runs several times
         var small = new LayeredGradients.Options(5, 16, 4L * c.vocabSize() * 7, true);
-        GradientEngine.Result whole, layered;
+        // a block longer than a row (one tile per row) and row blocks that end inside a row
+        var wholeRows = new LayeredGradients.Options(32, 48, 4L * c.vocabSize() * 7, true);
+        GradientEngine.Result whole;
         try (GradientEngine e = Recompute.NONE.open(spec, null, false, SessionSettings.Device.CPU, small)) {
             whole = e.run(batch, lora);
         }
-        try (GradientEngine e = Recompute.LAYER.open(spec, null, false, SessionSettings.Device.CPU, small)) {
-            layered = e.run(batch, lora);
+        for (LayeredGradients.Options o : List.of(small, wholeRows)) {
+            try (GradientEngine e = Recompute.LAYER.open(spec, null, false, SessionSettings.Device.CPU, o)) {
+                assertAgree(k, batch, whole, e.run(batch, lora));
+            }
         }
+    }
+
+    static void assertAgree(Case k, MicroBatch batch, GradientEngine.Result whole, GradientEngine.Result layered) {
         double terms = 0;
         float[] w = batch.tokenWeights();
         for (int i = 0; i < w.length; i++) terms += Math.abs(w[i]) * (1 + Math.abs(whole.logps()[i]));
