@@ -5,6 +5,8 @@ import dev.tina.export.checkpoint.ModelConfig;
 import dev.tina.export.checkpoint.SafetensorsFile;
 import dev.tina.export.checkpoint.TensorView;
 import dev.tina.export.peft.PeftAdapter;
+import dev.tina.runtime.SessionSettings;
+import dev.tina.training.graph.GrpoMicroBatch;
 import dev.tina.training.graph.LossHead;
 import dev.tina.training.graph.TrainingGraph;
 import dev.tina.training.ort.GradientEngine;
@@ -12,7 +14,6 @@ import dev.tina.training.layered.LayeredGradients;
 import dev.tina.training.layered.MemoryBudget;
 import dev.tina.training.layered.MemoryEstimate;
 import dev.tina.training.layered.Recompute;
-import dev.tina.training.graph.GrpoMicroBatch;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -37,11 +38,11 @@ public final class GrpoParity {
     private GrpoParity() {}
 
     public static List<Comparison> run(Path exportDir, PeftAdapter adapter, Path caseFile, Path caseJson) throws Exception {
-        return run(exportDir, adapter, caseFile, caseJson, dev.tina.runtime.SessionSettings.Device.CPU, Recompute.AUTO);
+        return run(exportDir, adapter, caseFile, caseJson, SessionSettings.Device.CPU, Recompute.AUTO);
     }
 
     /** The gradient pass {@code recompute} runs for the case's batch ({@code auto}: its estimate against the default budget). */
-    public static Recompute.Decision pass(ModelConfig config, ReferenceCase rc, dev.tina.runtime.SessionSettings.Device device,
+    public static Recompute.Decision pass(ModelConfig config, ReferenceCase rc, SessionSettings.Device device,
                                           Recompute recompute) {
         GrpoMicroBatch b = rc.batch(1);
         MemoryEstimate e = MemoryEstimate.wholeGraph(config, b.rows(), b.length(), b.targets());
@@ -57,17 +58,16 @@ public final class GrpoParity {
 
     /** As above, with the gradient pass of {@code recompute} on {@code device} (CUDA's execution provider for cuda and tensorrt). */
     public static List<Comparison> run(Path exportDir, PeftAdapter adapter, Path caseFile, Path caseJson,
-                                       dev.tina.runtime.SessionSettings.Device device, Recompute recompute) throws Exception {
+                                       SessionSettings.Device device, Recompute recompute) throws Exception {
         int r = adapter.config().r();
         String targets = String.join("-", adapter.config().targets().stream().map(p -> p.moduleName().replace("_proj", "")).toList());
         ModelConfig config = ModelConfig.read(exportDir.resolve("config.json"));
         var spec = new Recompute.Spec(exportDir, config, adapter.config().targets(), r, new LossHead.Grpo(), 0.0, true,
                 "lora-grad-grpo-r" + r + "-" + targets);
         List<Comparison> out = new ArrayList<>();
+        ReferenceCase rc = readCase(caseFile, caseJson);
         try (SafetensorsFile cs = SafetensorsFile.open(caseFile);
-             GradientEngine session = pass(config, readCase(caseFile, caseJson), device, recompute).mode()
-                     .open(spec, null, false, device, LayeredGradients.Options.defaults())) {
-            ReferenceCase rc = ReferenceCase.read(cs, caseJson);
+             GradientEngine session = pass(config, rc, device, recompute).mode().open(spec, null, false, device, LayeredGradients.Options.defaults())) {
             GrpoMicroBatch batch = rc.batch(adapter.config().scale());
             GradientEngine.Result res = session.run(batch, adapter.tensors());
             float[] logps = res.logps();
