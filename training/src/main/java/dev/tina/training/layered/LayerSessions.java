@@ -56,6 +56,10 @@ final class LayerSessions implements AutoCloseable {
     private OrtSession open(GraphBuilder g) throws OrtException {
         try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
             o.setDeterministicCompute(true);
+            // Ten sessions' intra-op threads spinning after each of their many short runs burned half
+            // of the step's CPU time: stories15M 8 × 256, 4.5 CPU-s a step spinning, 2.5 without
+            // (the whole graph's 2.5), docs/training.md.
+            o.addConfigEntry("session.intra_op.allow_spinning", "0");
             var model = TrainingGraph.model(g);
             String name = model.getGraph().getName().replaceFirst("^tina_", "");
             String profile = System.getProperty("tina.layered.profile"); // a folder: ONNX Runtime's per-node timings, one JSON per piece

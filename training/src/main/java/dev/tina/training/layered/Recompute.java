@@ -47,7 +47,7 @@ public enum Recompute {
      * with {@code budgetBytes} on the CPU, and takes {@code none} on a GPU (the only pass that runs there).
      */
     public Decision decide(MemoryEstimate estimate, long budgetBytes, SessionSettings.Device device) {
-        if (this != AUTO) return new Decision(this, "--recompute " + cli() + " as given");
+        if (this != AUTO) return new Decision(this, "as given");
         if (device.ortDevice() != SessionSettings.Device.CPU) {
             return new Decision(NONE, "auto on --device " + device.cli() + ": the layered pass runs on the CPU only");
         }
