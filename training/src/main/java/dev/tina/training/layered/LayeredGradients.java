@@ -383,6 +383,7 @@ public final class LayeredGradients implements GradientEngine {
                 }
             });
             MemorySegment dq = buf.floats((long) n * qd), dk = buf.floats((long) n * kd), dv = buf.floats((long) n * kd), dO = buf.floats((long) n * qd);
+            MemorySegment[] scratch = {buf.floats((long) s * kd), buf.floats((long) s * kd)}; // one row's dk, dv parts, shared by the layers
             Map<String, float[]> grads = new HashMap<>();
             for (int i = layers - 1; i >= 0; i--) {
                 MemorySegment h = hs[i], o = os[i];
@@ -402,7 +403,7 @@ public final class LayeredGradients implements GradientEngine {
                             }
                         }
                     });
-                    attentionBackward(dO, dq, dk, dv);
+                    attentionBackward(dO, dq, dk, dv, scratch[0], scratch[1]);
                     // q, k, v projections, norm and residual: → dh_i, LoRA gradients
                     forEachRowBlock((r0, rows) -> {
                         try (OnnxTensor hT = buf.rows(h, hidden, r0, rows); OnnxTensor dqT = buf.headRows(dq, heads, r0, rows);
@@ -429,8 +430,8 @@ public final class LayeredGradients implements GradientEngine {
         }
 
         /** dO → dq, and dk, dv summed over the tiles of each row (each tile's part computed in a row-sized scratch buffer). */
-        private void attentionBackward(MemorySegment dO, MemorySegment dq, MemorySegment dk, MemorySegment dv) throws OrtException {
-            MemorySegment dkPart = buf.floats((long) s * kd), dvPart = buf.floats((long) s * kd);
+        private void attentionBackward(MemorySegment dO, MemorySegment dq, MemorySegment dk, MemorySegment dv, MemorySegment dkPart,
+                                       MemorySegment dvPart) throws OrtException {
             dk.fill((byte) 0);
             dv.fill((byte) 0);
             forEachTile(dq, (in, base, q0, q1) -> {
