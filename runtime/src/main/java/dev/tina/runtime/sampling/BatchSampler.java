@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Objects;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.function.Consumer;
@@ -47,7 +48,7 @@ public final class BatchSampler implements AutoCloseable {
         WAVES
     }
     /** Rows are sampled in parallel; each worker thread keeps its own scratch arrays. */
-    private final ThreadLocal<TokenSampler> samplers = ThreadLocal.withInitial(TokenSampler::new);
+    private ThreadLocal<TokenSampler> samplers = ThreadLocal.withInitial(TokenSampler::new);
     private Stats stats = new Stats();
 
     /** Where the time of the last {@code generate} call went, in nanoseconds. */
@@ -89,6 +90,13 @@ public final class BatchSampler implements AutoCloseable {
     /** As {@link #BatchSampler(Engine, HfTokenizer, int)}, but closing the sampler closes {@code backend}. */
     public static BatchSampler owning(Engine backend, HfTokenizer tokenizer, int maxRows) {
         return new BatchSampler(backend, true, tokenizer, maxRows);
+    }
+
+    /** Which passes sample the rows (default {@link TokenSampler#defaultPasses()}); the scalar ones are the benchmarks' baseline. */
+    public BatchSampler samplingPasses(TokenSampler.Passes passes) {
+        Objects.requireNonNull(passes);
+        samplers = ThreadLocal.withInitial(() -> new TokenSampler(passes));
+        return this;
     }
 
     /** How a slot engine schedules requests (default continuous); other engines always run waves. */
