@@ -12,6 +12,7 @@ import dev.tina.runtime.OrtDecoder;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.IntBuffer;
@@ -73,6 +74,15 @@ public final class InPlaceBackend implements SlotBackend {
         /** Views by (first slot, count), least recently used first; bounded, since a server steps many ranges. */
         private final LinkedHashMap<Long, OnnxTensor[]> views = new LinkedHashMap<>(16, 0.75f, true);
         private final Arena arena = Arena.ofShared();
+        /**
+         * The logits output, [capacity, vocab], bound as a pinned output so that ONNX Runtime writes
+         * straight into it (its own output would be a fresh native allocation, then a fresh heap
+         * copy, every step); one tensor view per row count.
+         */
+        private final MemorySegment logitsSeg;
+        private final OnnxTensor[] logitViews;
+        /** The returned logits: overwritten by the next call while the row count stays the same. */
+        private float[] logits = new float[0];
         private boolean closed;
 
         InPlaceSlots(OrtSession session, int capacity, int maxLength) {
@@ -92,11 +102,13 @@ public final class InPlaceBackend implements SlotBackend {
             }
             keys = new ByteBuffer[layers];
             values = new ByteBuffer[layers];
+            logitViews = new OnnxTensor[capacity + 1];
             keySeg = new MemorySegment[layers];
             valueSeg = new MemorySegment[layers];
             // Arena memory, freed when the slots close (direct ByteBuffers wait for the GC and
             // count against -XX:MaxDirectMemorySize, a quarter of RAM by default)
             try {
+                logitsSeg = arena.allocate(4L * capacity * d.vocabSize(), 64);
                 for (int i = 0; i < layers; i++) {
                     keySeg[i] = arena.allocate(bytes, 64);
                     valueSeg[i] = arena.allocate(bytes, 64);
@@ -174,12 +186,25 @@ public final class InPlaceBackend implements SlotBackend {
                     pinned.put(DecoderGraph.presentValue(i), cache[2 * i + 1]);
                 }
                 adapter.addInputs(in, d);
-                try (OrtSession.Result r = session.run(in, Set.of(DecoderGraph.LAST_LOGITS), pinned)) {
-                    return OrtBackend.toArray(((OnnxTensor) r.get(DecoderGraph.LAST_LOGITS).orElseThrow()).getFloatBuffer());
+                pinned.put(DecoderGraph.LAST_LOGITS, logitView(batch));
+                try (OrtSession.Result r = session.run(in, Set.of(), pinned)) {
+                    int n = batch * d.vocabSize();
+                    if (logits.length != n) logits = new float[n];
+                    MemorySegment.copy(logitsSeg, ValueLayout.JAVA_FLOAT, 0, logits, 0, n);
+                    return logits;
                 }
             } finally {
                 closeAll(made.toArray(OnnxTensor[]::new));
             }
+        }
+
+        /** A [rows, vocab] tensor over the start of the logits buffer. */
+        private OnnxTensor logitView(int rows) throws OrtException {
+            if (logitViews[rows] == null) {
+                ByteBuffer b = logitsSeg.asSlice(0, 4L * rows * d.vocabSize()).asByteBuffer().order(ByteOrder.nativeOrder());
+                logitViews[rows] = OnnxTensor.createTensor(env, b.asFloatBuffer(), new long[]{rows, d.vocabSize()});
+            }
+            return logitViews[rows];
         }
 
         @Override
@@ -253,6 +278,7 @@ public final class InPlaceBackend implements SlotBackend {
             closed = true;
             for (OnnxTensor[] v : views.values()) closeAll(v);
             views.clear();
+            closeAll(logitViews);
             arena.close();
         }
     }

@@ -22,7 +22,8 @@ public non-sealed interface SlotBackend extends Engine {
 
         /**
          * Runs {@code prompt} into slot {@code slot} (cache positions [0, prompt.length), whatever
-         * the slot held) and returns the [vocab] logits at its last position.
+         * the slot held) and returns the [vocab] logits at its last position (an array the next
+         * prefill or step may overwrite).
          */
         float[] prefill(int slot, long[] prompt, AdapterBinding adapter) throws OrtException;
 
@@ -31,7 +32,8 @@ public non-sealed interface SlotBackend extends Engine {
 
         /**
          * Appends one token to each of the slots [0, active): {@code ids[r]} at position
-         * {@code cached[r]} (= the tokens slot r holds). Returns the [active, vocab] logits.
+         * {@code cached[r]} (= the tokens slot r holds). Returns the [active, vocab] logits, in an
+         * array the next prefill or step may overwrite.
          */
         float[] step(int active, long[] ids, int[] cached, AdapterBinding adapter) throws OrtException;
 
