@@ -30,6 +30,7 @@ import dev.tina.runtime.sampling.Completion;
 import dev.tina.runtime.sampling.SamplingParams;
 import dev.tina.runtime.sampling.TokenSampler;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Files;
@@ -45,7 +46,7 @@ final class BenchCommand {
     @Command(name = "generate", mixinStandardHelpOptions = true,
             description = "Decode throughput: single stream, then batches of B sequences sampled from one prompt; ratios against the single stream of the same run.")
     static final class Generate implements Callable<Integer> {
-        @Option(names = "--model", required = true, description = "Hugging Face folder or exported folder") Path model;
+        @Mixin ModelOption model;
         @Option(names = "--adapter", description = "PEFT adapter to run with (LoRA inputs are always bound; this makes them non-zero)") Path adapter;
         @Option(names = "--prompt-ids", split = ",", defaultValue = "1", description = "prompt token ids; default ${DEFAULT-VALUE}") List<Long> promptIds;
         @Option(names = "--new-tokens", defaultValue = "200", description = "tokens per sequence; default ${DEFAULT-VALUE}") int newTokens;
@@ -53,7 +54,7 @@ final class BenchCommand {
         @Option(names = "--repeats", defaultValue = "3", description = "runs per batch size, the best is reported; default ${DEFAULT-VALUE}") int repeats;
         @Option(names = "--reference-tps", description = "an outside single-stream figure to compare with (e.g. llama2.c's on this machine)") Double referenceTps;
         @Option(names = "--reference-name", defaultValue = "reference", description = "its name") String referenceName;
-        @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda or tensorrt (GPU paths need a -Pgpu build; README, GPU)") String device;
+        @Mixin DeviceOption device;
         @Option(names = "--out", description = "write the results as JSON too") Path out;
         @Option(names = "--long-new-tokens", description = "also run each batch size > 1 with this many new tokens and report its tokens/s "
                 + "as a ratio to the --new-tokens run (long-decode cost of the KV cache)") Integer longNewTokens;
@@ -67,14 +68,14 @@ final class BenchCommand {
             ObjectMapper json = new ObjectMapper();
             ArrayNode rows = json.createArrayNode();
             long[] prompt = promptIds.stream().mapToLong(Long::longValue).toArray();
-            java.lang.reflect.Method peerRun = peer == null ? null : Peer.find(peer, model); // fails before our long run
+            java.lang.reflect.Method peerRun = peer == null ? null : Peer.find(peer, model.path()); // fails before our long run
             double single = 0, singleDecodeOnly = Double.NaN;
-            try (LoadedModel m = LoadedModel.open(model, SessionSettings.of(SessionSettings.Device.parse(device)));
+            try (LoadedModel m = LoadedModel.open(model.path(), SessionSettings.of(device.get()));
                  AdapterBinding binding = m.adapter(adapter);
                  BatchSampler sampler = concat ? m.concatSampler(Math.max(64, batches.stream().mapToInt(i -> i).max().orElse(1)), false)
                          : m.sampler(Math.max(64, batches.stream().mapToInt(i -> i).max().orElse(1)), false)) {
                 System.out.printf("model %s, prompt %d ids, %d new tokens per sequence, %s (%s), %d threads, %s sampling passes%n", m.exportDir(), prompt.length,
-                        newTokens, device, sampler.backend().name(), Runtime.getRuntime().availableProcessors(), TokenSampler.defaultPasses());
+                        newTokens, device.get().cli(), sampler.backend().name(), Runtime.getRuntime().availableProcessors(), TokenSampler.defaultPasses());
                 sampler.generate(List.of(prompt), SamplingParams.greedy(Math.min(16, newTokens)), binding); // warm-up
                 System.out.println("| batch | tokens | seconds | tokens/s | × batch 1 | prefill | decode (ORT) | sampling (Java) | sampling ms/token | KV gather |");
                 System.out.println("|---|---|---|---|---|---|---|---|---|---|");
@@ -138,7 +139,7 @@ final class BenchCommand {
                     System.out.printf("single stream vs %s (%.1f tokens/s, given): %.2f×%n", referenceName, referenceTps, single / referenceTps);
                 }
             }
-            if (peerRun != null) Peer.run(peerRun, model, prompt, newTokens, repeats, single, singleDecodeOnly, rows.addObject());
+            if (peerRun != null) Peer.run(peerRun, model.path(), prompt, newTokens, repeats, single, singleDecodeOnly, rows.addObject());
             if (out != null) Files.writeString(out, json.writerWithDefaultPrettyPrinter().writeValueAsString(rows));
             return 0;
         }
@@ -213,7 +214,7 @@ final class BenchCommand {
                     + "for one or more --recompute modes on the same batch in one run: step time, tokens/s, peak memory, and how far each mode's loss, "
                     + "log-probs and gradients are from the first mode's.")
     static final class Train implements Callable<Integer> {
-        @Option(names = "--model", required = true, description = "Hugging Face folder or exported folder") Path model;
+        @Mixin ModelOption model;
         @Option(names = "--rank", defaultValue = "32", description = "LoRA rank; default ${DEFAULT-VALUE}") int rank;
         @Option(names = "--alpha", defaultValue = "128", description = "lora_alpha; default ${DEFAULT-VALUE}") double alpha;
         @Option(names = "--targets", defaultValue = "all", description = "LoRA target modules; default ${DEFAULT-VALUE}") String targets;
@@ -227,12 +228,12 @@ final class BenchCommand {
         @Option(names = "--attention-block", defaultValue = "256", description = "queries per attention tile (--recompute layer); default ${DEFAULT-VALUE}") int attentionBlock;
         @Option(names = "--row-block", defaultValue = "1024", description = "tokens per run of the per-token pieces (--recompute layer); default ${DEFAULT-VALUE}") int rowBlock;
         @Option(names = "--low-memory", description = "--recompute none: do not let ONNX Runtime pre-pack the base weights (less memory, maybe slower)") boolean lowMemory;
-        @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda (tensorrt trains on cuda too); default ${DEFAULT-VALUE}") String device;
+        @Mixin DeviceOption device;
 
         @Override
         public Integer call() throws Exception {
             var options = new DecoderExporter.Options(DType.F32, List.of(Projection.values()), false);
-            Path export = ExportCache.resolve(model, options);
+            Path export = ExportCache.resolve(model.path(), options);
             ModelConfig config = ModelConfig.read(export.resolve("config.json"));
             List<Projection> projections = Projection.parseList(targets);
             LossHead head = switch (loss) {
@@ -255,7 +256,7 @@ final class BenchCommand {
             }
             LoraTrainingSession.Batch batchData = randomBatch(rng, config.vocabSize(), alpha / rank, prompt);
             int completion = batch * (seq - prompt);
-            SessionSettings.Device onDevice = SessionSettings.Device.parse(device);
+            SessionSettings.Device onDevice = device.get();
             System.out.printf("model %s, %s loss, LoRA r=%d on %s, batch %d × %d tokens (%d prompt + %d completion each), %d threads, device %s%n",
                     export, loss, rank, projections.stream().map(Projection::moduleName).toList(), batch, seq, prompt, seq - prompt,
                     Runtime.getRuntime().availableProcessors(), onDevice.ortDevice().cli());
