@@ -2,7 +2,6 @@ package dev.tina.runtime.sampling;
 
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -11,7 +10,7 @@ import jdk.incubator.vector.VectorSpecies;
  * The sampler's passes over one row of logits with the Vector API (jdk.incubator.vector; only
  * loaded when that module is present, see {@link TokenSampler}). Every weight is bit-identical to
  * {@link FastExp#exp}: the same float operations in the same order, lane by lane (no fused
- * multiply-add, floor as truncation minus one below zero). Sums are accumulated in double lanes
+ * multiply-add, floor by rounding). Sums are accumulated in double lanes
  * and their lanes added in index order, so they differ from a sequential double sum only in the
  * last bits and are the same on every call.
  */
@@ -20,7 +19,7 @@ final class VectorPasses {
     /** Doubles in the same vector width: half of F's lanes. */
     private static final VectorSpecies<Double> D = DoubleVector.SPECIES_PREFERRED;
     private static final int L = F.length();
-    private static final float LOG2E = 1.4426950408889634f;
+    private static final float LOG2E = 1.4426950408889634f, ROUND = 12582912f;
     private static final float C1 = 0.6931471805599453f, C2 = 0.2402265069591007f, C3 = 0.05550410866482158f,
             C4 = 0.009618129107628477f, C5 = 0.0013333558146428443f, C6 = 1.5403530393381608e-4f, C7 = 1.525273380405984e-5f;
 
@@ -66,15 +65,10 @@ final class VectorPasses {
     /** FastExp.exp of every lane, bit for bit. */
     static FloatVector exp(FloatVector x) {
         FloatVector t = x.mul(LOG2E).max(-126f);
-        IntVector ti = (IntVector) t.convert(VectorOperators.F2I, 0); // truncation toward zero
-        FloatVector tf = (FloatVector) ti.convert(VectorOperators.I2F, 0);
-        VectorMask<Float> below = tf.compare(VectorOperators.GT, t); // negative non-integers: floor = trunc − 1
-        FloatVector fl = tf.sub(1f, below);
-        ti = ti.sub(1, below.cast(IntVector.SPECIES_PREFERRED));
+        FloatVector fl = floor(t);
         FloatVector f = t.sub(fl);
         FloatVector p = f.mul(C7).add(C6).mul(f).add(C5).mul(f).add(C4).mul(f).add(C3).mul(f).add(C2).mul(f).add(C1).mul(f).add(1f);
-        FloatVector scale = ti.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
-        return scale.mul(p);
+        return pow2(fl).mul(p);
     }
 
     /**
@@ -83,13 +77,21 @@ final class VectorPasses {
      */
     private static FloatVector expFused(FloatVector x) {
         FloatVector t = x.mul(LOG2E).max(-126f);
-        IntVector ti = (IntVector) t.convert(VectorOperators.F2I, 0);
-        FloatVector tf = (FloatVector) ti.convert(VectorOperators.I2F, 0);
-        VectorMask<Float> below = tf.compare(VectorOperators.GT, t);
-        FloatVector f = t.sub(tf.sub(1f, below));
-        ti = ti.sub(1, below.cast(IntVector.SPECIES_PREFERRED));
+        FloatVector fl = floor(t);
+        FloatVector f = t.sub(fl);
         FloatVector p = f.fma(C7, C6).fma(f, V5).fma(f, V4).fma(f, V3).fma(f, V2).fma(f, V1).fma(f, ONE);
-        return ti.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats().mul(p);
+        return pow2(fl).mul(p);
+    }
+
+    /** Math.floor for |t| < 2^22: adding and subtracting 1.5·2^23 rounds to the nearest integer, one less where that is above t. */
+    private static FloatVector floor(FloatVector t) {
+        FloatVector r = t.add(ROUND).sub(ROUND);
+        return r.sub(1f, r.compare(VectorOperators.GT, t));
+    }
+
+    /** 2^k for integral k in [-126, 127]: k + 127 lands in the low bits of k + 127 + 1.5·2^23, shifted into the exponent. */
+    private static FloatVector pow2(FloatVector k) {
+        return k.add(ROUND + 127f).reinterpretAsInts().lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
     }
 
     /**
