@@ -6,6 +6,7 @@ import dev.tina.runtime.OrtDecoder;
 import dev.tina.runtime.SessionSettings;
 import dev.tina.runtime.text.HfTokenizer;
 
+import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
@@ -266,7 +267,7 @@ public final class BatchSampler implements AutoCloseable {
                     System.arraycopy(m, 0, stepMask, r * (length + 1), length + 1);
                 }
                 long td = System.nanoTime();
-                float[] logits = kv.step(stepIds, stepMask, stepPos, batch, adapter);
+                MemorySegment logits = MemorySegment.ofArray(kv.step(stepIds, stepMask, stepPos, batch, adapter)); // one view per step
                 long tsamp = System.nanoTime();
                 stats.decodeNanos += tsamp - td;
                 stats.decodeSteps++;
@@ -345,7 +346,7 @@ public final class BatchSampler implements AutoCloseable {
                         cached[r] = (int) slot[r].nextPosition;
                     }
                     long td = System.nanoTime();
-                    float[] logits = slots.step(active, ids, cached, adapter);
+                    MemorySegment logits = slots.stepLogits(active, ids, cached, adapter);
                     long ts = System.nanoTime();
                     stats.decodeNanos += ts - td;
                     stats.decodeSteps++;
@@ -371,7 +372,7 @@ public final class BatchSampler implements AutoCloseable {
                 int prompt = nextPrompt, k = Math.min(p.n() - placedSamples, slot.length - active);
                 long[] ids = prompts.get(prompt);
                 long t0 = System.nanoTime();
-                float[] logits = slots.prefill(active, ids, adapter);
+                MemorySegment logits = slots.prefillLogits(active, ids, adapter);
                 long t1 = System.nanoTime();
                 stats.prefillNanos += t1 - t0;
                 for (int j = 1; j < k; j++) slots.copy(active, active + j, ids.length);

@@ -81,7 +81,7 @@ public final class InPlaceBackend implements SlotBackend {
          */
         private final MemorySegment logitsSeg;
         private final OnnxTensor[] logitViews;
-        /** The returned logits: overwritten by the next call while the row count stays the same. */
+        /** The logits {@link #step} and {@link #prefill} return: overwritten by the next call while the row count stays the same. */
         private float[] logits = new float[0];
         private boolean closed;
 
@@ -160,8 +160,9 @@ public final class InPlaceBackend implements SlotBackend {
             return v;
         }
 
-        private float[] run(OnnxTensor[] cache, long[] ids, long[] pos, int[] seqlensK, int total, int batch, int seq,
-                            AdapterBinding adapter) throws OrtException {
+        /** Runs the graph; returns the [batch, vocab] logits in the pinned output buffer. */
+        private MemorySegment run(OnnxTensor[] cache, long[] ids, long[] pos, int[] seqlensK, int total, int batch, int seq,
+                                  AdapterBinding adapter) throws OrtException {
             ensureOpen();
             List<OnnxTensor> made = new ArrayList<>(4);
             try {
@@ -188,10 +189,7 @@ public final class InPlaceBackend implements SlotBackend {
                 adapter.addInputs(in, d);
                 pinned.put(DecoderGraph.LAST_LOGITS, logitView(batch));
                 try (OrtSession.Result r = session.run(in, Set.of(), pinned)) {
-                    int n = batch * d.vocabSize();
-                    if (logits.length != n) logits = new float[n];
-                    MemorySegment.copy(logitsSeg, ValueLayout.JAVA_FLOAT, 0, logits, 0, n);
-                    return logits;
+                    return logitsSeg.asSlice(0, 4L * batch * d.vocabSize());
                 }
             } finally {
                 closeAll(made.toArray(OnnxTensor[]::new));
@@ -209,6 +207,19 @@ public final class InPlaceBackend implements SlotBackend {
 
         @Override
         public float[] prefill(int slot, long[] prompt, AdapterBinding adapter) throws OrtException {
+            return toHeap(prefillLogits(slot, prompt, adapter));
+        }
+
+        /** The heap copy {@link #prefill} and {@link #step} return (the sampler reads the buffer itself). */
+        private float[] toHeap(MemorySegment out) {
+            int n = (int) (out.byteSize() / Float.BYTES);
+            if (logits.length != n) logits = new float[n];
+            MemorySegment.copy(out, ValueLayout.JAVA_FLOAT, 0, logits, 0, n);
+            return logits;
+        }
+
+        @Override
+        public MemorySegment prefillLogits(int slot, long[] prompt, AdapterBinding adapter) throws OrtException {
             checkSlot(slot, "prefill");
             if (prompt.length == 0) throw new IllegalArgumentException("empty prompt");
             if (prompt.length > maxLength) throw new IllegalArgumentException("prompt of " + prompt.length + " tokens > cache length " + maxLength);
@@ -242,11 +253,20 @@ public final class InPlaceBackend implements SlotBackend {
 
         @Override
         public float[] step(int active, long[] ids, int[] cached, AdapterBinding adapter) throws OrtException {
-            return step(0, active, ids, cached, adapter);
+            return toHeap(stepLogits(0, active, ids, cached, adapter));
+        }
+
+        @Override
+        public MemorySegment stepLogits(int active, long[] ids, int[] cached, AdapterBinding adapter) throws OrtException {
+            return stepLogits(0, active, ids, cached, adapter);
         }
 
         @Override
         public float[] step(int first, int active, long[] ids, int[] cached, AdapterBinding adapter) throws OrtException {
+            return toHeap(stepLogits(first, active, ids, cached, adapter));
+        }
+
+        private MemorySegment stepLogits(int first, int active, long[] ids, int[] cached, AdapterBinding adapter) throws OrtException {
             if (first < 0 || active < 1 || first + active > capacity) {
                 throw new IllegalArgumentException("rows [" + first + ", " + (first + active) + ") outside [0, " + capacity + ")");
             }

@@ -1,5 +1,7 @@
 package dev.tina.runtime.sampling;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import java.util.SplittableRandom;
 
@@ -41,6 +43,10 @@ public final class TokenSampler {
     private float[] weights = new float[0];
     /** Scratch for top-k's selection and the nucleus's kept weights. */
     private float[] spare = new float[0];
+    /** weights as a segment, for the vector max (min-p). */
+    private MemorySegment weightsSegment = MemorySegment.ofArray(weights);
+    /** A segment's row copied for the scalar passes. */
+    private float[] row = new float[0];
     private double[] blockSums = new double[0];
     private int[] order = new int[0];
     private long[] keys = new long[0];
@@ -78,20 +84,52 @@ public final class TokenSampler {
      * temperature 1 the normaliser comes from the same pass over the vocabulary as the weights.
      */
     public int sampleWithLogprob(float[] logits, int offset, int vocab, SamplingParams p, SplittableRandom rng) {
+        if (vectorPasses != null) return sampleVector(MemorySegment.ofArray(logits), offset, vocab, p, rng, true);
+        return scalarWithLogprob(logits, offset, vocab, p, rng);
+    }
+
+    /**
+     * As {@link #sampleWithLogprob(float[], int, int, SamplingParams, SplittableRandom)} over
+     * floats in a segment (ONNX Runtime's output buffer, or a heap array wrapped once per step),
+     * {@code offset} counted in floats: the vector passes read it where it lies.
+     */
+    public int sampleWithLogprob(MemorySegment logits, long offset, int vocab, SamplingParams p, SplittableRandom rng) {
         if (vectorPasses != null) return sampleVector(logits, offset, vocab, p, rng, true);
-        if (p.isGreedy() || p.temperature() != 1.0) {
-            int token = sample(logits, offset, vocab, p, rng);
-            lastLogprob = fastLogprob(logits, offset, vocab, token);
-            return token;
-        }
-        return sample(logits, offset, vocab, p, rng);
+        return scalarWithLogprob(rowCopy(logits, offset, vocab), 0, vocab, p, rng);
     }
 
     public float lastLogprob() { return lastLogprob; }
 
     /** Chosen token id; {@code rng} gives exactly one draw per call when sampling, none when greedy. */
     public int sample(float[] logits, int offset, int vocab, SamplingParams p, SplittableRandom rng) {
+        if (vectorPasses != null) return sampleVector(MemorySegment.ofArray(logits), offset, vocab, p, rng, false);
+        return scalar(logits, offset, vocab, p, rng);
+    }
+
+    /** As {@link #sample(float[], int, int, SamplingParams, SplittableRandom)} over floats in a segment. */
+    public int sample(MemorySegment logits, long offset, int vocab, SamplingParams p, SplittableRandom rng) {
         if (vectorPasses != null) return sampleVector(logits, offset, vocab, p, rng, false);
+        return scalar(rowCopy(logits, offset, vocab), 0, vocab, p, rng);
+    }
+
+    /** The scalar passes read a heap row: a segment's row is copied into scratch first. */
+    private float[] rowCopy(MemorySegment logits, long offset, int vocab) {
+        if (row.length < vocab) row = new float[vocab];
+        MemorySegment.copy(logits, ValueLayout.JAVA_FLOAT, offset * Float.BYTES, row, 0, vocab);
+        return row;
+    }
+
+    private int scalarWithLogprob(float[] logits, int offset, int vocab, SamplingParams p, SplittableRandom rng) {
+        if (p.isGreedy() || p.temperature() != 1.0) {
+            int token = scalar(logits, offset, vocab, p, rng);
+            lastLogprob = fastLogprob(logits, offset, vocab, token);
+            return token;
+        }
+        return scalar(logits, offset, vocab, p, rng);
+    }
+
+    /** The scalar passes: one loop per step of the computation. */
+    private int scalar(float[] logits, int offset, int vocab, SamplingParams p, SplittableRandom rng) {
         if (p.isGreedy()) return argmax(logits, offset, vocab);
         ensure(vocab);
         double invT = 1.0 / p.temperature();
@@ -128,16 +166,20 @@ public final class TokenSampler {
         return chosen;
     }
 
-    private int sampleVector(float[] logits, int offset, int vocab, SamplingParams p, SplittableRandom rng, boolean logprob) {
+    private int sampleVector(MemorySegment logits, long offset, int vocab, SamplingParams p, SplittableRandom rng, boolean logprob) {
         float max = VectorPasses.max(logits, offset, vocab);
         if (Float.isNaN(max) || max == Float.POSITIVE_INFINITY) {
             // no finite top: the scalar passes define what happens
             if (scalarTwin == null) scalarTwin = new TokenSampler(Passes.SCALAR);
-            return scalarTwin.sampleInto(this, logits, offset, vocab, p, rng, logprob);
+            int token = logprob ? scalarTwin.sampleWithLogprob(logits, offset, vocab, p, rng) : scalarTwin.sample(logits, offset, vocab, p, rng);
+            lastLogprob = scalarTwin.lastLogprob;
+            return token;
         }
         if (p.isGreedy()) {
             int token = VectorPasses.firstIndexOf(logits, offset, vocab, max);
-            if (logprob) lastLogprob = (float) (logits[offset + token] - max - Math.log(vectorPasses.expSum(logits, offset, vocab, max)));
+            if (logprob) {
+                lastLogprob = (float) (VectorPasses.get(logits, offset + token) - max - Math.log(vectorPasses.expSum(logits, offset, vocab, max)));
+            }
             return token;
         }
         ensure(vocab);
@@ -154,22 +196,15 @@ public final class TokenSampler {
         if (truncate) {
             if (topK) VectorPasses.zeroBelow(weights, vocab, kthLargest(weights, vocab, p.topK()));
             if (p.topP() < 1) nucleus(vocab, p.topP());
-            if (p.minP() > 0) VectorPasses.zeroBelow(weights, vocab, (float) (p.minP() * Math.max(0f, VectorPasses.max(weights, 0, vocab))));
+            if (p.minP() > 0) VectorPasses.zeroBelow(weights, vocab, (float) (p.minP() * Math.max(0f, VectorPasses.max(weightsSegment, 0, vocab))));
             vectorPasses.blockSums(weights, vocab, blockSums);
         }
         double total = 0;
         for (int b = 0; b < blocks; b++) total += blockSums[b];
         int chosen = draw(logits, offset, vocab, max, invTf, truncate, rng.nextDouble() * total);
-        lastLogprob = unitT ? (float) (logits[offset + chosen] - (max + Math.log(all)))
-                : (float) (logits[offset + chosen] - max - Math.log(unscaled));
+        float chosenLogit = VectorPasses.get(logits, offset + chosen);
+        lastLogprob = unitT ? (float) (chosenLogit - (max + Math.log(all))) : (float) (chosenLogit - max - Math.log(unscaled));
         return chosen;
-    }
-
-    /** The scalar passes' answer, with its log-probability handed to {@code into}. */
-    private int sampleInto(TokenSampler into, float[] logits, int offset, int vocab, SamplingParams p, SplittableRandom rng, boolean logprob) {
-        int token = logprob ? sampleWithLogprob(logits, offset, vocab, p, rng) : sample(logits, offset, vocab, p, rng);
-        into.lastLogprob = lastLogprob;
-        return token;
     }
 
     /**
@@ -177,7 +212,7 @@ public final class TokenSampler {
      * whole blocks are skipped by their sums, and only the block holding u is walked token by
      * token (its weights recomputed unless {@code stored}).
      */
-    private int draw(float[] logits, int offset, int vocab, float max, float invT, boolean stored, double u) {
+    private int draw(MemorySegment logits, long offset, int vocab, float max, float invT, boolean stored, double u) {
         for (int start = 0, b = 0; start < vocab; start += BLOCK, b++) {
             double s = blockSums[b];
             if (u - s >= 0) {
@@ -185,7 +220,7 @@ public final class TokenSampler {
                 continue;
             }
             for (int i = start, end = Math.min(vocab, start + BLOCK); i < end; i++) {
-                float w = stored ? weights[i] : FastExp.exp((logits[offset + i] - max) * invT);
+                float w = stored ? weights[i] : FastExp.exp((VectorPasses.get(logits, offset + i) - max) * invT);
                 if (w == 0) continue;
                 u -= w;
                 if (u < 0) return i;
@@ -273,6 +308,7 @@ public final class TokenSampler {
     private void ensure(int vocab) {
         if (weights.length < vocab) {
             weights = new float[vocab];
+            weightsSegment = MemorySegment.ofArray(weights);
             spare = new float[vocab];
             order = new int[vocab];
             blockSums = new double[(vocab + BLOCK - 1) / BLOCK];

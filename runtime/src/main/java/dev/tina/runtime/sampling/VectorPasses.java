@@ -6,8 +6,13 @@ import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
 /**
- * The sampler's passes over one row of logits with the Vector API (jdk.incubator.vector; only
+ * The sampler's passes over one row of logits (read where they lie: ONNX Runtime's output buffer
+ * or a heap array, as a {@link MemorySegment} indexed in floats) with the Vector API (jdk.incubator.vector; only
  * loaded when that module is present, see {@link TokenSampler}). Every weight is bit-identical to
  * {@link FastExp#exp}: the same float operations in the same order, lane by lane (no fused
  * multiply-add, floor by rounding). Sums are accumulated in double lanes
@@ -36,29 +41,37 @@ final class VectorPasses {
     }
 
     /** max(a[off..off+n)), NaN if any is NaN (as a chain of Math.max). */
-    static float max(float[] a, int off, int n) {
+    static float max(MemorySegment a, long off, int n) {
         int i = 0, upper4 = n - n % (4 * L), upper = F.loopBound(n);
         FloatVector m0 = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY), m1 = m0, m2 = m0, m3 = m0;
         for (; i < upper4; i += 4 * L) { // four chains: max's latency, not its throughput, bounds one
-            m0 = m0.max(FloatVector.fromArray(F, a, off + i));
-            m1 = m1.max(FloatVector.fromArray(F, a, off + i + L));
-            m2 = m2.max(FloatVector.fromArray(F, a, off + i + 2 * L));
-            m3 = m3.max(FloatVector.fromArray(F, a, off + i + 3 * L));
+            m0 = m0.max(load(a, off + i));
+            m1 = m1.max(load(a, off + i + L));
+            m2 = m2.max(load(a, off + i + 2 * L));
+            m3 = m3.max(load(a, off + i + 3 * L));
         }
-        for (; i < upper; i += L) m0 = m0.max(FloatVector.fromArray(F, a, off + i));
+        for (; i < upper; i += L) m0 = m0.max(load(a, off + i));
         float r = m0.max(m1).max(m2.max(m3)).reduceLanes(VectorOperators.MAX);
-        for (; i < n; i++) r = Math.max(r, a[off + i]);
+        for (; i < n; i++) r = Math.max(r, get(a, off + i));
         return r;
     }
 
+    private static FloatVector load(MemorySegment a, long index) {
+        return FloatVector.fromMemorySegment(F, a, index * Float.BYTES, ByteOrder.nativeOrder());
+    }
+
+    static float get(MemorySegment a, long index) {
+        return a.getAtIndex(ValueLayout.JAVA_FLOAT, index);
+    }
+
     /** The first i with a[off + i] == v, or -1. */
-    static int firstIndexOf(float[] a, int off, int n, float v) {
+    static int firstIndexOf(MemorySegment a, long off, int n, float v) {
         int i = 0, upper = F.loopBound(n);
         for (; i < upper; i += L) {
-            VectorMask<Float> eq = FloatVector.fromArray(F, a, off + i).compare(VectorOperators.EQ, v);
+            VectorMask<Float> eq = load(a, off + i).compare(VectorOperators.EQ, v);
             if (eq.anyTrue()) return i + eq.firstTrue();
         }
-        for (; i < n; i++) if (a[off + i] == v) return i;
+        for (; i < n; i++) if (get(a, off + i) == v) return i;
         return -1;
     }
 
@@ -99,20 +112,20 @@ final class VectorPasses {
      * null; {@code blockSums[b]} gets the sum of block b's weights ({@link TokenSampler#BLOCK}
      * entries each).
      */
-    void temperedPass(float[] l, int off, int n, float max, float invT, double[] blockSums, float[] weights) {
+    void temperedPass(MemorySegment l, long off, int n, float max, float invT, double[] blockSums, float[] weights) {
         int block = 0;
         for (int start = 0; start < n; start += TokenSampler.BLOCK, block++) {
             int end = Math.min(n, start + TokenSampler.BLOCK), i = start, upper = start + F.loopBound(end - start);
             DoubleVector s0 = DoubleVector.zero(D), s1 = DoubleVector.zero(D);
             for (; i < upper; i += L) {
-                FloatVector w = exp(FloatVector.fromArray(F, l, off + i).sub(max).mul(invT));
+                FloatVector w = exp(load(l, off + i).sub(max).mul(invT));
                 if (weights != null) w.intoArray(weights, i);
                 s0 = s0.add(w.convertShape(VectorOperators.F2D, D, 0));
                 s1 = s1.add(w.convertShape(VectorOperators.F2D, D, 1));
             }
             double sum = inOrder(s0.add(s1));
             for (; i < end; i++) {
-                float w = FastExp.exp((l[off + i] - max) * invT);
+                float w = FastExp.exp((get(l, off + i) - max) * invT);
                 if (weights != null) weights[i] = w;
                 sum += w;
             }
@@ -121,14 +134,14 @@ final class VectorPasses {
     }
 
     /** Σ exp(l_i − max) over the row (float lanes within a block, double across blocks). */
-    double expSum(float[] l, int off, int n, float max) {
+    double expSum(MemorySegment l, long off, int n, float max) {
         double sum = 0;
         for (int start = 0; start < n; start += TokenSampler.BLOCK) {
             int end = Math.min(n, start + TokenSampler.BLOCK), i = start, upper = start + F.loopBound(end - start);
             FloatVector u = FloatVector.zero(F);
-            for (; i < upper; i += L) u = u.add(expFused(FloatVector.fromArray(F, l, off + i).sub(max)));
+            for (; i < upper; i += L) u = u.add(expFused(load(l, off + i).sub(max)));
             sum += inOrder(u);
-            for (; i < end; i++) sum += FastExp.exp(l[off + i] - max);
+            for (; i < end; i++) sum += FastExp.exp(get(l, off + i) - max);
         }
         return sum;
     }

@@ -2,6 +2,9 @@ package dev.tina.runtime.sampling;
 
 import org.junit.jupiter.api.Test;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
@@ -39,11 +42,12 @@ class VectorPassesTest {
             float[] l = gaussianRows(1, vocab + 3, 4, vocab);
             l[5] = -1e4f; // below exp's clamp
             l[7] = -0f;
-            float max = VectorPasses.max(l, 3, vocab);
+            MemorySegment seg = MemorySegment.ofArray(l);
+            float max = VectorPasses.max(seg, 3, vocab);
             for (float invT : new float[]{1f, (float) (1 / 0.7), 0.5f}) {
                 float[] w = new float[vocab];
                 double[] blocks = new double[(vocab + TokenSampler.BLOCK - 1) / TokenSampler.BLOCK];
-                v.temperedPass(l, 3, vocab, max, invT, blocks, w);
+                v.temperedPass(seg, 3, vocab, max, invT, blocks, w);
                 double total = 0;
                 for (int i = 0; i < vocab; i++) {
                     float want = FastExp.exp((l[3 + i] - max) * invT);
@@ -64,8 +68,9 @@ class VectorPassesTest {
             int top = vocab / 3;
             l[top] = 100f;
             if (vocab > 2) l[vocab - 1] = 100f; // a tie: the first index wins
-            float max = VectorPasses.max(l, 0, vocab);
-            assertEquals(TokenSampler.argmax(l, 0, vocab), VectorPasses.firstIndexOf(l, 0, vocab, max));
+            MemorySegment seg = MemorySegment.ofArray(l);
+            float max = VectorPasses.max(seg, 0, vocab);
+            assertEquals(TokenSampler.argmax(l, 0, vocab), VectorPasses.firstIndexOf(seg, 0, vocab, max));
         }
     }
 
@@ -90,6 +95,28 @@ class VectorPassesTest {
                     assertEquals(ts, tv, "vocab " + vocab + ", " + p + ", row " + r);
                     assertEquals(scalar.lastLogprob(), vector.lastLogprob(), 1e-5, "log-probability, vocab " + vocab + ", row " + r);
                     assertEquals(TokenSampler.logprob(l, r * vocab, vocab, tv), vector.lastLogprob(), 2e-5, "against exact log-softmax");
+                }
+            }
+        }
+    }
+
+    /** The in-place engine hands the sampler its native output buffer: same tokens as from a heap copy. */
+    @Test
+    void nativeSegmentsSampleAsHeapArrays() {
+        int vocab = 32_000, rows = 8;
+        float[] l = gaussianRows(rows, vocab, 2, 8);
+        TokenSampler heap = new TokenSampler(TokenSampler.Passes.VECTOR), direct = new TokenSampler(TokenSampler.Passes.VECTOR),
+                scalar = new TokenSampler(TokenSampler.Passes.SCALAR);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment seg = arena.allocate(4L * l.length, 64);
+            MemorySegment.copy(l, 0, seg, ValueLayout.JAVA_FLOAT, 0, l.length);
+            for (SamplingParams p : new SamplingParams[]{params(0, 1, 0, 0), params(0.7, 1, 0, 0), params(1, 0.9, 40, 0)}) {
+                SplittableRandom a = new SplittableRandom(1), b = new SplittableRandom(1), c = new SplittableRandom(1);
+                for (int r = 0; r < rows; r++) {
+                    int t = heap.sampleWithLogprob(l, r * vocab, vocab, p, a);
+                    assertEquals(t, direct.sampleWithLogprob(seg, (long) r * vocab, vocab, p, b));
+                    assertEquals(heap.lastLogprob(), direct.lastLogprob());
+                    assertEquals(t, scalar.sampleWithLogprob(seg, (long) r * vocab, vocab, p, c), "the scalar passes over a segment");
                 }
             }
         }
