@@ -24,6 +24,7 @@ import java.util.Map;
 import java.util.SplittableRandom;
 import dev.tina.runtime.AdapterBinding;
 import dev.tina.runtime.LoadedModel;
+import dev.tina.runtime.OrtDecoder;
 import dev.tina.runtime.SessionSettings;
 import dev.tina.runtime.sampling.BatchSampler;
 import dev.tina.runtime.sampling.Completion;
@@ -60,6 +61,9 @@ final class BenchCommand {
                 + "as a ratio to the --new-tokens run (long-decode cost of the KV cache)") Integer longNewTokens;
         @Option(names = "--concat", description = "run on the concatenating-cache graph in waves (the engine before the in-place cache) instead") boolean concat;
         @Option(names = "--baseline-sampler", description = "also run each batch size with the scalar sampling passes (the sampler before the vector passes), in the same run") boolean baselineSampler;
+        @Option(names = "--precision", split = ",", defaultValue = "exported", paramLabel = "P",
+                description = "exported (the quantized graphs of a quantized export, else full precision), full, or both (e.g. full,exported): "
+                        + "one table each on the same prompt, ratios against the first; default ${DEFAULT-VALUE}") List<String> precision;
         @Option(names = "--peer", description = "also run a peer engine single-stream on the same Hugging Face folder and compare: jlama "
                 + "(needs a build with mvn -Pjlama and TINA_JAVA_OPTS=\"--add-modules jdk.incubator.vector\")") String peer;
 
@@ -70,11 +74,23 @@ final class BenchCommand {
             long[] prompt = promptIds.stream().mapToLong(Long::longValue).toArray();
             java.lang.reflect.Method peerRun = peer == null ? null : Peer.find(peer, model.path()); // fails before our long run
             double single = 0, singleDecodeOnly = Double.NaN;
-            try (LoadedModel m = LoadedModel.open(model.path(), SessionSettings.of(device.get()));
+            List<double[]> tables = new ArrayList<>();
+            for (String precisionName : precision) {
+            OrtDecoder.Precision prec = switch (precisionName) {
+                case "exported" -> OrtDecoder.Precision.AS_EXPORTED;
+                case "full" -> OrtDecoder.Precision.FULL;
+                default -> throw new IllegalArgumentException("--precision " + precisionName + ": expected exported or full");
+            };
+            ProcessMemory.resetPeak();
+            double[] table = new double[batches.size()];
+            single = 0;
+            try (LoadedModel m = LoadedModel.open(model.path(), SessionSettings.of(device.get()), prec);
                  AdapterBinding binding = m.adapter(adapter);
                  BatchSampler sampler = concat ? m.concatSampler(Math.max(64, batches.stream().mapToInt(i -> i).max().orElse(1)), false)
                          : m.sampler(Math.max(64, batches.stream().mapToInt(i -> i).max().orElse(1)), false)) {
-                System.out.printf("model %s, prompt %d ids, %d new tokens per sequence, %s (%s), %d threads, %s sampling passes%n", m.exportDir(), prompt.length,
+                var q = m.decoder().quantized() ? m.decoder().descriptor().quantization() : null;
+                System.out.printf("model %s, %s, prompt %d ids, %d new tokens per sequence, %s (%s), %d threads, %s sampling passes%n", m.exportDir(),
+                        q == null ? "full precision" : q.scheme() + " (block " + q.blockSize() + (q.head() ? ", head" : "") + ")", prompt.length,
                         newTokens, device.get().cli(), sampler.backend().name(), Runtime.getRuntime().availableProcessors(), TokenSampler.defaultPasses());
                 sampler.generate(List.of(prompt), SamplingParams.greedy(Math.min(16, newTokens)), binding); // warm-up
                 System.out.println("| batch | tokens | seconds | tokens/s | × batch 1 | prefill | decode (ORT) | sampling (Java) | sampling ms/token | KV gather |");
@@ -93,6 +109,7 @@ final class BenchCommand {
                         if (best == null || s.tokens / s.seconds() > best.tokens / best.seconds()) best = s;
                     }
                     double tps = best.tokens / best.seconds();
+                    if (!baseline) table[batches.indexOf(b)] = tps;
                     if (b == 1 && !baseline) {
                         single = tps;
                         singleDecodeOnly = (best.tokens - 1) / (best.seconds() - best.prefillNanos / 1e9);
@@ -102,6 +119,7 @@ final class BenchCommand {
                             best.tokens, best.seconds(), tps, single > 0 ? String.format("%.2f", tps / single) : "–", 100 * best.prefillNanos / total,
                             100 * best.decodeNanos / total, 100 * best.samplingNanos / total, best.samplingNanos / 1e6 / best.tokens, 100 * best.gatherNanos / total);
                     ObjectNode row = rows.addObject();
+                    row.put("precision", q == null ? "full" : q.scheme());
                     row.put("batch", b);
                     row.put("sampling_passes", pass.name());
                     row.put("tokens", best.tokens);
@@ -138,6 +156,14 @@ final class BenchCommand {
                 if (referenceTps != null && single > 0) {
                     System.out.printf("single stream vs %s (%.1f tokens/s, given): %.2f×%n", referenceName, referenceTps, single / referenceTps);
                 }
+                System.out.printf("peak RSS %.2f GB%n", ProcessMemory.peakRssGb());
+            }
+            tables.add(table);
+            }
+            for (int t = 1; t < tables.size(); t++) {
+                StringBuilder line = new StringBuilder("--precision " + precision.get(t) + " vs " + precision.get(0) + ", tokens/s ratio per batch:");
+                for (int i = 0; i < batches.size(); i++) line.append(String.format(" %d: %.2f×", batches.get(i), tables.get(t)[i] / tables.get(0)[i]));
+                System.out.println(line);
             }
             if (peerRun != null) Peer.run(peerRun, model.path(), prompt, newTokens, repeats, single, singleDecodeOnly, rows.addObject());
             if (out != null) Files.writeString(out, json.writerWithDefaultPrettyPrinter().writeValueAsString(rows));

@@ -1,6 +1,7 @@
 package dev.tina.tools;
 
 import dev.tina.export.DecoderExporter;
+import dev.tina.export.ModelDescriptor;
 import dev.tina.export.ExportCache;
 import dev.tina.export.checkpoint.DType;
 import dev.tina.export.checkpoint.ModelConfig;
@@ -63,7 +64,8 @@ final class ParityCommand implements Callable<Integer> {
         System.out.println("model: " + exported);
         boolean ok;
         System.out.println("device: " + onDevice.cli());
-        try (OrtDecoder d = OrtDecoder.open(exported, SessionSettings.of(onDevice == SessionSettings.Device.TENSORRT ? SessionSettings.Device.CPU : onDevice))) {
+        try (OrtDecoder d = OrtDecoder.open(exported, SessionSettings.of(onDevice == SessionSettings.Device.TENSORRT ? SessionSettings.Device.CPU : onDevice),
+                OrtDecoder.Precision.FULL)) {
             List<ParityCheck.Comparison> results;
             if (onDevice == SessionSettings.Device.TENSORRT) {
                 int[] shape = ParityCheck.caseShape(caseFile);
@@ -81,6 +83,16 @@ final class ParityCommand implements Callable<Integer> {
             }
             results.forEach(r -> System.out.println(r.line()));
             ok = results.stream().allMatch(ParityCheck.Comparison::passed);
+        }
+        var q = ModelDescriptor.read(exported).quantization();
+        if (q != null && onDevice != SessionSettings.Device.TENSORRT) {
+            // the quantized graphs are not held to float32 tolerances: their error is reported
+            System.out.printf("quantized graphs (%s, block %d%s): error against the reference%n", q.scheme(), q.blockSize(), q.head() ? ", LM head too" : "");
+            try (OrtDecoder d = OrtDecoder.open(exported, SessionSettings.of(onDevice), OrtDecoder.Precision.AS_EXPORTED)) {
+                List<ParityCheck.Comparison> results = ParityCheck.run(d, peft, caseFile, null);
+                results.forEach(r -> System.out.println(r.line()));
+                ok &= results.stream().allMatch(ParityCheck.Comparison::passed);
+            }
         }
         if (grpo) {
             if (peft == null) throw new IllegalArgumentException("--grpo needs --adapter (the gradients are those of the adapter's factors)");
