@@ -62,6 +62,20 @@ class VectorPassesTest {
     }
 
     @Test
+    void theNormaliserIsWithinFloatPrecisionOfExact() {
+        VectorPasses v = new VectorPasses();
+        for (int vocab : new int[]{QWEN_VOCAB, 1000, 13}) {
+            float[] l = gaussianRows(1, vocab, 6, vocab + 1);
+            l[vocab / 2] = -500f; // below exp's clamp: a negligible term, never garbage
+            MemorySegment seg = MemorySegment.ofArray(l);
+            float max = VectorPasses.max(seg, 0, vocab);
+            double exact = 0;
+            for (float x : l) exact += Math.exp(x - max);
+            assertEquals(exact, v.expSum(seg, 0, vocab, max), 1e-6 * exact, "vocab " + vocab);
+        }
+    }
+
+    @Test
     void maxAndFirstIndexMatchTheScalarArgmax() {
         for (int vocab : new int[]{QWEN_VOCAB, 32_000, 37, 1}) {
             float[] l = gaussianRows(1, vocab, 3, 11);
