@@ -8,13 +8,13 @@ import java.util.SplittableRandom;
 /**
  * Draws one token from a row of logits under {@link SamplingParams}, and gives the token's
  * log-probability under the unscaled distribution. Works in place on reusable scratch arrays
- * (one instance per thread); nothing is allocated per token.
+ * (one instance per thread); no array is allocated per token.
  *
- * <p>With the Vector API ({@code --add-modules jdk.incubator.vector}) a sampled token costs three
+ * <p>With the Vector API ({@code --add-modules jdk.incubator.vector}) a sampled token costs a few
  * passes over the row: the max; the weights exp((l − max)/T) summed per block of {@link #BLOCK}
- * entries (with the temperature-1 normaliser for the log-probability in the same pass); and the
- * draw, which skips whole blocks by their sums and recomputes only the chosen block's weights.
- * Greedy is the max, its first index, and the normaliser. The weights are bit-identical to the
+ * entries, not stored; at T ≠ 1 the temperature-1 normaliser for the log-probability in a
+ * second read of the row; and the draw, which skips whole blocks by their sums and recomputes
+ * only the chosen block's weights. Greedy is the max, its first index, and the normaliser. The weights are bit-identical to the
  * scalar passes ({@link Passes#SCALAR}, used when the module is absent), and so is the uniform
  * draw inverted through them; only the sums' rounding differs (double lanes instead of one double
  * chain), which moves a cumulative boundary by ~1e-16 of the total.
