@@ -8,15 +8,19 @@ import dev.tina.export.ExportCache;
 import dev.tina.export.checkpoint.DType;
 import dev.tina.export.checkpoint.ModelConfig;
 import dev.tina.export.checkpoint.Projection;
+import dev.tina.training.graph.GrpoMicroBatch;
 import dev.tina.training.graph.LossHead;
+import dev.tina.training.graph.MicroBatch;
+import dev.tina.training.graph.SftMicroBatch;
 import dev.tina.training.graph.TrainingGraph;
 import dev.tina.training.layered.LayeredGradients;
+import dev.tina.training.layered.MemoryBudget;
+import dev.tina.training.layered.MemoryEstimate;
 import dev.tina.training.layered.Recompute;
 import dev.tina.training.optim.LoraTrainer;
 import dev.tina.training.optim.LrSchedule;
 import dev.tina.training.ort.GradientEngine;
 import dev.tina.training.ort.GradientSession;
-import dev.tina.training.ort.LoraTrainingSession;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -250,7 +254,10 @@ final class BenchCommand {
         @Option(names = "--steps", defaultValue = "3", description = "timed steps after the warm-up; default ${DEFAULT-VALUE}") int steps;
         @Option(names = "--warmup", defaultValue = "1", description = "untimed steps first; default ${DEFAULT-VALUE}") int warmup;
         @Option(names = "--loss", defaultValue = "grpo", description = "grpo or sft; default ${DEFAULT-VALUE}") String loss;
-        @Option(names = "--recompute", defaultValue = "layer", split = ",", description = "layer, none, or both (e.g. layer,none): the modes to run, in order, on the same batch; default ${DEFAULT-VALUE}") List<String> recompute;
+        @Option(names = "--recompute", defaultValue = "auto", split = ",", description = "auto, layer, none, or several (e.g. layer,none): the modes to run, in order, "
+                + "on the same batch; auto picks none when its estimated peak fits --memory-budget, else layer; default ${DEFAULT-VALUE}") List<String> recompute;
+        @Option(names = "--memory-budget", defaultValue = "0.5", paramLabel = "BUDGET", description = "what --recompute auto lets the whole-model graph take: "
+                + "a fraction of physical memory or gigabytes (12GB); default ${DEFAULT-VALUE}") String memoryBudget;
         @Option(names = "--attention-block", defaultValue = "256", description = "queries per attention tile (--recompute layer); default ${DEFAULT-VALUE}") int attentionBlock;
         @Option(names = "--row-block", defaultValue = "1024", description = "tokens per run of the per-token pieces (--recompute layer); default ${DEFAULT-VALUE}") int rowBlock;
         @Option(names = "--low-memory", description = "--recompute none: do not let ONNX Runtime pre-pack the base weights (less memory, maybe slower)") boolean lowMemory;
@@ -280,7 +287,7 @@ final class BenchCommand {
                 for (int i = 0; i < v.length; i++) v[i] = (float) rng.nextDouble(-bound, bound);
                 init.put(p, v);
             }
-            LoraTrainingSession.Batch batchData = randomBatch(rng, config.vocabSize(), alpha / rank, prompt);
+            MicroBatch batchData = randomBatch(rng, config.vocabSize(), alpha / rank, prompt);
             int completion = batch * (seq - prompt);
             SessionSettings.Device onDevice = device.get();
             System.out.printf("model %s, %s loss, LoRA r=%d on %s, batch %d × %d tokens (%d prompt + %d completion each), %d threads, device %s%n",
@@ -289,8 +296,13 @@ final class BenchCommand {
             GradientEngine.Result first = null;
             double firstStep = 0, firstCpu = 0;
             if (steps < 1 || warmup < 0) throw new IllegalArgumentException("--steps must be >= 1 and --warmup >= 0");
+            MemoryEstimate estimate = MemoryEstimate.wholeGraph(config, batch, seq, completion);
+            long budget = MemoryBudget.parse(memoryBudget).bytes(MemoryBudget.physicalBytes());
+            System.out.printf("whole-graph (--recompute none) peak estimate %s; budget %.1f GB%n", estimate.describe(), budget / 1e9);
             for (String modeName : recompute) {
-                Recompute mode = Recompute.parse(modeName);
+                Recompute.Decision pass = Recompute.parse(modeName).decide(estimate, budget, onDevice);
+                Recompute mode = pass.mode();
+                if (Recompute.parse(modeName) == Recompute.AUTO) System.out.println("--recompute " + pass);
                 System.gc();
                 if (!ProcessMemory.resetPeak()) System.out.println("(cannot reset the peak-RSS mark; peaks below include earlier modes)");
                 double rssBefore = ProcessMemory.rssGb();
@@ -369,7 +381,7 @@ final class BenchCommand {
             return m;
         }
 
-        private LoraTrainingSession.Batch randomBatch(SplittableRandom rng, int vocab, double scale, int prompt) {
+        private MicroBatch randomBatch(SplittableRandom rng, int vocab, double scale, int prompt) {
             long[] ids = new long[batch * seq], mask = new long[batch * seq], pos = new long[batch * seq];
             for (int i = 0; i < ids.length; i++) {
                 ids[i] = rng.nextInt(vocab);
@@ -389,17 +401,9 @@ final class BenchCommand {
                 old[i] = (float) -Math.log(vocab); // about a random model's log-prob: ratios near 1, some clipped
                 ref[i] = old[i];
             }
-            long[] shape = {batch, seq};
-            var b = new LoraTrainingSession.Batch()
-                    .longs("input_ids", ids, shape).longs("attention_mask", mask, shape).longs("position_ids", pos, shape)
-                    .floats("lora_scale", new float[]{(float) scale}, 1)
-                    .longs("target_positions", tp, n).longs("target_ids", ti, n).floats("token_weights", w, n)
-                    .floats("temperature", new float[]{1f}, 1);
-            if (loss.equals("grpo")) {
-                b.floats("advantages", adv, n).floats("old_logps", old, n).floats("ref_logps", ref, n)
-                        .floats("beta", new float[]{0.04f}, 1).floats("epsilon_low", new float[]{0.2f}, 1).floats("epsilon_high", new float[]{0.2f}, 1);
-            }
-            return b;
+            return loss.equals("grpo")
+                    ? new GrpoMicroBatch(0, batch, seq, ids, mask, pos, tp, ti, w, adv, old, ref, (float) scale, 1f, 0.04f, 0.2f, 0.2f, null)
+                    : new SftMicroBatch(batch, seq, ids, mask, pos, tp, ti, w, (float) scale, 1f, null);
         }
     }
 }
