@@ -11,13 +11,13 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 /**
- * The sampler's passes over one row of logits (read where they lie: ONNX Runtime's output buffer
- * or a heap array, as a {@link MemorySegment} indexed in floats) with the Vector API (jdk.incubator.vector; only
- * loaded when that module is present, see {@link TokenSampler}). Every weight is bit-identical to
- * {@link FastExp#exp}: the same float operations in the same order, lane by lane (no fused
- * multiply-add, floor by rounding). Sums are accumulated in double lanes
- * and their lanes added in index order, so they differ from a sequential double sum only in the
- * last bits and are the same on every call.
+ * The sampler's passes over one row of logits with the Vector API (jdk.incubator.vector; this
+ * class is only loaded when that module is present, see {@link TokenSampler}). Rows are read
+ * where they lie, ONNX Runtime's output buffer or a heap array, as a {@link MemorySegment}
+ * indexed in floats. Every weight is bit-identical to {@link FastExp#exp}: the same float
+ * operations in the same order, lane by lane (no fused multiply-add; floor by rounding). Sums are
+ * accumulated in double lanes and the lanes added in index order, so they differ from a
+ * sequential double sum only in the last bits and are the same on every call.
  */
 final class VectorPasses {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
