@@ -33,6 +33,7 @@ import dev.tina.runtime.SessionSettings;
 import dev.tina.runtime.sampling.BatchSampler;
 import dev.tina.runtime.sampling.Completion;
 import dev.tina.runtime.sampling.SamplingParams;
+import dev.tina.runtime.sampling.TokenSampler;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -63,6 +64,7 @@ final class BenchCommand {
         @Option(names = "--long-new-tokens", description = "also run each batch size > 1 with this many new tokens and report its tokens/s "
                 + "as a ratio to the --new-tokens run (long-decode cost of the KV cache)") Integer longNewTokens;
         @Option(names = "--concat", description = "run on the concatenating-cache graph in waves (the engine before the in-place cache) instead") boolean concat;
+        @Option(names = "--baseline-sampler", description = "also run each batch size with the scalar sampling passes (the sampler before the vector passes), in the same run") boolean baselineSampler;
         @Option(names = "--precision", split = ",", defaultValue = "exported", paramLabel = "P",
                 description = "exported (the quantized graphs of a quantized export, else full precision), full, or both (e.g. full,exported): "
                         + "one table each on the same prompt, ratios against the first; default ${DEFAULT-VALUE}") List<String> precision;
@@ -91,13 +93,17 @@ final class BenchCommand {
                  BatchSampler sampler = concat ? m.concatSampler(Math.max(64, batches.stream().mapToInt(i -> i).max().orElse(1)), false)
                          : m.sampler(Math.max(64, batches.stream().mapToInt(i -> i).max().orElse(1)), false)) {
                 var q = m.decoder().quantized() ? m.decoder().descriptor().quantization() : null;
-                System.out.printf("model %s, %s, prompt %d ids, %d new tokens per sequence, %s (%s), %d threads%n", m.exportDir(),
+                System.out.printf("model %s, %s, prompt %d ids, %d new tokens per sequence, %s (%s), %d threads, %s sampling passes%n", m.exportDir(),
                         q == null ? "full precision" : q.scheme() + " (block " + q.blockSize() + (q.head() ? ", head" : "") + ")", prompt.length,
-                        newTokens, device.get().cli(), sampler.backend().name(), Runtime.getRuntime().availableProcessors());
+                        newTokens, device.get().cli(), sampler.backend().name(), Runtime.getRuntime().availableProcessors(), TokenSampler.defaultPasses());
                 sampler.generate(List.of(prompt), SamplingParams.greedy(Math.min(16, newTokens)), binding); // warm-up
-                System.out.println("| batch | tokens | seconds | tokens/s | × batch 1 | prefill | decode (ORT) | sampling (Java) | KV gather |");
-                System.out.println("|---|---|---|---|---|---|---|---|---|");
-                for (int b : batches) {
+                System.out.println("| batch | tokens | seconds | tokens/s | × batch 1 | prefill | decode (ORT) | sampling (Java) | sampling ms/token | KV gather |");
+                System.out.println("|---|---|---|---|---|---|---|---|---|---|");
+                List<TokenSampler.Passes> passes = baselineSampler ? List.of(TokenSampler.defaultPasses(), TokenSampler.Passes.SCALAR)
+                        : List.of(TokenSampler.defaultPasses());
+                for (int b : batches) for (TokenSampler.Passes pass : passes) {
+                    sampler.samplingPasses(pass);
+                    boolean baseline = pass != passes.getFirst();
                     BatchSampler.Stats best = null;
                     for (int r = 0; r < repeats; r++) {
                         SamplingParams p = b == 1 ? SamplingParams.greedy(newTokens)
@@ -107,18 +113,19 @@ final class BenchCommand {
                         if (best == null || s.tokens / s.seconds() > best.tokens / best.seconds()) best = s;
                     }
                     double tps = best.tokens / best.seconds();
-                    table[batches.indexOf(b)] = tps;
-                    if (b == 1) {
+                    if (!baseline) table[batches.indexOf(b)] = tps;
+                    if (b == 1 && !baseline) {
                         single = tps;
                         singleDecodeOnly = (best.tokens - 1) / (best.seconds() - best.prefillNanos / 1e9);
                     }
                     double total = best.seconds() * 1e9;
-                    System.out.printf("| %d | %d | %.2f | %.1f | %s | %.0f%% | %.0f%% | %.0f%% | %.0f%% |%n", b, best.tokens, best.seconds(), tps,
-                            single > 0 ? String.format("%.2f", tps / single) : "–", 100 * best.prefillNanos / total,
-                            100 * best.decodeNanos / total, 100 * best.samplingNanos / total, 100 * best.gatherNanos / total);
+                    System.out.printf("| %s | %d | %.2f | %.1f | %s | %.0f%% | %.0f%% | %.0f%% | %.3f | %.0f%% |%n", b + (baseline ? " (" + pass.name().toLowerCase() + " sampling)" : ""),
+                            best.tokens, best.seconds(), tps, single > 0 ? String.format("%.2f", tps / single) : "–", 100 * best.prefillNanos / total,
+                            100 * best.decodeNanos / total, 100 * best.samplingNanos / total, best.samplingNanos / 1e6 / best.tokens, 100 * best.gatherNanos / total);
                     ObjectNode row = rows.addObject();
                     row.put("precision", q == null ? "full" : q.scheme());
                     row.put("batch", b);
+                    row.put("sampling_passes", pass.name());
                     row.put("tokens", best.tokens);
                     row.put("seconds", best.seconds());
                     row.put("tokens_per_second", tps);
@@ -126,7 +133,9 @@ final class BenchCommand {
                     row.put("prefill_s", best.prefillNanos / 1e9);
                     row.put("decode_s", best.decodeNanos / 1e9);
                     row.put("sampling_s", best.samplingNanos / 1e9);
+                    row.put("sampling_ms_per_token", best.samplingNanos / 1e6 / best.tokens);
                     row.put("gather_s", best.gatherNanos / 1e9);
+                    if (baseline) continue;
                     if (longNewTokens != null && b > 1) {
                         BatchSampler.Stats lng = null;
                         for (int r = 0; r < repeats; r++) {
@@ -135,9 +144,9 @@ final class BenchCommand {
                             if (lng == null || s.tokens / s.seconds() > lng.tokens / lng.seconds()) lng = s;
                         }
                         double longTps = lng.tokens / lng.seconds(), lt = lng.seconds() * 1e9;
-                        System.out.printf("| %d × %d new | %d | %.2f | %.1f | %.2f× of %d new | %.0f%% | %.0f%% | %.0f%% | %.0f%% |%n", b, longNewTokens,
+                        System.out.printf("| %d × %d new | %d | %.2f | %.1f | %.2f× of %d new | %.0f%% | %.0f%% | %.0f%% | %.3f | %.0f%% |%n", b, longNewTokens,
                                 lng.tokens, lng.seconds(), longTps, longTps / tps, newTokens, 100 * lng.prefillNanos / lt,
-                                100 * lng.decodeNanos / lt, 100 * lng.samplingNanos / lt, 100 * lng.gatherNanos / lt);
+                                100 * lng.decodeNanos / lt, 100 * lng.samplingNanos / lt, lng.samplingNanos / 1e6 / lng.tokens, 100 * lng.gatherNanos / lt);
                         row.put("long_new_tokens", longNewTokens);
                         row.put("long_tokens_per_second", longTps);
                         row.put("long_ratio", longTps / tps);
