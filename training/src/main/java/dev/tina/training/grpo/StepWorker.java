@@ -87,8 +87,10 @@ public final class StepWorker implements AutoCloseable {
             if (model.tokenizer().isEmpty()) {
                 throw new IllegalArgumentException(model.exportDir() + ": GRPO needs the model's tokenizer.json (rewards read text)");
             }
-            BatchSampler sampler = model.sampler(64);
-            owned.add(1, sampler);
+            LoadedModel quantized = GrpoTrainer.quantizedRollouts(recipe, model);
+            if (quantized != null) owned.add(1, quantized); // closed in reverse: after its sampler, before the model
+            BatchSampler sampler = (quantized != null ? quantized : model).sampler(64);
+            owned.add(quantized != null ? 2 : 1, sampler);
             GrpoEngines engines = GrpoEngines.open(recipe, model); // as the trainer opens them
             owned.add(engines);
             return new StepWorker(recipe, model, sampler, engines.gradients(), engines.reference(), rewards, owned);
@@ -167,9 +169,9 @@ public final class StepWorker implements AutoCloseable {
             List<Completion> mb = completions.subList(start, Math.min(n, start + recipe.microBatch()));
             long tr = System.nanoTime();
             GrpoMicroBatch b = microBatch(index, slice.step(), mb, slice.prompts(), adv, start);
-            b = b.withRefLogps(reference.run(b.forReference().toBatch(), weights).logps());
+            b = b.withRefLogps(reference.run(b.forReference(), weights).logps());
             long tg = System.nanoTime();
-            GradientEngine.Result res = gradients.run(b.toBatch(), weights);
+            GradientEngine.Result res = gradients.run(b, weights);
             long te = System.nanoTime();
             refSeconds += (tg - tr) / 1e9;
             trainSeconds += (te - tg) / 1e9;
