@@ -37,7 +37,7 @@ public final class FatbinPruner {
     /** "sm_90,sm_80" → {90, 80}; a one-line error for anything else. */
     public static Set<Integer> parseArchs(String list) {
         Set<Integer> out = new TreeSet<>();
-        for (String s : list.split(",")) {
+        for (String s : list.split(",", -1)) {
             String a = s.strip();
             if (!a.matches("sm_\\d{2,3}")) throw new IllegalArgumentException("--cuda-arch: '" + a + "': expected sm_NN, e.g. sm_90 (comma-separated)");
             out.add(Integer.parseInt(a.substring(3)));
