@@ -21,6 +21,8 @@ import java.util.TreeSet;
 import java.util.function.Predicate;
 import java.util.spi.ToolProvider;
 import java.util.stream.Stream;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipFile;
 
 /**
  * Writes a self-contained distribution folder {@code tina-VERSION-linux-x86_64[-cuda][-slim]/} and its
@@ -30,7 +32,7 @@ import java.util.stream.Stream;
  */
 public final class Distribution {
     /** The options of one build: where, CUDA natives (bytedeco's GPU jar) or none, architectures to keep, slim. */
-    public record Options(Path out, Path cudaJar, Set<Integer> cudaArchs, boolean slim) {
+    public record Options(Path out, Path cudaJar, Set<Integer> cudaArchs, boolean slim, int xzPreset) {
         public boolean cuda() { return cudaJar != null; }
 
         public String name() {
@@ -95,8 +97,7 @@ public final class Distribution {
                 Predicate<String> drop = j.equals(msOrt) ? n -> n.startsWith("ai/onnxruntime/native/")
                         : j.equals(tokenizers) ? n -> n.startsWith("native/lib/") && !n.endsWith(".properties")
                         : JarRepacker::foreignNative;
-                if (JarRepacker.hasAny(j, drop)) stripped += JarRepacker.copyWithout(j, to, drop);
-                else Files.copy(j, to, StandardCopyOption.COPY_ATTRIBUTES);
+                stripped += JarRepacker.copyWithout(j, to, drop);
             }
             log.printf("tina dist: %d jars, %.1f MB of natives left out of them%n", jars.size(), stripped / 1e6);
 
@@ -118,13 +119,14 @@ public final class Distribution {
                 }
             }
             stripNatives(root);
-            writeLauncher(root.resolve("bin"));
+            writeLauncher(root.resolve("bin"), o.cuda());
+            copyConfigs(appJar, Files.createDirectories(root.resolve("configs")));
             Files.setPosixFilePermissions(root, PosixFilePermissions.fromString("rwxr-xr-x")); // a temporary folder starts private
             dir.commit();
         }
         Path archive = o.out().resolve(o.name() + ".tar.xz");
         log.println("tina dist: compressing " + archive.getFileName());
-        tarXz(o.out(), o.name(), archive);
+        tarXz(o.out(), o.name(), archive, o.xzPreset());
         return new Built(target, archive, leftOut);
     }
 
@@ -190,22 +192,38 @@ public final class Distribution {
         if (p.waitFor() != 0) throw new IOException("strip --strip-unneeded failed (exit " + p.exitValue() + "): " + out.strip());
     }
 
-    private static void writeLauncher(Path bin) throws IOException {
+    /** bin/tina, and in a CUDA distribution the device check (tools/gpu-check.sh) beside it. */
+    private static void writeLauncher(Path bin, boolean cuda) throws IOException {
         Files.createDirectories(bin);
-        Path tina = bin.resolve("tina");
-        try (InputStream in = Distribution.class.getResourceAsStream("tina.sh")) {
-            if (in == null) throw new IOException("resource dev/tina/tools/dist/tina.sh missing from the class path");
-            Files.copy(in, tina);
+        copyScript("tina.sh", bin.resolve("tina"));
+        if (cuda) copyScript("gpu-check.sh", bin.resolve("gpu-check.sh"));
+    }
+
+    private static void copyScript(String resource, Path to) throws IOException {
+        try (InputStream in = Distribution.class.getResourceAsStream(resource)) {
+            if (in == null) throw new IOException("resource dev/tina/tools/dist/" + resource + " missing from the class path");
+            Files.copy(in, to);
         }
-        Files.setPosixFilePermissions(tina, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Files.setPosixFilePermissions(to, PosixFilePermissions.fromString("rwxr-xr-x"));
+    }
+
+    /** The model configs of the application jar (a tiny shape, the 1.5B shape) as files, for tina init-model --config. */
+    private static void copyConfigs(Path appJar, Path to) throws IOException {
+        try (ZipFile jar = new ZipFile(appJar.toFile())) {
+            for (ZipEntry e : jar.stream().filter(e -> e.getName().matches("onnx-models/configs/[^/]+\\.json")).toList()) {
+                try (InputStream in = jar.getInputStream(e)) {
+                    Files.copy(in, to.resolve(e.getName().substring(e.getName().lastIndexOf('/') + 1)));
+                }
+            }
+        }
     }
 
     /** {@code tar | xz} (the system's tools: the JDK has no xz), written under a temporary name and renamed. */
-    static void tarXz(Path parent, String folder, Path archive) throws IOException, InterruptedException {
+    static void tarXz(Path parent, String folder, Path archive, int preset) throws IOException, InterruptedException {
         Path tmp = archive.resolveSibling("." + archive.getFileName() + ".tmp");
         List<ProcessBuilder> pipeline = List.of(
                 new ProcessBuilder("tar", "--sort=name", "--owner=0", "--group=0", "--numeric-owner", "-C", parent.toString(), "-cf", "-", folder),
-                new ProcessBuilder("xz", "-T2", "--x86", "--lzma2=preset=6", "-c").redirectOutput(tmp.toFile()));
+                new ProcessBuilder("xz", "-T2", "--x86", "--lzma2=preset=" + preset, "-c").redirectOutput(tmp.toFile()));
         for (ProcessBuilder p : pipeline) p.redirectError(ProcessBuilder.Redirect.INHERIT);
         List<Process> ps;
         try {

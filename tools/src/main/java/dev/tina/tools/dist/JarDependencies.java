@@ -45,8 +45,11 @@ public final class JarDependencies {
             Map<String, Set<String>> graph = new TreeMap<>();
             for (Path j : jars) graph.put(j.getFileName().toString(), new LinkedHashSet<>());
             for (String line : jdeps(args).split("\n")) {
+                // "a.jar -> /tmp/…/b.jar", "a.jar -> java.base", "a.jar -> not found"
                 String[] ab = line.strip().split(" -> ");
-                if (ab.length == 2 && graph.containsKey(ab[0]) && graph.containsKey(ab[1].strip())) graph.get(ab[0]).add(ab[1].strip());
+                if (ab.length != 2 || !graph.containsKey(ab[0]) || !ab[1].endsWith(".jar")) continue;
+                String to = Path.of(ab[1].strip()).getFileName().toString();
+                if (graph.containsKey(to)) graph.get(ab[0]).add(to);
             }
             return graph;
         });
