@@ -9,6 +9,7 @@ import dev.tina.export.onnx.ExternalDataWriter;
 import dev.tina.export.onnx.GraphBuilder;
 import dev.tina.export.onnx.proto.Onnx.GraphProto;
 import dev.tina.export.onnx.proto.Onnx.StringStringEntryProto;
+import dev.tina.export.quant.QuantizedWeights;
 
 import java.io.IOException;
 import java.io.OutputStream;
@@ -43,11 +44,14 @@ public final class DecoderExporter {
             "tokenizer_config.json", "special_tokens_map.json", "vocab.json", "merges.txt", "tokenizer.model",
             "chat_template.jinja", "added_tokens.json");
 
-    public record Options(DType dtype, List<Projection> loraTargets, boolean overwrite) {
+    /** @param quantize null, or the quantized inference graphs to add beside the full-precision ones */
+    public record Options(DType dtype, List<Projection> loraTargets, boolean overwrite, QuantizedWeights.Settings quantize) {
         public Options {
             if (!dtype.isFloating() || dtype == DType.F64) throw new IllegalArgumentException("export dtype must be fp32, fp16 or bf16, got " + dtype);
             loraTargets = List.copyOf(loraTargets);
         }
+
+        public Options(DType dtype, List<Projection> loraTargets, boolean overwrite) { this(dtype, loraTargets, overwrite, null); }
 
         public static Options defaults() { return new Options(DType.F32, List.of(Projection.values()), false); }
     }
@@ -66,6 +70,7 @@ public final class DecoderExporter {
         try (HfCheckpoint ckpt = HfCheckpoint.open(hfDir);
              AtomicOutputDirectory out = new AtomicOutputDirectory(outDir, options.overwrite())) {
             ModelConfig c = ckpt.config();
+            if (options.quantize() != null) checkQuantizable(c, options.quantize());
             String fingerprint = fingerprint(hfDir);
             GraphBuilder g;
             try (ExternalDataWriter data = new ExternalDataWriter(out.path().resolve(DATA_FILE))) {
@@ -88,6 +93,8 @@ public final class DecoderExporter {
             writeModel(out.path().resolve(ONNX_FILE), sampling, meta);
             writeModel(out.path().resolve(FULL_LOGITS_FILE), full.build(), meta);
             writeModel(out.path().resolve(IN_PLACE_FILE), inPlace.build(), meta);
+            ModelDescriptor.Quantization quantization = null;
+            if (options.quantize() != null) quantization = exportQuantized(out.path(), c, sampling, options, meta);
             for (String f : SIDE_FILES) {
                 Path src = hfDir.resolve(f);
                 if (Files.isRegularFile(src)) Files.copy(src, out.path().resolve(f), StandardCopyOption.COPY_ATTRIBUTES);
@@ -98,11 +105,51 @@ public final class DecoderExporter {
                     ONNX_FILE, options.dtype().torchName(), "float32", c.numHiddenLayers(), c.numAttentionHeads(),
                     c.numKeyValueHeads(), c.headDim(), c.hiddenSize(), c.vocabSize(), c.bosTokenIds(), c.eosTokenIds(),
                     options.loraTargets().stream().map(Projection::moduleName).toList(), loraDims,
-                    Map.of("path", hfDir.toAbsolutePath().normalize().toString(), "fingerprint", fingerprint));
+                    Map.of("path", hfDir.toAbsolutePath().normalize().toString(), "fingerprint", fingerprint), quantization);
             d.write(out.path());
             out.commit();
             return d;
         }
+    }
+
+    /** Quantized graph file names: {@code model.int4.onnx}, {@code model.int4.full-logits.onnx}, … */
+    public static String quantizedFile(String file, QuantizedWeights.Settings q) {
+        return file.replaceFirst("^model\\.", "model." + q.scheme().cli() + ".");
+    }
+
+    /** Every projection's in-features (and the head's, when quantized) must be a multiple of the block size: one line naming the first that is not. */
+    static void checkQuantizable(ModelConfig c, QuantizedWeights.Settings q) {
+        for (Projection p : Projection.values()) {
+            String bad = QuantizedWeights.check(p.moduleName(), p.outFeatures(c), p.inFeatures(c), q.blockSize());
+            if (bad != null) throw new IllegalArgumentException("--quantize " + q.scheme().cli() + ": " + bad);
+        }
+        if (q.head()) {
+            String bad = QuantizedWeights.check("lm_head", c.vocabSize(), c.hiddenSize(), q.blockSize());
+            if (bad != null) throw new IllegalArgumentException("--quantize-head: " + bad);
+        }
+    }
+
+    /** The three inference graphs again over quantized projections, sharing one quantized data file. */
+    private static ModelDescriptor.Quantization exportQuantized(Path dir, ModelConfig c, GraphProto sampling, Options options,
+                                                               Map<String, String> meta) throws Exception {
+        QuantizedWeights.Settings q = options.quantize();
+        Map<String, String> qMeta = new LinkedHashMap<>(meta);
+        qMeta.put("tina.quantization", q.scheme().cli() + ", block " + q.blockSize() + (q.head() ? ", head" : "") + ", accuracy_level " + q.accuracyLevel());
+        long bytes;
+        try (QuantizedWeights weights = new QuantizedWeights(q, dir, sampling)) {
+            GraphBuilder qs = new GraphBuilder("tina_decoder_" + q.scheme().cli(), null);
+            DecoderGraph.buildQuantized(qs, c, DecoderGraph.reusing(sampling), options.loraTargets(), DecoderGraph.Variant.inference(), weights);
+            GraphBuilder qf = new GraphBuilder("tina_decoder_full_logits_" + q.scheme().cli(), null);
+            DecoderGraph.buildQuantized(qf, c, DecoderGraph.reusing(sampling), options.loraTargets(), DecoderGraph.Variant.fullLogits(), weights);
+            GraphBuilder qi = new GraphBuilder("tina_decoder_kv_in_place_" + q.scheme().cli(), null);
+            DecoderGraph.buildQuantized(qi, c, DecoderGraph.reusing(sampling), options.loraTargets(), DecoderGraph.Variant.inPlace(), weights);
+            writeModel(dir.resolve(quantizedFile(ONNX_FILE, q)), qs.build(), qMeta);
+            writeModel(dir.resolve(quantizedFile(FULL_LOGITS_FILE, q)), qf.build(), qMeta);
+            writeModel(dir.resolve(quantizedFile(IN_PLACE_FILE, q)), qi.build(), qMeta);
+            bytes = weights.quantizedBytes();
+        }
+        return new ModelDescriptor.Quantization(q.scheme().cli(), q.blockSize(), q.head(), q.accuracyLevel(), quantizedFile(ONNX_FILE, q),
+                quantizedFile(FULL_LOGITS_FILE, q), quantizedFile(IN_PLACE_FILE, q), q.dataFile(), bytes);
     }
 
     private static void writeModel(Path file, GraphProto graph, Map<String, String> meta) throws IOException {

@@ -1,5 +1,7 @@
 package dev.tina.export;
 
+import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -36,7 +38,40 @@ public record ModelDescriptor(
         @JsonProperty("eos_token_ids") List<Long> eosTokenIds,
         @JsonProperty("lora_targets") List<String> loraTargets,
         @JsonProperty("lora_dims") Map<String, int[]> loraDims,
-        @JsonProperty("source") Map<String, String> source) {
+        @JsonProperty("source") Map<String, String> source,
+        @JsonProperty("quantization") Quantization quantization) {
+
+    /**
+     * A quantized export's extra graphs: the same three graphs with the base projections (and the LM
+     * head when {@code head}) as MatMulNBits over {@code data_file}; the full-precision graphs stay
+     * beside them for training, reference scoring and parity.
+     */
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    public record Quantization(
+            @JsonProperty("scheme") String scheme,
+            @JsonProperty("block_size") int blockSize,
+            @JsonProperty("head") boolean head,
+            @JsonProperty("accuracy_level") int accuracyLevel,
+            @JsonProperty("sampling_file") String samplingFile,
+            @JsonProperty("full_logits_file") String fullLogitsFile,
+            @JsonProperty("in_place_file") String inPlaceFile,
+            @JsonProperty("data_file") String dataFile,
+            @JsonProperty("quantized_bytes") long quantizedBytes) {}
+
+    @JsonCreator
+    public ModelDescriptor {}
+
+    /** Without quantization. */
+    public ModelDescriptor(int formatVersion, String toolVersion, String architecture, String onnxFile, String weightsDtype, String computeDtype,
+                           int numLayers, int numAttentionHeads, int numKeyValueHeads, int headDim, int hiddenSize, int vocabSize,
+                           List<Long> bosTokenIds, List<Long> eosTokenIds, List<String> loraTargets, Map<String, int[]> loraDims,
+                           Map<String, String> source) {
+        this(formatVersion, toolVersion, architecture, onnxFile, weightsDtype, computeDtype, numLayers, numAttentionHeads, numKeyValueHeads,
+                headDim, hiddenSize, vocabSize, bosTokenIds, eosTokenIds, loraTargets, loraDims, source, null);
+    }
+
+    @JsonIgnore
+    public boolean quantized() { return quantization != null; }
 
     public static final String FILE = "tina-model.json";
     /** 2: adds the {@code last_logits} output; 3: three graphs (sampling, full logits, in-place cache) over one weights file. */

@@ -45,14 +45,15 @@ public final class LoadedModel implements AutoCloseable {
     }
 
     /**
-     * As {@link #open}, with the base weights memory-mapped once ({@link SharedWeights}) so that
+     * As {@link #open} on the full-precision graphs (also of a quantized export), with the base weights memory-mapped once ({@link SharedWeights}) so that
      * other sessions over the same export (training, scoring) can share them; the model owns them.
      */
     public static LoadedModel openShared(Path model, SessionSettings settings) throws Exception {
         Path exportDir = resolveExport(model);
         SharedWeights w = new SharedWeights(ai.onnxruntime.OrtEnvironment.getEnvironment(), exportDir);
         try {
-            LoadedModel m = openSession(exportDir, settings.withSharedWeights(w));
+            // training and reference scoring: the policy's log-probs are the full-precision model's
+            LoadedModel m = openSession(exportDir, settings.withSharedWeights(w), OrtDecoder.Precision.FULL);
             m.shared = w;
             return m;
         } catch (Exception e) {
@@ -79,15 +80,20 @@ public final class LoadedModel implements AutoCloseable {
      * {@link #sampler} decodes on the TensorRT engine.
      */
     public static LoadedModel open(Path model, SessionSettings settings) throws Exception {
-        if (settings.device() == SessionSettings.Device.TENSORRT && settings.sharedWeights() == null) return openShared(model, settings);
-        return openSession(resolveExport(model), settings);
+        return open(model, settings, OrtDecoder.Precision.AS_EXPORTED);
     }
 
-    private static LoadedModel openSession(Path exportDir, SessionSettings settings) throws Exception {
+    /** As {@link #open(Path, SessionSettings)}, choosing the full-precision graphs of a quantized export with {@code Precision.FULL}. */
+    public static LoadedModel open(Path model, SessionSettings settings, OrtDecoder.Precision precision) throws Exception {
+        if (settings.device() == SessionSettings.Device.TENSORRT && settings.sharedWeights() == null) return openShared(model, settings);
+        return openSession(resolveExport(model), settings, precision);
+    }
+
+    private static LoadedModel openSession(Path exportDir, SessionSettings settings, OrtDecoder.Precision precision) throws Exception {
         ModelConfig config = ModelConfig.read(exportDir.resolve("config.json"));
         SessionSettings ort = settings.device() == SessionSettings.Device.TENSORRT
                 ? new SessionSettings(SessionSettings.Device.CPU, settings.intraOpThreads(), settings.sharedWeights()) : settings;
-        OrtDecoder decoder = OrtDecoder.open(exportDir, ort);
+        OrtDecoder decoder = OrtDecoder.open(exportDir, ort, precision);
         HfTokenizer tok = null;
         try {
             tok = HfTokenizer.exists(exportDir) ? HfTokenizer.open(exportDir) : null;

@@ -31,6 +31,7 @@ public final class OrtDecoder implements AutoCloseable {
     private final ModelDescriptor descriptor;
     private final Path dir;
     private boolean closed;
+    private final boolean quantized;
 
     /**
      * The graphs of an export. Each gets its own session, opened on first use, so that a process
@@ -48,9 +49,19 @@ public final class OrtDecoder implements AutoCloseable {
         public final String file;
 
         Graph(String file) { this.file = file; }
+
+        String quantizedFile(ModelDescriptor d) {
+            var q = d.quantization();
+            return switch (this) {
+                case SAMPLING -> q.samplingFile();
+                case FULL_LOGITS -> q.fullLogitsFile();
+                case IN_PLACE -> q.inPlaceFile();
+            };
+        }
     }
 
-    private OrtDecoder(OrtEnvironment env, SessionSettings settings, ModelDescriptor descriptor, Path dir) {
+    private OrtDecoder(OrtEnvironment env, SessionSettings settings, ModelDescriptor descriptor, Path dir, boolean quantized) {
+        this.quantized = quantized;
         this.env = env;
         this.settings = settings;
         this.descriptor = descriptor;
@@ -62,19 +73,33 @@ public final class OrtDecoder implements AutoCloseable {
         return open(exportDir, SessionSettings.cpu());
     }
 
-    /** Checks the export's graph files; sessions are created when first needed. */
+    /** Which weights the graphs compute with, for an export that has quantized graphs. */
+    public enum Precision {
+        /** The quantized graphs when the export has them (inference: generate, eval, serve, bench). */
+        AS_EXPORTED,
+        /** The full-precision graphs always (training, reference scoring: the policy's log-probs are the model's). */
+        FULL
+    }
+
+    /** Checks the export's graph files; sessions are created when first needed (quantized graphs when the export has them). */
     public static OrtDecoder open(Path exportDir, SessionSettings settings) throws Exception {
+        return open(exportDir, settings, Precision.AS_EXPORTED);
+    }
+
+    public static OrtDecoder open(Path exportDir, SessionSettings settings, Precision precision) throws Exception {
         ModelDescriptor d = ModelDescriptor.read(exportDir);
+        boolean quantized = precision == Precision.AS_EXPORTED && d.quantized();
         for (Graph g : Graph.values()) {
-            if (!Files.isRegularFile(exportDir.resolve(g.file))) {
-                throw new IllegalArgumentException(exportDir + ": " + g.file + " is missing; re-export the model (tina export)");
+            String file = quantized ? g.quantizedFile(d) : g.file;
+            if (!Files.isRegularFile(exportDir.resolve(file))) {
+                throw new IllegalArgumentException(exportDir + ": " + file + " is missing; re-export the model (tina export)");
             }
         }
         OrtEnvironment env = OrtEnvironment.getEnvironment();
         try (OrtSession.SessionOptions check = settings.toOptions()) {
             // a device that cannot start (no GPU, no CUDA natives) fails here, not at the first pass
         }
-        return new OrtDecoder(env, settings, d, exportDir);
+        return new OrtDecoder(env, settings, d, exportDir, quantized);
     }
 
     /** The session over {@code graph}, created on first use; owned by this decoder. */
@@ -83,7 +108,7 @@ public final class OrtDecoder implements AutoCloseable {
         OrtSession s = sessions.get(graph);
         if (s == null) {
             try (OrtSession.SessionOptions opts = settings.toOptions()) {
-                s = env.createSession(dir.resolve(graph.file).toString(), opts);
+                s = env.createSession(dir.resolve(quantized ? graph.quantizedFile(descriptor) : graph.file).toString(), opts);
             }
             sessions.put(graph, s);
         }
@@ -94,6 +119,9 @@ public final class OrtDecoder implements AutoCloseable {
     public SessionSettings settings() { return settings; }
 
     public ModelDescriptor descriptor() { return descriptor; }
+
+    /** Whether this decoder's sessions run the export's quantized graphs. */
+    public boolean quantized() { return quantized; }
 
     public OrtEnvironment environment() { return env; }
 

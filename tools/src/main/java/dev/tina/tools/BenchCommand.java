@@ -24,11 +24,13 @@ import java.util.Map;
 import java.util.SplittableRandom;
 import dev.tina.runtime.AdapterBinding;
 import dev.tina.runtime.LoadedModel;
+import dev.tina.runtime.OrtDecoder;
 import dev.tina.runtime.SessionSettings;
 import dev.tina.runtime.sampling.BatchSampler;
 import dev.tina.runtime.sampling.Completion;
 import dev.tina.runtime.sampling.SamplingParams;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Files;
@@ -44,7 +46,7 @@ final class BenchCommand {
     @Command(name = "generate", mixinStandardHelpOptions = true,
             description = "Decode throughput: single stream, then batches of B sequences sampled from one prompt; ratios against the single stream of the same run.")
     static final class Generate implements Callable<Integer> {
-        @Option(names = "--model", required = true, description = "Hugging Face folder or exported folder") Path model;
+        @Mixin ModelOption model;
         @Option(names = "--adapter", description = "PEFT adapter to run with (LoRA inputs are always bound; this makes them non-zero)") Path adapter;
         @Option(names = "--prompt-ids", split = ",", defaultValue = "1", description = "prompt token ids; default ${DEFAULT-VALUE}") List<Long> promptIds;
         @Option(names = "--new-tokens", defaultValue = "200", description = "tokens per sequence; default ${DEFAULT-VALUE}") int newTokens;
@@ -52,11 +54,14 @@ final class BenchCommand {
         @Option(names = "--repeats", defaultValue = "3", description = "runs per batch size, the best is reported; default ${DEFAULT-VALUE}") int repeats;
         @Option(names = "--reference-tps", description = "an outside single-stream figure to compare with (e.g. llama2.c's on this machine)") Double referenceTps;
         @Option(names = "--reference-name", defaultValue = "reference", description = "its name") String referenceName;
-        @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda or tensorrt (GPU paths need a -Pgpu build; README, GPU)") String device;
+        @Mixin DeviceOption device;
         @Option(names = "--out", description = "write the results as JSON too") Path out;
         @Option(names = "--long-new-tokens", description = "also run each batch size > 1 with this many new tokens and report its tokens/s "
                 + "as a ratio to the --new-tokens run (long-decode cost of the KV cache)") Integer longNewTokens;
         @Option(names = "--concat", description = "run on the concatenating-cache graph in waves (the engine before the in-place cache) instead") boolean concat;
+        @Option(names = "--precision", split = ",", defaultValue = "exported", paramLabel = "P",
+                description = "exported (the quantized graphs of a quantized export, else full precision), full, or both (e.g. full,exported): "
+                        + "one table each on the same prompt, ratios against the first; default ${DEFAULT-VALUE}") List<String> precision;
         @Option(names = "--peer", description = "also run a peer engine single-stream on the same Hugging Face folder and compare: jlama "
                 + "(needs a build with mvn -Pjlama and TINA_JAVA_OPTS=\"--add-modules jdk.incubator.vector\")") String peer;
 
@@ -65,14 +70,26 @@ final class BenchCommand {
             ObjectMapper json = new ObjectMapper();
             ArrayNode rows = json.createArrayNode();
             long[] prompt = promptIds.stream().mapToLong(Long::longValue).toArray();
-            java.lang.reflect.Method peerRun = peer == null ? null : Peer.find(peer, model); // fails before our long run
+            java.lang.reflect.Method peerRun = peer == null ? null : Peer.find(peer, model.path()); // fails before our long run
             double single = 0, singleDecodeOnly = Double.NaN;
-            try (LoadedModel m = LoadedModel.open(model, SessionSettings.of(SessionSettings.Device.parse(device)));
+            List<double[]> tables = new ArrayList<>();
+            for (String precisionName : precision) {
+            OrtDecoder.Precision prec = switch (precisionName) {
+                case "exported" -> OrtDecoder.Precision.AS_EXPORTED;
+                case "full" -> OrtDecoder.Precision.FULL;
+                default -> throw new IllegalArgumentException("--precision " + precisionName + ": expected exported or full");
+            };
+            ProcessMemory.resetPeak();
+            double[] table = new double[batches.size()];
+            single = 0;
+            try (LoadedModel m = LoadedModel.open(model.path(), SessionSettings.of(device.get()), prec);
                  AdapterBinding binding = m.adapter(adapter);
                  BatchSampler sampler = concat ? m.concatSampler(Math.max(64, batches.stream().mapToInt(i -> i).max().orElse(1)), false)
                          : m.sampler(Math.max(64, batches.stream().mapToInt(i -> i).max().orElse(1)), false)) {
-                System.out.printf("model %s, prompt %d ids, %d new tokens per sequence, %s (%s), %d threads%n", m.exportDir(), prompt.length,
-                        newTokens, device, sampler.backend().name(), Runtime.getRuntime().availableProcessors());
+                var q = m.decoder().quantized() ? m.decoder().descriptor().quantization() : null;
+                System.out.printf("model %s, %s, prompt %d ids, %d new tokens per sequence, %s (%s), %d threads%n", m.exportDir(),
+                        q == null ? "full precision" : q.scheme() + " (block " + q.blockSize() + (q.head() ? ", head" : "") + ")", prompt.length,
+                        newTokens, device.get().cli(), sampler.backend().name(), Runtime.getRuntime().availableProcessors());
                 sampler.generate(List.of(prompt), SamplingParams.greedy(Math.min(16, newTokens)), binding); // warm-up
                 System.out.println("| batch | tokens | seconds | tokens/s | × batch 1 | prefill | decode (ORT) | sampling (Java) | KV gather |");
                 System.out.println("|---|---|---|---|---|---|---|---|---|");
@@ -86,6 +103,7 @@ final class BenchCommand {
                         if (best == null || s.tokens / s.seconds() > best.tokens / best.seconds()) best = s;
                     }
                     double tps = best.tokens / best.seconds();
+                    table[batches.indexOf(b)] = tps;
                     if (b == 1) {
                         single = tps;
                         singleDecodeOnly = (best.tokens - 1) / (best.seconds() - best.prefillNanos / 1e9);
@@ -95,6 +113,7 @@ final class BenchCommand {
                             single > 0 ? String.format("%.2f", tps / single) : "–", 100 * best.prefillNanos / total,
                             100 * best.decodeNanos / total, 100 * best.samplingNanos / total, 100 * best.gatherNanos / total);
                     ObjectNode row = rows.addObject();
+                    row.put("precision", q == null ? "full" : q.scheme());
                     row.put("batch", b);
                     row.put("tokens", best.tokens);
                     row.put("seconds", best.seconds());
@@ -128,8 +147,16 @@ final class BenchCommand {
                 if (referenceTps != null && single > 0) {
                     System.out.printf("single stream vs %s (%.1f tokens/s, given): %.2f×%n", referenceName, referenceTps, single / referenceTps);
                 }
+                System.out.printf("peak RSS %.2f GB%n", ProcessMemory.peakRssGb());
             }
-            if (peerRun != null) Peer.run(peerRun, model, prompt, newTokens, repeats, single, singleDecodeOnly, rows.addObject());
+            tables.add(table);
+            }
+            for (int t = 1; t < tables.size(); t++) {
+                StringBuilder line = new StringBuilder("--precision " + precision.get(t) + " vs " + precision.get(0) + ", tokens/s ratio per batch:");
+                for (int i = 0; i < batches.size(); i++) line.append(String.format(" %d: %.2f×", batches.get(i), tables.get(t)[i] / tables.get(0)[i]));
+                System.out.println(line);
+            }
+            if (peerRun != null) Peer.run(peerRun, model.path(), prompt, newTokens, repeats, single, singleDecodeOnly, rows.addObject());
             if (out != null) Files.writeString(out, json.writerWithDefaultPrettyPrinter().writeValueAsString(rows));
             return 0;
         }
@@ -204,7 +231,7 @@ final class BenchCommand {
                     + "for one or more --recompute modes on the same batch in one run: step time, tokens/s, peak memory, and how far each mode's loss, "
                     + "log-probs and gradients are from the first mode's.")
     static final class Train implements Callable<Integer> {
-        @Option(names = "--model", required = true, description = "Hugging Face folder or exported folder") Path model;
+        @Mixin ModelOption model;
         @Option(names = "--rank", defaultValue = "32", description = "LoRA rank; default ${DEFAULT-VALUE}") int rank;
         @Option(names = "--alpha", defaultValue = "128", description = "lora_alpha; default ${DEFAULT-VALUE}") double alpha;
         @Option(names = "--targets", defaultValue = "all", description = "LoRA target modules; default ${DEFAULT-VALUE}") String targets;
@@ -218,12 +245,12 @@ final class BenchCommand {
         @Option(names = "--attention-block", defaultValue = "256", description = "queries per attention tile (--recompute layer); default ${DEFAULT-VALUE}") int attentionBlock;
         @Option(names = "--row-block", defaultValue = "1024", description = "tokens per run of the per-token pieces (--recompute layer); default ${DEFAULT-VALUE}") int rowBlock;
         @Option(names = "--low-memory", description = "--recompute none: do not let ONNX Runtime pre-pack the base weights (less memory, maybe slower)") boolean lowMemory;
-        @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda (tensorrt trains on cuda too); default ${DEFAULT-VALUE}") String device;
+        @Mixin DeviceOption device;
 
         @Override
         public Integer call() throws Exception {
             var options = new DecoderExporter.Options(DType.F32, List.of(Projection.values()), false);
-            Path export = ExportCache.resolve(model, options);
+            Path export = ExportCache.resolve(model.path(), options);
             ModelConfig config = ModelConfig.read(export.resolve("config.json"));
             List<Projection> projections = Projection.parseList(targets);
             LossHead head = switch (loss) {
@@ -246,7 +273,7 @@ final class BenchCommand {
             }
             LoraTrainingSession.Batch batchData = randomBatch(rng, config.vocabSize(), alpha / rank, prompt);
             int completion = batch * (seq - prompt);
-            SessionSettings.Device onDevice = SessionSettings.Device.parse(device);
+            SessionSettings.Device onDevice = device.get();
             System.out.printf("model %s, %s loss, LoRA r=%d on %s, batch %d × %d tokens (%d prompt + %d completion each), %d threads, device %s%n",
                     export, loss, rank, projections.stream().map(Projection::moduleName).toList(), batch, seq, prompt, seq - prompt,
                     Runtime.getRuntime().availableProcessors(), onDevice.ortDevice().cli());

@@ -11,6 +11,7 @@ import dev.tina.runtime.sampling.BatchSampler;
 import dev.tina.runtime.sampling.Completion;
 import dev.tina.runtime.sampling.SamplingParams;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
@@ -33,7 +34,7 @@ import java.util.concurrent.Callable;
         description = "Throughput on many distinct prompts × n samples (GRPO/eval shape), with same-run baselines: 1 prompt × the same number of samples, "
                 + "and waves vs continuous batching on a long-tailed length mix.")
 final class BenchRollout implements Callable<Integer> {
-    @Option(names = "--model", required = true, description = "Hugging Face folder or exported folder") Path model;
+    @Mixin ModelOption model;
     @Option(names = "--prompts", required = true, description = "JSONL with a 'problem' (or 'prompt', 'question') field per line, e.g. ../shared/data/math500/test.jsonl") Path promptsFile;
     @Option(names = "--limit", defaultValue = "32", description = "distinct prompts; default ${DEFAULT-VALUE}") int limit;
     @Option(names = "--n", defaultValue = "2", description = "samples per prompt; default ${DEFAULT-VALUE}") int n;
@@ -54,7 +55,7 @@ final class BenchRollout implements Callable<Integer> {
     public Integer call() throws Exception {
         ObjectMapper json = new ObjectMapper();
         ArrayNode rows = json.createArrayNode();
-        try (LoadedModel m = LoadedModel.open(model, SessionSettings.of(SessionSettings.Device.CPU));
+        try (LoadedModel m = LoadedModel.open(model.path(), SessionSettings.of(SessionSettings.Device.CPU));
              AdapterBinding none = m.adapter(null);
              BatchSampler sampler = m.sampler(maxRows, false)) {
             List<long[]> prompts = prompts(m);

@@ -17,6 +17,7 @@ import dev.tina.runtime.sampling.SamplingParams;
 import dev.tina.tools.serve.OpenAiServer;
 import dev.tina.tools.serve.ServeOptions;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
@@ -62,7 +63,7 @@ import java.util.stream.Stream;
 final class BenchServe implements Callable<Integer> {
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    @Option(names = "--model", required = true, description = "Hugging Face folder (with tokenizer.json) or exported folder") Path model;
+    @Mixin ModelOption model; // needs a tokenizer.json
     @Option(names = "--requests", defaultValue = "64", description = "concurrent requests of (a) and (b); default ${DEFAULT-VALUE}") int requests;
     @Option(names = "--sequential", defaultValue = "32", description = "requests of (c); default ${DEFAULT-VALUE}") int sequential;
     @Option(names = "--adapters", defaultValue = "4", description = "random adapters made for (b); default ${DEFAULT-VALUE}") int adapterCount;
@@ -84,7 +85,7 @@ final class BenchServe implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Path tmp = Files.createTempDirectory("tina-bench-serve");
-        try (LoadedModel m = LoadedModel.open(model, SessionSettings.of(SessionSettings.Device.CPU))) {
+        try (LoadedModel m = LoadedModel.open(model.path(), SessionSettings.of(SessionSettings.Device.CPU))) {
             ModelConfig cfg = m.config();
             Map<String, Path> adapters = new LinkedHashMap<>();
             for (int i = 0; i < adapterCount; i++) {

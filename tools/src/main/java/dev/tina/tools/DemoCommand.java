@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.tina.training.grpo.GrpoRecipe;
 import dev.tina.training.tiny.TinyDemo;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
@@ -47,8 +48,7 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--resume", description = "keep finished GRPO runs in DIR and continue an interrupted one from its last checkpoint "
             + "(the evaluations are redone: they take seconds)")
     boolean resume;
-    @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda or tensorrt (sampling; training on cpu or cuda); default ${DEFAULT-VALUE}")
-    String device;
+    @Mixin DeviceOption device; // sampling on any; training on cpu or cuda
     @Option(names = "--eval-samples", defaultValue = "2", description = "samples per held-out problem; default ${DEFAULT-VALUE}")
     int evalSamples;
 
@@ -58,7 +58,7 @@ final class DemoCommand implements Callable<Integer> {
         Path modelDir = model != null ? model : extractEmbeddedModel(out.resolve("model"));
         GrpoRecipe r = recipe != null ? GrpoRecipe.read(recipe) : GrpoRecipe.parse(resource(RECIPE_RESOURCE), RECIPE_RESOURCE);
         var s = new TinyDemo.Settings(modelDir, r, ranks != null ? ranks : List.of(r.rank()), seeds, steps != null ? steps : r.steps(),
-                evalProblems, evalSamples, 2026, dev.tina.runtime.SessionSettings.Device.parse(device), resume);
+                evalProblems, evalSamples, 2026, device.get(), resume);
         System.out.printf(Locale.ROOT, "tina demo: %s; %d held-out problems × %d samples; GRPO %d steps × %d completions, rank%s %s, seed%s %s%n",
                 modelDir, evalProblems, evalSamples, s.steps(), r.microBatch() * r.accumulation(), s.ranks().size() > 1 ? "s" : "",
                 s.ranks(), s.seeds().size() > 1 ? "s" : "", s.seeds());

@@ -22,6 +22,7 @@ import dev.tina.runtime.sampling.SamplingParams;
 import dev.tina.training.dist.Cluster;
 import dev.tina.training.grpo.Checkpoints;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
@@ -40,8 +41,7 @@ import java.util.function.UnaryOperator;
                 + "pass@1, pass@k, maj@k with 95%% intervals; report.md, report.json, report.png in --out.",
                 "Samples are appended to OUT/samples/VARIANT.jsonl as they finish: run the same command again to resume."})
 final class EvalCommand implements Callable<Integer> {
-    @Option(names = "--model", required = true, description = "Hugging Face folder (exported into the cache on first use) or exported folder")
-    Path model;
+    @Mixin ModelOption model;
 
     @Option(names = "--adapter", description = "PEFT LoRA adapter folder; repeat to compare several side by side")
     List<Path> adapters = new ArrayList<>();
@@ -95,18 +95,13 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--batch-rows", defaultValue = "64", description = "max sequences decoded together; default ${DEFAULT-VALUE}")
     int batchRows;
 
-    @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda or tensorrt (GPU paths need a -Pgpu build; README, GPU); default ${DEFAULT-VALUE}")
-    String device;
+    @Mixin DeviceOption device;
 
     @Option(names = "--grade-deadline-ms", defaultValue = "5000", description = "per-sample grading deadline; past it the sample scores 0; default ${DEFAULT-VALUE}")
     long gradeDeadlineMs;
 
-    @Option(names = "--spark", paramLabel = "MASTER", description = "generate on Apache Spark executors (local[N], spark://host:port, k8s://…); they need the model "
-            + "and adapters at the same paths; the sample log and report are written here, resume unchanged (README, Spark)")
-    String spark;
+    @Mixin SparkOptions spark; // the sample log and report are written here, resume unchanged
 
-    @Option(names = "--spark-conf", paramLabel = "KEY=VALUE", description = "a Spark setting; repeatable")
-    java.util.Map<String, String> sparkConf = new java.util.LinkedHashMap<>();
 
     @Option(names = "--report-to", split = ",", paramLabel = "NAME", defaultValue = "jsonl",
             description = "jsonl (the sample logs and reports, always written; the default), tensorboard (also OUT/tensorboard/VARIANT/ event files: "
@@ -119,7 +114,7 @@ final class EvalCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         EvalSettings settings = new EvalSettings(nSamples, maxNewTokens, temperature, topP, seed, chat, system, limit, batchRows,
-                device.toLowerCase(Locale.ROOT));
+                device.get().cli());
         if (gradeDeadlineMs < 1) throw new IllegalArgumentException("--grade-deadline-ms must be >= 1");
         Set<Tracker> trackers = Tracker.parse(reportTo, "--report-to");
         List<Benchmark.Custom> custom = customs.stream().map(Catalog::parseCustom).toList();
@@ -136,11 +131,11 @@ final class EvalCommand implements Callable<Integer> {
         List<String> names = Variant.names(adapters);
         for (int i = 0; i < adapters.size(); i++) variants.add(Variant.adapter(names.get(i), adapters.get(i)));
 
-        try (Cluster cluster = Cluster.master(spark) == null ? null : Cluster.open(Cluster.master(spark), sparkConf);
-             LoadedModel m = LoadedModel.open(model, SessionSettings.of(SessionSettings.Device.parse(device)));
+        try (Cluster cluster = spark.openOrNull();
+             LoadedModel m = LoadedModel.open(model.path(), SessionSettings.of(device.get()));
              BatchSampler sampler = m.sampler(batchRows)) {
             String fingerprint = m.decoder().descriptor().source() == null ? null : m.decoder().descriptor().source().get("fingerprint");
-            ModelInfo info = new ModelInfo(model.toAbsolutePath().normalize().toString(), m.exportDir().toAbsolutePath().normalize().toString(),
+            ModelInfo info = new ModelInfo(model.path().toAbsolutePath().normalize().toString(), m.exportDir().toAbsolutePath().normalize().toString(),
                     fingerprint == null ? "unknown" : fingerprint, m.decoder().descriptor().architecture());
             SamplingParams params = new SamplingParams(1, temperature, topP, 0, 0, maxNewTokens, List.of(), Set.copyOf(m.defaults().eosTokenIds()), seed);
             Evaluation.Generators generators = v -> {
@@ -148,8 +143,8 @@ final class EvalCommand implements Callable<Integer> {
                 try {
                     Generator local = new SamplerGenerator(m, sampler, binding, params, chat, system, batchRows);
                     if (cluster != null) {
-                        local = cluster.generator(local, new Cluster.EvalJob(model.toAbsolutePath().toString(), v.adapter() == null ? null : v.adapter().toAbsolutePath().toString(),
-                                device, seed, temperature, topP, maxNewTokens, List.copyOf(params.stopTokenIds()), chat, system, batchRows));
+                        local = cluster.generator(local, new Cluster.EvalJob(model.path().toAbsolutePath().toString(), v.adapter() == null ? null : v.adapter().toAbsolutePath().toString(),
+                                device.get().cli(), seed, temperature, topP, maxNewTokens, List.copyOf(params.stopTokenIds()), chat, system, batchRows));
                     }
                     return wrapGenerator.apply(local);
                 } catch (RuntimeException e) {

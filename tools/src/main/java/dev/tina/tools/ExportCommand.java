@@ -5,6 +5,8 @@ import dev.tina.export.ModelDescriptor;
 import dev.tina.export.checkpoint.DType;
 import dev.tina.export.checkpoint.ModelConfig;
 import dev.tina.export.checkpoint.Projection;
+import dev.tina.export.quant.BlockQuantizer;
+import dev.tina.export.quant.QuantizedWeights;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -30,17 +32,42 @@ final class ExportCommand implements Callable<Integer> {
     @Option(names = "--overwrite", description = "replace --out if it exists")
     boolean overwrite;
 
+    @Option(names = "--quantize", paramLabel = "SCHEME", description = "also write inference graphs whose base projections are int8 or int4 "
+            + "(ONNX Runtime's MatMulNBits, block-wise scales); generate, eval, serve and bench use them, training and parity's reference stay full precision (docs/quantization.md)")
+    String quantize;
+
+    @Option(names = "--block-size", defaultValue = "32", description = "--quantize: weights per scale along the input features (16, 32, 64, 128 or 256); default ${DEFAULT-VALUE}")
+    int blockSize;
+
+    @Option(names = "--quantize-head", description = "--quantize: the LM head too (at Qwen's 151,936 × 1,536, 13% of the fp32 bytes)")
+    boolean quantizeHead;
+
+    @Option(names = "--accuracy-level", defaultValue = "4", description = "--quantize: MatMulNBits' accuracy_level; 4 = int8 activations on the CPU (fastest), 0 = float; default ${DEFAULT-VALUE}")
+    int accuracyLevel;
+
     @Override
     public Integer call() throws Exception {
         long t0 = System.nanoTime();
         DType storage = DType.fromCli(dtype);
+        QuantizedWeights.Settings q = null;
+        if (quantize != null) {
+            q = new QuantizedWeights.Settings(BlockQuantizer.Scheme.parse(quantize), blockSize, quantizeHead, accuracyLevel);
+        } else if (quantizeHead) {
+            throw new IllegalArgumentException("--quantize-head needs --quantize int8|int4");
+        }
         long total = ModelConfig.read(model.resolve("config.json")).parameterCount() * storage.byteSize();
         ModelDescriptor d;
         try (Progress bar = new Progress("export", total)) {
-            d = DecoderExporter.export(model, out, new DecoderExporter.Options(storage, Projection.parseList(loraTargets), overwrite), bar);
+            d = DecoderExporter.export(model, out, new DecoderExporter.Options(storage, Projection.parseList(loraTargets), overwrite, q), bar);
         }
         System.out.printf("exported %s (%d layers, vocab %d, weights %s, LoRA targets %s) to %s in %.1f s%n",
                 d.architecture(), d.numLayers(), d.vocabSize(), d.weightsDtype(), d.loraTargets(), out, (System.nanoTime() - t0) / 1e9);
+        if (d.quantized()) {
+            var dq = d.quantization();
+            System.out.printf("quantized graphs: %s, block %d%s, accuracy level %d: %s, %s, %s over %s (%.1f MB)%n", dq.scheme(), dq.blockSize(),
+                    dq.head() ? ", LM head too" : "", dq.accuracyLevel(), dq.samplingFile(), dq.fullLogitsFile(), dq.inPlaceFile(), dq.dataFile(),
+                    dq.quantizedBytes() / 1e6);
+        }
         return 0;
     }
 }

@@ -13,6 +13,7 @@ import dev.tina.runtime.sampling.SamplingParams;
 import dev.tina.runtime.text.ChatMessage;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.io.BufferedWriter;
@@ -34,8 +35,7 @@ import java.util.concurrent.Callable;
 final class GenerateCommand implements Callable<Integer> {
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    @Option(names = "--model", required = true, description = "Hugging Face folder (exported into the cache on first use) or exported folder")
-    Path model;
+    @Mixin ModelOption model;
 
     @Option(names = "--adapter", description = "PEFT LoRA adapter folder")
     Path adapter;
@@ -62,11 +62,11 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "0", description = "sampling seed; default ${DEFAULT-VALUE}") long seed;
     @Option(names = "--out", description = "JSONL output file (written atomically); default stdout") Path out;
     @Option(names = "--batch-rows", defaultValue = "64", description = "max sequences decoded together; default ${DEFAULT-VALUE}") int batchRows;
-    @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda or tensorrt (GPU paths need a -Pgpu build; README, GPU); default ${DEFAULT-VALUE}") String device;
+    @Mixin DeviceOption device;
 
     @Override
     public Integer call() throws Exception {
-        try (LoadedModel m = LoadedModel.open(model, SessionSettings.of(SessionSettings.Device.parse(device)));
+        try (LoadedModel m = LoadedModel.open(model.path(), SessionSettings.of(device.get()));
              AdapterBinding binding = m.adapter(adapter);
              BatchSampler sampler = m.sampler(batchRows)) {
             SamplingParams params = params(m.defaults());

@@ -1,6 +1,7 @@
 package dev.tina.tools;
 
 import dev.tina.export.DecoderExporter;
+import dev.tina.export.ModelDescriptor;
 import dev.tina.export.ExportCache;
 import dev.tina.export.checkpoint.DType;
 import dev.tina.export.checkpoint.ModelConfig;
@@ -16,6 +17,7 @@ import dev.tina.runtime.gpu.TensorRtSettings;
 import dev.tina.training.layered.Recompute;
 import dev.tina.training.parity.GrpoParity;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
@@ -25,8 +27,7 @@ import java.util.concurrent.Callable;
 @Command(name = "parity", mixinStandardHelpOptions = true,
         description = "Run the exported decoder on a reference case and compare logits at real (mask = 1) positions.")
 final class ParityCommand implements Callable<Integer> {
-    @Option(names = "--model", required = true, description = "Hugging Face folder (exported into the cache on first use) or exported folder")
-    Path model;
+    @Mixin ModelOption model;
 
     @Option(names = "--adapter", description = "PEFT adapter folder; compares 'logits_lora' too")
     Path adapter;
@@ -46,26 +47,25 @@ final class ParityCommand implements Callable<Integer> {
     @Option(names = "--case-json", description = "the case's settings (temperature, beta, epsilon); default: CASE with .json for .safetensors")
     Path caseJson;
 
-    @Option(names = "--device", defaultValue = "cpu", description = "cpu, cuda or tensorrt (an FP32 engine sized to the case, built once and cached); "
-            + "GPU paths need a -Pgpu build; default ${DEFAULT-VALUE}")
-    String device;
+    @Mixin DeviceOption device; // tensorrt: an FP32 engine sized to the case, built once and cached
 
     @Option(names = "--recompute", defaultValue = "layer", description = "the gradient pass for --grpo: layer (layer by layer, recomputing in the backward pass) or none (one graph keeping every activation); default ${DEFAULT-VALUE}")
     String recompute;
 
     @Override
     public Integer call() throws Exception {
-        SessionSettings.Device onDevice = SessionSettings.Device.parse(device);
-        Path exported = ExportCache.resolve(model, new DecoderExporter.Options(DType.fromCli(dtype), List.of(Projection.values()), false));
+        SessionSettings.Device onDevice = device.get();
+        Path exported = ExportCache.resolve(model.path(), new DecoderExporter.Options(DType.fromCli(dtype), List.of(Projection.values()), false));
         PeftAdapter peft = null;
         if (adapter != null) {
-            Path configDir = ExportCache.isExport(model) ? exported : model;
+            Path configDir = ExportCache.isExport(model.path()) ? exported : model.path();
             peft = PeftAdapter.read(adapter, ModelConfig.read(configDir.resolve("config.json")));
         }
         System.out.println("model: " + exported);
         boolean ok;
         System.out.println("device: " + onDevice.cli());
-        try (OrtDecoder d = OrtDecoder.open(exported, SessionSettings.of(onDevice == SessionSettings.Device.TENSORRT ? SessionSettings.Device.CPU : onDevice))) {
+        try (OrtDecoder d = OrtDecoder.open(exported, SessionSettings.of(onDevice == SessionSettings.Device.TENSORRT ? SessionSettings.Device.CPU : onDevice),
+                OrtDecoder.Precision.FULL)) {
             List<ParityCheck.Comparison> results;
             if (onDevice == SessionSettings.Device.TENSORRT) {
                 int[] shape = ParityCheck.caseShape(caseFile);
@@ -83,6 +83,16 @@ final class ParityCommand implements Callable<Integer> {
             }
             results.forEach(r -> System.out.println(r.line()));
             ok = results.stream().allMatch(ParityCheck.Comparison::passed);
+        }
+        var q = ModelDescriptor.read(exported).quantization();
+        if (q != null && onDevice != SessionSettings.Device.TENSORRT) {
+            // the quantized graphs are not held to float32 tolerances: their error is reported
+            System.out.printf("quantized graphs (%s, block %d%s): error against the reference%n", q.scheme(), q.blockSize(), q.head() ? ", LM head too" : "");
+            try (OrtDecoder d = OrtDecoder.open(exported, SessionSettings.of(onDevice), OrtDecoder.Precision.AS_EXPORTED)) {
+                List<ParityCheck.Comparison> results = ParityCheck.run(d, peft, caseFile, null);
+                results.forEach(r -> System.out.println(r.line()));
+                ok &= results.stream().allMatch(ParityCheck.Comparison::passed);
+            }
         }
         if (grpo) {
             if (peft == null) throw new IllegalArgumentException("--grpo needs --adapter (the gradients are those of the adapter's factors)");

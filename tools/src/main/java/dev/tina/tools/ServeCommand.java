@@ -5,6 +5,7 @@ import dev.tina.runtime.SessionSettings;
 import dev.tina.tools.serve.OpenAiServer;
 import dev.tina.tools.serve.ServeOptions;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
@@ -17,8 +18,7 @@ import java.util.concurrent.CountDownLatch;
 @Command(name = "serve", mixinStandardHelpOptions = true,
         description = "OpenAI-compatible HTTP server for the base model and any number of LoRA adapters (docs/serve.md).")
 final class ServeCommand implements Callable<Integer> {
-    @Option(names = "--model", required = true, description = "Hugging Face folder (exported into the cache on first use) or exported folder")
-    Path model;
+    @Mixin ModelOption model;
     @Option(names = "--adapter", description = "NAME=DIR: a PEFT adapter served under NAME (repeatable)") List<String> adapters = new java.util.ArrayList<>();
     @Option(names = "--host", defaultValue = "127.0.0.1", description = "address to bind; default ${DEFAULT-VALUE}") String host;
     @Option(names = "--port", defaultValue = "8000", description = "default ${DEFAULT-VALUE}") int port;
@@ -33,18 +33,16 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--max-model-len", defaultValue = "4096", description = "cache positions per row (prompt + max_tokens), at most the model's context; default ${DEFAULT-VALUE}") int maxModelLen;
     @Option(names = "--max-body-bytes", defaultValue = "1048576", description = "larger request bodies get 413; default ${DEFAULT-VALUE}") int maxBodyBytes;
     @Option(names = "--lora-mixing", defaultValue = "per-row", description = "per-row (one engine call for all adapters' rows) or grouped (one call per adapter); default ${DEFAULT-VALUE}") String loraMixing;
-    @Option(names = "--device", defaultValue = "cpu", description = "cpu (the continuous-batching slot engine runs on the CPU only); default ${DEFAULT-VALUE}") String device;
+    @Mixin DeviceOption device;
 
     @Override
     public Integer call() throws Exception {
-        if (SessionSettings.Device.parse(device) != SessionSettings.Device.CPU) {
-            throw new IllegalArgumentException("--device " + device + ": tina serve runs on the CPU only (its slot engine needs the in-place KV cache graph)");
-        }
+        device.only("tina serve (its slot engine needs the in-place KV cache graph)", SessionSettings.Device.CPU);
         Map<String, Path> named = parseAdapters(adapters);
-        String name = servedModelName != null ? servedModelName : model.toAbsolutePath().normalize().getFileName().toString();
+        String name = servedModelName != null ? servedModelName : model.path().toAbsolutePath().normalize().getFileName().toString();
         ServeOptions options = new ServeOptions(host, port, apiKey, name, allowRuntimeLora, loraRoot, maxLoras, maxLoraRank, maxQueue,
                 batchRows, maxModelLen, maxBodyBytes, ServeOptions.LoraMixing.parse(loraMixing));
-        try (LoadedModel m = LoadedModel.open(model, SessionSettings.of(SessionSettings.Device.CPU));
+        try (LoadedModel m = LoadedModel.open(model.path(), SessionSettings.of(SessionSettings.Device.CPU));
              OpenAiServer server = OpenAiServer.start(options, m, named)) {
             System.err.println("tina serve: " + name + (named.isEmpty() ? "" : " + adapters " + named.keySet()) + " on " + server.baseUrl()
                     + " (page at /, API under /v1); KV cache " + String.format("%.1f MB", server.kvCacheBytes() / 1e6)

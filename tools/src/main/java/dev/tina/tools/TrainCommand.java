@@ -7,6 +7,7 @@ import dev.tina.training.dist.Cluster;
 import dev.tina.training.grpo.GrpoRecipe;
 import dev.tina.training.grpo.GrpoTrainer;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
@@ -28,9 +29,7 @@ final class TrainCommand implements Callable<Integer> {
             + "GPU paths need a -Pgpu build (README, GPU)") String device;
     @Option(names = "--recompute", description = "override recompute: layer (default on the CPU: each decoder layer recomputed in the backward pass, "
             + "memory grows by kilobytes per token) or none (one graph keeping every activation)") String recompute;
-    @Option(names = "--spark", paramLabel = "MASTER", description = "run each step's rollouts and gradient passes as Apache Spark tasks: local[N], spark://host:port, k8s://…; "
-            + "./tina adds the tina-spark module to the class path when this is given (README, Spark)") String spark;
-    @Option(names = "--spark-conf", paramLabel = "KEY=VALUE", description = "a Spark setting (spark.executor.memory=8g, …); repeatable") java.util.Map<String, String> sparkConf = new java.util.LinkedHashMap<>();
+    @Mixin SparkOptions spark; // each step's rollouts and gradient passes as Spark tasks
     @Option(names = "--report-to", split = ",", paramLabel = "NAME", description = "override report_to: jsonl (metrics.jsonl and curves.png, the default), "
             + "tensorboard (event files in --out: tensorboard --logdir OUT), both comma-separated, or none (docs/tracking.md)") List<String> reportTo;
     @Option(names = "--rollout-slices", paramLabel = "N", description = "cut each step into N slices sampled apart (default: 1, or the cluster's parallelism with --spark); "
@@ -55,7 +54,7 @@ final class TrainCommand implements Callable<Integer> {
         GrpoTrainer.Summary s;
         try (Progress bar = Progress.count("train", r.steps(), "step")) {
             GrpoTrainer trainer = new GrpoTrainer(r, out);
-            try (Cluster cluster = Cluster.master(spark) == null ? null : Cluster.open(Cluster.master(spark), sparkConf)) {
+            try (Cluster cluster = spark.openOrNull()) {
                 if (cluster != null) trainer.runner(cluster.steps());
                 int slices = rolloutSlices != null ? rolloutSlices : cluster != null ? cluster.parallelism() : 1;
                 trainer.rolloutSlices(slices);

@@ -9,6 +9,7 @@ import dev.tina.export.checkpoint.TensorView;
 import dev.tina.export.onnx.proto.Onnx.GraphProto;
 import dev.tina.export.onnx.proto.Onnx.TensorProto;
 import dev.tina.export.peft.PeftAdapter;
+import dev.tina.export.quant.QuantizedWeights;
 
 import java.io.IOException;
 import java.util.HashMap;
@@ -67,10 +68,10 @@ public final class DecoderGraph {
         public Variant(boolean kvCache, Integer loraRank, Head head) { this(kvCache, loraRank, head, 0.0); }
 
         /** The sampling graph: concatenating KV cache, logits at the last position only (never [batch, seq, vocab]). */
-        public static Variant inference() { return new Variant(true, null, DecoderGraph::lastLogitsHead); }
+        public static Variant inference() { return new Variant(true, null, new InferenceHead(false)); }
 
         /** Concatenating KV cache with logits at every position too (parity, scoring, TensorRT's full-logits engine). */
-        public static Variant fullLogits() { return new Variant(true, null, DecoderGraph::logitsHead); }
+        public static Variant fullLogits() { return new Variant(true, null, new InferenceHead(true)); }
 
         /**
          * The CPU sampling graph: each layer's cache is one buffer [batch, kv_heads, max_length, head_dim]
@@ -78,6 +79,19 @@ public final class DecoderGraph {
          * present output; rows are right-padded, their lengths given by {@link #SEQLENS_K}.
          */
         public static Variant inPlace() { return new Variant(true, null, null, 0.0, true); }
+    }
+
+    /** The heads of the inference graphs: last-position logits, and with {@code full} logits at every position too. */
+    record InferenceHead(boolean full) implements Head {
+        @Override
+        public void build(GraphBuilder g, ModelConfig c, String h, String w, String batchDim, String seqDim) {
+            build(g, c, h, x -> g.op("Gemm", List.of(x, w), attr("transB", 1L)), batchDim, seqDim);
+        }
+
+        void build(GraphBuilder g, ModelConfig c, String h, java.util.function.UnaryOperator<String> project, String batchDim, String seqDim) {
+            if (full) logitsHead(g, c, h, project, batchDim, seqDim);
+            else lastLogitsHead(g, c, h, project, batchDim, seqDim);
+        }
     }
 
     /** In-place graph inputs: per row, tokens in the cache after this pass minus one (int32 [batch]); and GQA's total length (int32 scalar). */
@@ -88,12 +102,18 @@ public final class DecoderGraph {
     private final WeightSource weights;
     private final List<Projection> loraTargets;
     private final Variant variant;
-    private final java.util.Set<String> castDone = new java.util.HashSet<>(), added = new java.util.HashSet<>();
+    /** Null for full-precision graphs; else the source of the quantized projections (inference graphs only). */
+    private final QuantizedWeights quantized;
+    private final java.util.Set<String> castDone = new java.util.HashSet<>();
+    private final Map<String, DType> storage = new HashMap<>();
 
     private boolean dropoutSeedDeclared;
     private String batchDim, seqDim, qShape, kvShape, cos4, sin4, cos5, sin5, allowed;
 
-    private DecoderGraph(GraphBuilder g, ModelConfig c, WeightSource weights, List<Projection> loraTargets, Variant variant) {
+    private DecoderGraph(GraphBuilder g, ModelConfig c, WeightSource weights, List<Projection> loraTargets, Variant variant,
+                         QuantizedWeights quantized) {
+        if (quantized != null && !variant.kvCache()) throw new IllegalArgumentException("quantized weights are for inference graphs only");
+        this.quantized = quantized;
         this.g = g;
         this.c = c;
         this.weights = weights;
@@ -109,7 +129,17 @@ public final class DecoderGraph {
 
     public static void build(GraphBuilder g, ModelConfig c, WeightSource weights, List<Projection> loraTargets, Variant variant)
             throws Exception {
-        new DecoderGraph(g, c, weights, loraTargets, variant).build();
+        new DecoderGraph(g, c, weights, loraTargets, variant, null).build();
+    }
+
+    /**
+     * An inference graph whose base projections (and with {@link QuantizedWeights.Settings#head()} the
+     * LM head) are MatMulNBits over {@code quantized}; every other weight comes from {@code weights}.
+     * The LoRA branches stay float32 graph inputs.
+     */
+    public static void buildQuantized(GraphBuilder g, ModelConfig c, WeightSource weights, List<Projection> loraTargets, Variant variant,
+                                      QuantizedWeights quantized) throws Exception {
+        new DecoderGraph(g, c, weights, loraTargets, variant, quantized).build();
     }
 
     /** Weights streamed from a checkpoint into the builder's external-data file, stored as {@code storage}. */
@@ -174,7 +204,13 @@ public final class DecoderGraph {
             prelude();
             try (var e = g.scope("embed_tokens")) {
                 String ids = g.op("Reshape", List.of("input_ids", g.constInt64(-1)));
-                h = g.op("Gather", List.of(weight("model.embed_tokens.weight", c.vocabSize(), c.hiddenSize()), ids), attr("axis", 0L));
+                String table = "model.embed_tokens.weight";
+                if (quantized != null && storedAs(table, c.vocabSize(), c.hiddenSize()) != DType.F32) {
+                    // gather the 16-bit rows, then cast: the table stays at 2 bytes a value in memory (ONNX Runtime folds a Cast of a whole initializer to float32)
+                    h = g.op("Cast", List.of(g.op("Gather", List.of(table, ids), attr("axis", 0L))), attr("to", (long) FLOAT));
+                } else {
+                    h = g.op("Gather", List.of(weight(table, c.vocabSize(), c.hiddenSize()), ids), attr("axis", 0L));
+                }
             }
             for (int i = 0; i < c.numHiddenLayers(); i++) {
                 try (var l = g.scope("layers." + i)) {
@@ -185,13 +221,17 @@ public final class DecoderGraph {
                 h = rmsNorm(h, "model.norm.weight");
             }
         }
-        String w = c.tieWordEmbeddings() ? weight("model.embed_tokens.weight", c.vocabSize(), c.hiddenSize())
-                : weight("lm_head.weight", c.vocabSize(), c.hiddenSize());
+        String headName = c.tieWordEmbeddings() ? "model.embed_tokens.weight" : "lm_head.weight";
         try (var s = g.scope("lm_head")) {
-            if (variant.inPlaceCache()) {
-                inPlaceLastLogitsHead(h, w);
+            if (quantized != null && quantized.settings().head()) {
+                String hidden = h;
+                java.util.function.UnaryOperator<String> project = x -> quantizedMatMul(x, headName, c.vocabSize(), c.hiddenSize());
+                if (variant.inPlaceCache()) inPlaceLastLogitsHead(hidden, project);
+                else ((InferenceHead) variant.head()).build(g, c, hidden, project, batchDim, seqDim);
             } else {
-                variant.head().build(g, c, h, w, batchDim, seqDim);
+                String w = weight(headName, c.vocabSize(), c.hiddenSize());
+                if (variant.inPlaceCache()) inPlaceLastLogitsHead(h, x -> g.op("Gemm", List.of(x, w), attr("transB", 1L)));
+                else variant.head().build(g, c, h, w, batchDim, seqDim);
             }
         }
         String cacheLength = variant.inPlaceCache() ? "max_sequence_length" : "total_sequence_length";
@@ -202,11 +242,11 @@ public final class DecoderGraph {
     }
 
     /** The full head: logits at every position, and at the last position. */
-    static void logitsHead(GraphBuilder g, ModelConfig c, String h, String w, String batchDim, String seqDim) {
-        String logits2d = g.op("Gemm", List.of(h, w), attr("transB", 1L));
+    static void logitsHead(GraphBuilder g, ModelConfig c, String h, java.util.function.UnaryOperator<String> project, String batchDim, String seqDim) {
+        String logits2d = project.apply(h);
         String shape = g.op("Concat", List.of(batchDim, seqDim, g.constInt64(c.vocabSize())), attr("axis", 0L));
         g.opNamed("Reshape", LOGITS, List.of(logits2d, shape));
-        lastLogitsHead(g, c, h, w, batchDim, seqDim);
+        lastLogitsHead(g, c, h, project, batchDim, seqDim);
         g.output(LOGITS, FLOAT, "batch_size", "sequence_length", c.vocabSize());
     }
 
@@ -215,12 +255,12 @@ public final class DecoderGraph {
      * Runtime runs every node of a graph whatever outputs are fetched: a [batch, seq, vocab] head
      * beside it cost 1.2 MB per prompt token at Qwen's vocabulary (measured, issue 13).
      */
-    static void lastLogitsHead(GraphBuilder g, ModelConfig c, String h, String w, String batchDim, String seqDim) {
+    static void lastLogitsHead(GraphBuilder g, ModelConfig c, String h, java.util.function.UnaryOperator<String> project, String batchDim, String seqDim) {
         String h3 = g.op("Reshape", List.of(h, g.op("Concat", List.of(batchDim, seqDim, g.constInt64(c.hiddenSize())),
                 attr("axis", 0L))));
         String lastIndex = g.op("Squeeze", List.of(g.op("Sub", List.of(seqDim, g.constInt64(1))), g.constInt64(0)));
         String lastHidden = g.op("Gather", List.of(h3, lastIndex), attr("axis", 1L));      // [B, H]
-        g.opNamed("Gemm", LAST_LOGITS, List.of(lastHidden, w), attr("transB", 1L));
+        g.opNamed("Identity", LAST_LOGITS, List.of(project.apply(lastHidden)));
         g.output(LAST_LOGITS, FLOAT, "batch_size", c.vocabSize());
     }
 
@@ -239,13 +279,13 @@ public final class DecoderGraph {
      * Right-padded rows: row b's last token of this pass sits at min(seqlens_k[b], seq − 1)
      * (prefill from an empty cache: its length − 1; a decode step: 0). Logits there only.
      */
-    private void inPlaceLastLogitsHead(String h, String w) {
+    private void inPlaceLastLogitsHead(String h, java.util.function.UnaryOperator<String> project) {
         String seqLen = g.op("Cast", List.of(SEQLENS_K), attr("to", (long) INT64));                  // [B]
         String index = g.op("Min", List.of(seqLen, g.op("Sub", List.of(seqDim, g.constInt64(1)))));
         String batch = g.op("Squeeze", List.of(batchDim, g.constInt64(0)));
         String rowStart = g.op("Mul", List.of(g.op("Range", List.of(g.constInt64Scalar(0), batch, g.constInt64Scalar(1))), seqDim));
         String lastHidden = g.op("Gather", List.of(h, g.op("Add", List.of(rowStart, index))), attr("axis", 0L)); // [B, H]
-        g.opNamed("Gemm", LAST_LOGITS, List.of(lastHidden, w), attr("transB", 1L));
+        g.opNamed("Identity", LAST_LOGITS, List.of(project.apply(lastHidden)));
         g.output(LAST_LOGITS, FLOAT, "batch_size", c.vocabSize());
     }
 
@@ -414,9 +454,15 @@ public final class DecoderGraph {
     private String linear(String x, int layer, Projection p) throws Exception {
         try (var s = g.scope(p.moduleName())) {
             String path = p.modulePath(layer);
-            String w = weight(path + ".weight", p.outFeatures(c), p.inFeatures(c));
-            List<String> in = p.hasBias(c) ? List.of(x, w, weight(path + ".bias", p.outFeatures(c))) : List.of(x, w);
-            String base = g.op("Gemm", in, attr("transB", 1L));
+            String base;
+            if (quantized != null) {
+                base = quantizedMatMul(x, path + ".weight", p.outFeatures(c), p.inFeatures(c));
+                if (p.hasBias(c)) base = g.op("Add", List.of(base, weight(path + ".bias", p.outFeatures(c))));
+            } else {
+                String w = weight(path + ".weight", p.outFeatures(c), p.inFeatures(c));
+                List<String> in = p.hasBias(c) ? List.of(x, w, weight(path + ".bias", p.outFeatures(c))) : List.of(x, w);
+                base = g.op("Gemm", in, attr("transB", 1L));
+            }
             if (!loraTargets.contains(p)) return base;
             String xIn = variant.loraDropout() > 0 ? dropout(x, layer * 16L + p.ordinal()) : x;
             return loraBranch(g, xIn, base, PeftAdapter.tensorName(layer, p, 'A'), PeftAdapter.tensorName(layer, p, 'B'), LORA_SCALE);
@@ -476,14 +522,29 @@ public final class DecoderGraph {
         return loraDropout(g, x, module, variant.loraDropout());
     }
 
+    private String quantizedMatMul(String x, String name, int n, int k) {
+        try {
+            return quantized.matMul(g, x, name, n, k);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
     /** Adds a weight as an initializer (once; tied embeddings reuse it); returns a float32 value name. */
     private String weight(String name, long... shape) throws IOException {
+        if (storedAs(name, shape) == DType.F32) return name;
         String casted = name + "/float32";
-        if (castDone.contains(name)) return casted;
-        if (!added.add(name)) return name;
-        DType dtype = weights.add(g, name, shape);
-        if (dtype == DType.F32) return name;
-        castDone.add(name);
-        return g.opNamed("Cast", casted, List.of(name), attr("to", (long) FLOAT));
+        if (castDone.add(name)) g.opNamed("Cast", casted, List.of(name), attr("to", (long) FLOAT));
+        return casted;
+    }
+
+    /** Adds the initializer once; its storage dtype. */
+    private DType storedAs(String name, long... shape) throws IOException {
+        DType d = storage.get(name);
+        if (d == null) {
+            d = weights.add(g, name, shape);
+            storage.put(name, d);
+        }
+        return d;
     }
 }

@@ -215,6 +215,8 @@ public final class GraphBuilder {
         initializers.add(t.getName());
     }
 
+    public boolean hasInitializer(String name) { return initializers.contains(name); }
+
     /** The values of an int64 constant this builder made, or null. */
     public long[] int64Constant(String name) {
         long[] v = int64Constants.get(name);
