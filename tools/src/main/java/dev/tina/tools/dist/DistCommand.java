@@ -36,7 +36,7 @@ public final class DistCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (cudaArch != null && !cuda) throw new IllegalArgumentException("--cuda-arch needs --cuda");
+        if ((cudaArch != null || cudaNatives != null) && !cuda) throw new IllegalArgumentException((cudaArch != null ? "--cuda-arch" : "--cuda-natives") + " needs --cuda");
         if (xzPreset < 0 || xzPreset > 9) throw new IllegalArgumentException("--xz-preset: " + xzPreset + ": expected 0 to 9");
         Set<Integer> archs = cudaArch == null ? null : FatbinPruner.parseArchs(cudaArch);
         Path appJar = applicationJar();

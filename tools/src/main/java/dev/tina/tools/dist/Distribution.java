@@ -44,8 +44,13 @@ public final class Distribution {
     static final String BYTEDECO_GPU = "org/bytedeco/onnxruntime/linux-x86_64-gpu/";
     static final String MICROSOFT_JNI = "ai/onnxruntime/native/linux-x64/libonnxruntime4j_jni.so";
     static final String TOKENIZERS_NATIVE = "native/lib/linux-x86_64/cpu/libtokenizers.so";
-    /** The grader's CAS: Symja, left out of a slim distribution with what only it uses. */
-    static final String CAS_JAR = "matheclipse-core-";
+    /**
+     * What a slim distribution leaves out, with every jar only these reach: the grader's CAS (Symja), the
+     * charts (JFreeChart) and the dataset reader (Apache Arrow) — all only used by grade, eval, train and
+     * demo, which refuse without the CAS — and, from tina.jar, the embedded model the demo trains.
+     */
+    static final List<String> SLIM_LEAVES_OUT = List.of("matheclipse-core-", "jfreechart-", "arrow-");
+    static final String EMBEDDED_MODEL = "onnx-models/tiny-reasoner/";
 
     private final PrintStream log;
 
@@ -78,9 +83,10 @@ public final class Distribution {
 
         List<String> leftOut = new ArrayList<>();
         if (o.slim()) {
-            Set<String> cas = casOnly(jars);
-            jars.removeIf(j -> cas.contains(j.getFileName().toString()));
-            leftOut.addAll(new TreeSet<>(cas));
+            Set<String> out = slimLeavesOut(jars);
+            jars.removeIf(j -> out.contains(j.getFileName().toString()));
+            leftOut.addAll(new TreeSet<>(out));
+            leftOut.add(appJar.getFileName() + "!/" + EMBEDDED_MODEL);
         }
 
         Path target = o.out().resolve(o.name());
@@ -96,6 +102,7 @@ public final class Distribution {
                 Path to = lib.resolve(j.getFileName());
                 Predicate<String> drop = j.equals(msOrt) ? n -> n.startsWith("ai/onnxruntime/native/")
                         : j.equals(tokenizers) ? n -> n.startsWith("native/lib/") && !n.endsWith(".properties")
+                        : j.equals(appJar) && o.slim() ? n -> n.startsWith(EMBEDDED_MODEL)
                         : JarRepacker::foreignNative;
                 stripped += JarRepacker.copyWithout(j, to, drop);
             }
@@ -138,18 +145,22 @@ public final class Distribution {
     }
 
     /**
-     * The jars only the CAS needs: those Symja's jar reaches (by jdeps) that no other jar reaches
-     * without going through it. A jar nothing references (SLF4J's binding, found by ServiceLoader) stays.
+     * The jars a slim distribution leaves out: those {@link #SLIM_LEAVES_OUT} name and those they reach (by
+     * jdeps) that no other jar reaches without going through them. A jar nothing references (SLF4J's
+     * binding, found by ServiceLoader) stays.
      */
-    static Set<String> casOnly(List<Path> jars) throws IOException {
+    static Set<String> slimLeavesOut(List<Path> jars) throws IOException {
         Map<String, Set<String>> graph = JarDependencies.jarGraph(jars);
-        String cas = graph.keySet().stream().filter(n -> n.startsWith(CAS_JAR)).findFirst()
-                .orElseThrow(() -> new IllegalArgumentException("--slim: no " + CAS_JAR + "*.jar among the application's jars"));
-        Set<String> fromCas = reach(graph, List.of(cas), Set.of());
-        List<String> others = graph.keySet().stream().filter(n -> !fromCas.contains(n)).toList();
-        Set<String> needed = reach(graph, others, Set.of(cas));
-        fromCas.removeAll(needed);
-        return fromCas;
+        Set<String> roots = new TreeSet<>();
+        for (String prefix : SLIM_LEAVES_OUT) {
+            List<String> named = graph.keySet().stream().filter(n -> n.startsWith(prefix)).toList();
+            if (named.isEmpty()) throw new IllegalArgumentException("--slim: no " + prefix + "*.jar among the application's jars");
+            roots.addAll(named);
+        }
+        Set<String> fromRoots = reach(graph, List.copyOf(roots), Set.of());
+        List<String> others = graph.keySet().stream().filter(n -> !fromRoots.contains(n)).toList();
+        fromRoots.removeAll(reach(graph, others, roots));
+        return fromRoots;
     }
 
     private static Set<String> reach(Map<String, Set<String>> graph, List<String> roots, Set<String> cut) {

@@ -21,7 +21,7 @@ if [ -f "$native/libonnxruntime_providers_cuda.so" ]; then
   LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$extra"
   export LD_LIBRARY_PATH
 fi
-RUST_LIBRARY_PATH="$native"
+RUST_LIBRARY_PATH="$native/libtokenizers.so"   # DJL takes the library file itself
 export RUST_LIBRARY_PATH
 exec "$here/runtime/bin/java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
   --add-opens=java.base/java.nio=ALL-UNNAMED -Donnxruntime.native.path="$native" ${TINA_JAVA_OPTS:-} \
