@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # GPU device check for a machine with an NVIDIA GPU, no internet and possibly no JDK or Maven. One short run:
-#   1. parity of the qwen2-small fixture on cuda (logits, adapter, GRPO gradients; tensorrt too where TensorRT is installed),
+#   1. parity of the qwen2-small fixture on cpu, then cuda (logits, adapter, GRPO gradients; tensorrt too where TensorRT is installed),
 #   2. from a checkout only: the GPU tests (CudaGpuTest, TensorRtGpuTest; they need Maven),
 #   3. on the random DeepSeek-R1-Distill-Qwen-1.5B shape: tokens/s at batch 1, 16, 64 and the training step time on cuda.
 # Which tina runs, first that applies:
@@ -107,7 +107,9 @@ if [ -n "$root" ]; then
 fi
 step version 60 "$tina" --version
 
-# 1. parity on each GPU path (--recompute none: the layer-by-layer pass is CPU-only)
+# 1. parity on the CPU (the build itself works here), then on each GPU path (--recompute none: the layer-by-layer pass is CPU-only)
+step parity-cpu 120 "$tina" parity --model "$fixture/model" --adapter "$fixture/adapter" --case "$fixture/case.safetensors" \
+  --device cpu --grpo --recompute none
 step parity-cuda 180 "$tina" parity --model "$fixture/model" --adapter "$fixture/adapter" --case "$fixture/case.safetensors" \
   --device cuda --grpo --recompute none
 [ -n "$tensorrt" ] && step parity-tensorrt 240 "$tina" parity --model "$fixture/model" --adapter "$fixture/adapter" \
@@ -131,7 +133,7 @@ fi
 
 {
   echo "## Steps"; echo; echo "| step | result | wall |"; echo "|---|---|---|"; cat "$work/steps.md"; echo
-  echo "## Parity"; echo; for dev in $devices; do echo "**$dev**"; echo '```'; grep -E "max_abs_err|err/max|rel_err" "$work/parity-$dev.log" 2>/dev/null | head -40; echo '```'; done
+  echo "## Parity"; echo; for dev in cpu $devices; do echo "**$dev**"; echo '```'; grep -E "max_abs_err|err/max|rel_err" "$work/parity-$dev.log" 2>/dev/null | head -40; echo '```'; done
   echo "## Throughput (random 1.5B shape, $new_tokens new tokens per sequence)"; echo
   echo "| device | batch | tokens/s | × batch 1 |"; echo "|---|---|---|---|"
   for dev in $devices; do
