@@ -21,6 +21,13 @@ public record SessionSettings(Device device, int intraOpThreads, SharedWeights s
 
     public SessionSettings(Device device, int intraOpThreads) { this(device, intraOpThreads, null); }
 
+    /**
+     * Whether ONNX Runtime's intra-op threads spin waiting for work after each run ({@code -Dtina.ort.spinning=false} turns it off;
+     * ONNX Runtime's default, on, is kept): a process holds several sessions (sampler, gradients, reference), each with its own pool, and
+     * on a few cores one pool's spinning threads take the cores another pool's run needs.
+     */
+    public static final boolean SPINNING = !"false".equals(System.getProperty("tina.ort.spinning"));
+
     /** These settings, with the base weights shared from {@code weights} (see {@link SharedWeights}). */
     public SessionSettings withSharedWeights(SharedWeights weights) { return new SessionSettings(device, intraOpThreads, weights); }
 
@@ -68,6 +75,7 @@ public record SessionSettings(Device device, int intraOpThreads, SharedWeights s
         try {
             o.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
             if (intraOpThreads > 0) o.setIntraOpNumThreads(intraOpThreads);
+            if (!SPINNING) o.addConfigEntry("session.intra_op.allow_spinning", "0");
             if (sharedWeights != null) sharedWeights.addTo(o);
             if (device == Device.CUDA) addCuda(o, "--device cuda");
             return o;

@@ -67,7 +67,7 @@ public final class SparkCluster implements Cluster {
     static final String EXECUTOR_WAIT = "spark.tina.executorWaitSeconds";
     static final int DEFAULT_EXECUTOR_WAIT_SECONDS = 180;
     /** Options every executor JVM needs for ONNX Runtime and the tokenizer's natives (Spark adds its own --add-opens). */
-    static final String EXECUTOR_JAVA_OPTIONS = "--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow";
+    static final String EXECUTOR_JAVA_OPTIONS = "--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow --add-modules jdk.incubator.vector";
 
     public static SparkCluster open(String master, Map<String, String> conf) {
         checkReachable(master);

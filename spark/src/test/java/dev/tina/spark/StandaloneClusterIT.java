@@ -264,8 +264,8 @@ class StandaloneClusterIT {
 
     static List<String> javaCommand() {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx2g",
-                "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-Dio.netty.tryReflectionSetAccessible=true",
-                "-Dlog4j2.configurationFile=classpath:dev/tina/spark/log4j2.properties"));
+                "--enable-native-access=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "--add-modules", "jdk.incubator.vector",
+                "-Dio.netty.tryReflectionSetAccessible=true", "-Dlog4j2.configurationFile=classpath:dev/tina/spark/log4j2.properties"));
         for (String p : StandaloneCluster.OPENS) cmd.add("--add-opens=java.base/" + p + "=ALL-UNNAMED");
         cmd.addAll(List.of("-cp", SPARK_HOME.resolve("jars") + "/*:" + APP_JAR));
         return cmd;

@@ -8,15 +8,19 @@ import dev.tina.export.ExportCache;
 import dev.tina.export.checkpoint.DType;
 import dev.tina.export.checkpoint.ModelConfig;
 import dev.tina.export.checkpoint.Projection;
+import dev.tina.training.graph.GrpoMicroBatch;
 import dev.tina.training.graph.LossHead;
+import dev.tina.training.graph.MicroBatch;
+import dev.tina.training.graph.SftMicroBatch;
 import dev.tina.training.graph.TrainingGraph;
 import dev.tina.training.layered.LayeredGradients;
+import dev.tina.training.layered.MemoryBudget;
+import dev.tina.training.layered.MemoryEstimate;
 import dev.tina.training.layered.Recompute;
 import dev.tina.training.optim.LoraTrainer;
 import dev.tina.training.optim.LrSchedule;
 import dev.tina.training.ort.GradientEngine;
 import dev.tina.training.ort.GradientSession;
-import dev.tina.training.ort.LoraTrainingSession;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -29,6 +33,7 @@ import dev.tina.runtime.SessionSettings;
 import dev.tina.runtime.sampling.BatchSampler;
 import dev.tina.runtime.sampling.Completion;
 import dev.tina.runtime.sampling.SamplingParams;
+import dev.tina.runtime.sampling.TokenSampler;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -59,6 +64,7 @@ final class BenchCommand {
         @Option(names = "--long-new-tokens", description = "also run each batch size > 1 with this many new tokens and report its tokens/s "
                 + "as a ratio to the --new-tokens run (long-decode cost of the KV cache)") Integer longNewTokens;
         @Option(names = "--concat", description = "run on the concatenating-cache graph in waves (the engine before the in-place cache) instead") boolean concat;
+        @Option(names = "--baseline-sampler", description = "also run each batch size with the scalar sampling passes (the sampler before the vector passes), in the same run") boolean baselineSampler;
         @Option(names = "--precision", split = ",", defaultValue = "exported", paramLabel = "P",
                 description = "exported (the quantized graphs of a quantized export, else full precision), full, or both (e.g. full,exported): "
                         + "one table each on the same prompt, ratios against the first; default ${DEFAULT-VALUE}") List<String> precision;
@@ -87,13 +93,17 @@ final class BenchCommand {
                  BatchSampler sampler = concat ? m.concatSampler(Math.max(64, batches.stream().mapToInt(i -> i).max().orElse(1)), false)
                          : m.sampler(Math.max(64, batches.stream().mapToInt(i -> i).max().orElse(1)), false)) {
                 var q = m.decoder().quantized() ? m.decoder().descriptor().quantization() : null;
-                System.out.printf("model %s, %s, prompt %d ids, %d new tokens per sequence, %s (%s), %d threads%n", m.exportDir(),
+                System.out.printf("model %s, %s, prompt %d ids, %d new tokens per sequence, %s (%s), %d threads, %s sampling passes%n", m.exportDir(),
                         q == null ? "full precision" : q.scheme() + " (block " + q.blockSize() + (q.head() ? ", head" : "") + ")", prompt.length,
-                        newTokens, device.get().cli(), sampler.backend().name(), Runtime.getRuntime().availableProcessors());
+                        newTokens, device.get().cli(), sampler.backend().name(), Runtime.getRuntime().availableProcessors(), TokenSampler.defaultPasses());
                 sampler.generate(List.of(prompt), SamplingParams.greedy(Math.min(16, newTokens)), binding); // warm-up
-                System.out.println("| batch | tokens | seconds | tokens/s | × batch 1 | prefill | decode (ORT) | sampling (Java) | KV gather |");
-                System.out.println("|---|---|---|---|---|---|---|---|---|");
-                for (int b : batches) {
+                System.out.println("| batch | tokens | seconds | tokens/s | × batch 1 | prefill | decode (ORT) | sampling (Java) | sampling ms/token | KV gather |");
+                System.out.println("|---|---|---|---|---|---|---|---|---|---|");
+                List<TokenSampler.Passes> passes = baselineSampler ? List.of(TokenSampler.defaultPasses(), TokenSampler.Passes.SCALAR)
+                        : List.of(TokenSampler.defaultPasses());
+                for (int b : batches) for (TokenSampler.Passes pass : passes) {
+                    sampler.samplingPasses(pass);
+                    boolean baseline = pass != passes.getFirst();
                     BatchSampler.Stats best = null;
                     for (int r = 0; r < repeats; r++) {
                         SamplingParams p = b == 1 ? SamplingParams.greedy(newTokens)
@@ -103,18 +113,19 @@ final class BenchCommand {
                         if (best == null || s.tokens / s.seconds() > best.tokens / best.seconds()) best = s;
                     }
                     double tps = best.tokens / best.seconds();
-                    table[batches.indexOf(b)] = tps;
-                    if (b == 1) {
+                    if (!baseline) table[batches.indexOf(b)] = tps;
+                    if (b == 1 && !baseline) {
                         single = tps;
                         singleDecodeOnly = (best.tokens - 1) / (best.seconds() - best.prefillNanos / 1e9);
                     }
                     double total = best.seconds() * 1e9;
-                    System.out.printf("| %d | %d | %.2f | %.1f | %s | %.0f%% | %.0f%% | %.0f%% | %.0f%% |%n", b, best.tokens, best.seconds(), tps,
-                            single > 0 ? String.format("%.2f", tps / single) : "–", 100 * best.prefillNanos / total,
-                            100 * best.decodeNanos / total, 100 * best.samplingNanos / total, 100 * best.gatherNanos / total);
+                    System.out.printf("| %s | %d | %.2f | %.1f | %s | %.0f%% | %.0f%% | %.0f%% | %.3f | %.0f%% |%n", b + (baseline ? " (" + pass.name().toLowerCase() + " sampling)" : ""),
+                            best.tokens, best.seconds(), tps, single > 0 ? String.format("%.2f", tps / single) : "–", 100 * best.prefillNanos / total,
+                            100 * best.decodeNanos / total, 100 * best.samplingNanos / total, best.samplingNanos / 1e6 / best.tokens, 100 * best.gatherNanos / total);
                     ObjectNode row = rows.addObject();
                     row.put("precision", q == null ? "full" : q.scheme());
                     row.put("batch", b);
+                    row.put("sampling_passes", pass.name());
                     row.put("tokens", best.tokens);
                     row.put("seconds", best.seconds());
                     row.put("tokens_per_second", tps);
@@ -122,7 +133,9 @@ final class BenchCommand {
                     row.put("prefill_s", best.prefillNanos / 1e9);
                     row.put("decode_s", best.decodeNanos / 1e9);
                     row.put("sampling_s", best.samplingNanos / 1e9);
+                    row.put("sampling_ms_per_token", best.samplingNanos / 1e6 / best.tokens);
                     row.put("gather_s", best.gatherNanos / 1e9);
+                    if (baseline) continue;
                     if (longNewTokens != null && b > 1) {
                         BatchSampler.Stats lng = null;
                         for (int r = 0; r < repeats; r++) {
@@ -131,9 +144,9 @@ final class BenchCommand {
                             if (lng == null || s.tokens / s.seconds() > lng.tokens / lng.seconds()) lng = s;
                         }
                         double longTps = lng.tokens / lng.seconds(), lt = lng.seconds() * 1e9;
-                        System.out.printf("| %d × %d new | %d | %.2f | %.1f | %.2f× of %d new | %.0f%% | %.0f%% | %.0f%% | %.0f%% |%n", b, longNewTokens,
+                        System.out.printf("| %d × %d new | %d | %.2f | %.1f | %.2f× of %d new | %.0f%% | %.0f%% | %.0f%% | %.3f | %.0f%% |%n", b, longNewTokens,
                                 lng.tokens, lng.seconds(), longTps, longTps / tps, newTokens, 100 * lng.prefillNanos / lt,
-                                100 * lng.decodeNanos / lt, 100 * lng.samplingNanos / lt, 100 * lng.gatherNanos / lt);
+                                100 * lng.decodeNanos / lt, 100 * lng.samplingNanos / lt, lng.samplingNanos / 1e6 / lng.tokens, 100 * lng.gatherNanos / lt);
                         row.put("long_new_tokens", longNewTokens);
                         row.put("long_tokens_per_second", longTps);
                         row.put("long_ratio", longTps / tps);
@@ -241,7 +254,10 @@ final class BenchCommand {
         @Option(names = "--steps", defaultValue = "3", description = "timed steps after the warm-up; default ${DEFAULT-VALUE}") int steps;
         @Option(names = "--warmup", defaultValue = "1", description = "untimed steps first; default ${DEFAULT-VALUE}") int warmup;
         @Option(names = "--loss", defaultValue = "grpo", description = "grpo or sft; default ${DEFAULT-VALUE}") String loss;
-        @Option(names = "--recompute", defaultValue = "layer", split = ",", description = "layer, none, or both (e.g. layer,none): the modes to run, in order, on the same batch; default ${DEFAULT-VALUE}") List<String> recompute;
+        @Option(names = "--recompute", defaultValue = "auto", split = ",", description = "auto, layer, none, or several (e.g. layer,none): the modes to run, in order, "
+                + "on the same batch; auto picks none when its estimated peak fits --memory-budget, else layer; default ${DEFAULT-VALUE}") List<String> recompute;
+        @Option(names = "--memory-budget", defaultValue = "0.5", paramLabel = "BUDGET", description = "what --recompute auto lets the whole-model graph take: "
+                + "a fraction of physical memory or gigabytes (12GB); default ${DEFAULT-VALUE}") String memoryBudget;
         @Option(names = "--attention-block", defaultValue = "256", description = "queries per attention tile (--recompute layer); default ${DEFAULT-VALUE}") int attentionBlock;
         @Option(names = "--row-block", defaultValue = "1024", description = "tokens per run of the per-token pieces (--recompute layer); default ${DEFAULT-VALUE}") int rowBlock;
         @Option(names = "--low-memory", description = "--recompute none: do not let ONNX Runtime pre-pack the base weights (less memory, maybe slower)") boolean lowMemory;
@@ -271,7 +287,7 @@ final class BenchCommand {
                 for (int i = 0; i < v.length; i++) v[i] = (float) rng.nextDouble(-bound, bound);
                 init.put(p, v);
             }
-            LoraTrainingSession.Batch batchData = randomBatch(rng, config.vocabSize(), alpha / rank, prompt);
+            MicroBatch batchData = randomBatch(rng, config.vocabSize(), alpha / rank, prompt);
             int completion = batch * (seq - prompt);
             SessionSettings.Device onDevice = device.get();
             System.out.printf("model %s, %s loss, LoRA r=%d on %s, batch %d × %d tokens (%d prompt + %d completion each), %d threads, device %s%n",
@@ -280,8 +296,13 @@ final class BenchCommand {
             GradientEngine.Result first = null;
             double firstStep = 0, firstCpu = 0;
             if (steps < 1 || warmup < 0) throw new IllegalArgumentException("--steps must be >= 1 and --warmup >= 0");
+            MemoryEstimate estimate = MemoryEstimate.wholeGraph(config, batch, seq, completion);
+            long budget = MemoryBudget.parse(memoryBudget).bytes(MemoryBudget.physicalBytes());
+            System.out.printf("whole-graph (--recompute none) peak estimate %s; budget %.1f GB%n", estimate.describe(), budget / 1e9);
             for (String modeName : recompute) {
-                Recompute mode = Recompute.parse(modeName);
+                Recompute.Decision pass = Recompute.parse(modeName).decide(estimate, budget, onDevice);
+                Recompute mode = pass.mode();
+                if (Recompute.parse(modeName) == Recompute.AUTO) System.out.println("--recompute " + pass);
                 System.gc();
                 if (!ProcessMemory.resetPeak()) System.out.println("(cannot reset the peak-RSS mark; peaks below include earlier modes)");
                 double rssBefore = ProcessMemory.rssGb();
@@ -360,7 +381,7 @@ final class BenchCommand {
             return m;
         }
 
-        private LoraTrainingSession.Batch randomBatch(SplittableRandom rng, int vocab, double scale, int prompt) {
+        private MicroBatch randomBatch(SplittableRandom rng, int vocab, double scale, int prompt) {
             long[] ids = new long[batch * seq], mask = new long[batch * seq], pos = new long[batch * seq];
             for (int i = 0; i < ids.length; i++) {
                 ids[i] = rng.nextInt(vocab);
@@ -380,17 +401,9 @@ final class BenchCommand {
                 old[i] = (float) -Math.log(vocab); // about a random model's log-prob: ratios near 1, some clipped
                 ref[i] = old[i];
             }
-            long[] shape = {batch, seq};
-            var b = new LoraTrainingSession.Batch()
-                    .longs("input_ids", ids, shape).longs("attention_mask", mask, shape).longs("position_ids", pos, shape)
-                    .floats("lora_scale", new float[]{(float) scale}, 1)
-                    .longs("target_positions", tp, n).longs("target_ids", ti, n).floats("token_weights", w, n)
-                    .floats("temperature", new float[]{1f}, 1);
-            if (loss.equals("grpo")) {
-                b.floats("advantages", adv, n).floats("old_logps", old, n).floats("ref_logps", ref, n)
-                        .floats("beta", new float[]{0.04f}, 1).floats("epsilon_low", new float[]{0.2f}, 1).floats("epsilon_high", new float[]{0.2f}, 1);
-            }
-            return b;
+            return loss.equals("grpo")
+                    ? new GrpoMicroBatch(0, batch, seq, ids, mask, pos, tp, ti, w, adv, old, ref, (float) scale, 1f, 0.04f, 0.2f, 0.2f, null)
+                    : new SftMicroBatch(batch, seq, ids, mask, pos, tp, ti, w, (float) scale, 1f, null);
         }
     }
 }

@@ -10,6 +10,7 @@ import dev.tina.runtime.SessionSettings;
 import dev.tina.runtime.sampling.BatchSampler;
 import dev.tina.runtime.sampling.Completion;
 import dev.tina.runtime.sampling.SamplingParams;
+import dev.tina.runtime.sampling.TokenSampler;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -49,6 +50,7 @@ final class BenchRollout implements Callable<Integer> {
     @Option(names = "--concat", description = "also run the distinct-prompt workload on the concatenating-cache graph in waves (the engine before the in-place cache)") boolean concat;
     @Option(names = "--temperature", defaultValue = "0", description = "0 = greedy, as tina generate without a generation_config.json (the long-tail mix always samples at 1.0); default ${DEFAULT-VALUE}") double temperature;
     @Option(names = "--seed", defaultValue = "1", description = "sampling seed; default ${DEFAULT-VALUE}") long seed;
+    @Option(names = "--baseline-sampler", description = "also run the distinct-prompt workload with the scalar sampling passes (the sampler before the vector passes), in the same run") boolean baselineSampler;
     @Option(names = "--out", description = "write the results as JSON too") Path out;
 
     @Override
@@ -64,18 +66,23 @@ final class BenchRollout implements Callable<Integer> {
                 total += p.length;
                 longest = Math.max(longest, p.length);
             }
-            System.out.printf("model %s, %d prompts (%.0f tokens on average, longest %d) × %d samples, %d new tokens, %d rows, %s, %d threads%n",
+            System.out.printf("model %s, %d prompts (%.0f tokens on average, longest %d) × %d samples, %d new tokens, %d rows, %s, %d threads, %s sampling passes%n",
                     m.exportDir(), prompts.size(), (double) total / prompts.size(), longest, n, newTokens, maxRows,
-                    sampler.backend().name(), Runtime.getRuntime().availableProcessors());
+                    sampler.backend().name(), Runtime.getRuntime().availableProcessors(), TokenSampler.defaultPasses());
             SamplingParams p = new SamplingParams(n, temperature, 1.0, 0, 0.0, newTokens, List.of(), Set.of(), seed);
             sampler.generate(List.of(prompts.getFirst()), p.withN(1), none); // warm-up
-            System.out.println("| workload | rows | tokens | seconds | tokens/s | ratio | prefill | decode | sampling | KV copies | peak RSS GB |");
-            System.out.println("|---|---|---|---|---|---|---|---|---|---|---|");
+            System.out.println("| workload | rows | tokens | seconds | tokens/s | ratio | prefill | decode | sampling | sampling ms/token | KV copies | peak RSS GB |");
+            System.out.println("|---|---|---|---|---|---|---|---|---|---|---|---|");
             double base = Double.NaN;
             if (!skipSingle && !longTailOnly) {
                 base = run(rows, "1 prompt × " + prompts.size() * n, sampler, List.of(prompts.getFirst()), p.withN(prompts.size() * n), none, Double.NaN);
             }
             if (!longTailOnly) run(rows, prompts.size() + " prompts × " + n, sampler, prompts, p, none, base);
+            if (baselineSampler && !longTailOnly) {
+                sampler.samplingPasses(TokenSampler.Passes.SCALAR);
+                run(rows, prompts.size() + " prompts × " + n + " (scalar sampling)", sampler, prompts, p, none, base);
+                sampler.samplingPasses(TokenSampler.defaultPasses());
+            }
             if (concat && !longTailOnly) {
                 try (BatchSampler old = m.concatSampler(maxRows, false)) {
                     run(rows, prompts.size() + " prompts × " + n + " (concat cache, waves)", old, prompts, p, none, base);
@@ -102,9 +109,9 @@ final class BenchRollout implements Callable<Integer> {
         BatchSampler.Stats s = sampler.lastStats();
         double tps = s.tokens / s.seconds(), peak = ProcessMemory.peakRssGb(), total = s.seconds() * 1e9;
         int[] lengths = done.stream().mapToInt(c -> c.tokenIds().length).sorted().toArray();
-        System.out.printf("| %s | %d | %d | %.2f | %.1f | %s | %.0f%% | %.0f%% | %.0f%% | %.0f%% | %.2f |%n", name, done.size(), s.tokens, s.seconds(), tps,
+        System.out.printf("| %s | %d | %d | %.2f | %.1f | %s | %.0f%% | %.0f%% | %.0f%% | %.3f | %.0f%% | %.2f |%n", name, done.size(), s.tokens, s.seconds(), tps,
                 Double.isNaN(baseline) ? "–" : String.format("%.2f×", tps / baseline), 100 * s.prefillNanos / total, 100 * s.decodeNanos / total,
-                100 * s.samplingNanos / total, 100 * s.gatherNanos / total, peak);
+                100 * s.samplingNanos / total, s.samplingNanos / 1e6 / s.tokens, 100 * s.gatherNanos / total, peak);
         if (p.stopTokenIds().size() > 0) {
             System.out.printf("  lengths: median %d, mean %.0f, max %d, %d of %d at the cap%n", lengths[lengths.length / 2],
                     Arrays.stream(lengths).average().orElse(0), lengths[lengths.length - 1],
@@ -120,6 +127,7 @@ final class BenchRollout implements Callable<Integer> {
         row.put("prefill_s", s.prefillNanos / 1e9);
         row.put("decode_s", s.decodeNanos / 1e9);
         row.put("sampling_s", s.samplingNanos / 1e9);
+        row.put("sampling_ms_per_token", s.samplingNanos / 1e6 / s.tokens);
         row.put("kv_copy_s", s.gatherNanos / 1e9);
         row.put("peak_rss_gb", peak);
         return tps;

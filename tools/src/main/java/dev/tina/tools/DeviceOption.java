@@ -1,6 +1,7 @@
 package dev.tina.tools;
 
 import dev.tina.runtime.SessionSettings.Device;
+import picocli.CommandLine;
 import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.Option;
 
@@ -21,7 +22,13 @@ final class DeviceOption {
 
     static final class Parse implements ITypeConverter<Device> {
         @Override
-        public Device convert(String value) { return Device.parse(value); }
+        public Device convert(String value) {
+            try {
+                return Device.parse(value);
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.TypeConversionException(e.getMessage());
+            }
+        }
     }
 
     /** The device, or a one-line error naming the devices this command runs on. */

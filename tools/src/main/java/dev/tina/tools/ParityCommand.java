@@ -49,7 +49,8 @@ final class ParityCommand implements Callable<Integer> {
 
     @Mixin DeviceOption device; // tensorrt: an FP32 engine sized to the case, built once and cached
 
-    @Option(names = "--recompute", defaultValue = "layer", description = "the gradient pass for --grpo: layer (layer by layer, recomputing in the backward pass) or none (one graph keeping every activation); default ${DEFAULT-VALUE}")
+    @Option(names = "--recompute", defaultValue = "auto", description = "the gradient pass for --grpo: layer (layer by layer, recomputing in the backward pass), "
+            + "none (one graph keeping every activation) or auto (none when its estimated memory fits half the physical memory); default ${DEFAULT-VALUE}")
     String recompute;
 
     @Override
@@ -98,8 +99,10 @@ final class ParityCommand implements Callable<Integer> {
             if (peft == null) throw new IllegalArgumentException("--grpo needs --adapter (the gradients are those of the adapter's factors)");
             Path settings = caseJson != null ? caseJson
                     : caseFile.resolveSibling(caseFile.getFileName().toString().replaceFirst("\\.safetensors$", "") + ".json");
-            List<GrpoParity.Comparison> results = GrpoParity.run(exported, peft, caseFile, settings, onDevice, Recompute.parse(recompute));
-            System.out.println("gradient pass: --recompute " + Recompute.parse(recompute).cli() + "; the loss is compared against the sum of its terms' sizes, Σ w·(|A|·ratio + β·kl), since the signed sum can nearly cancel");
+            Recompute.Decision pass = GrpoParity.pass(ModelConfig.read(exported.resolve("config.json")), GrpoParity.readCase(caseFile, settings),
+                    onDevice, Recompute.parse(recompute));
+            List<GrpoParity.Comparison> results = GrpoParity.run(exported, peft, caseFile, settings, onDevice, pass.mode());
+            System.out.println("gradient pass: --recompute " + pass + "; the loss is compared against the sum of its terms' sizes, Σ w·(|A|·ratio + β·kl), since the signed sum can nearly cancel");
             results.forEach(r -> System.out.println(r.line()));
             ok &= results.stream().allMatch(GrpoParity.Comparison::passed);
         }

@@ -7,6 +7,7 @@ import dev.tina.training.dist.ClusterException;
 import dev.tina.training.ort.TrainingNatives;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.IParameterExceptionHandler;
 
 import java.io.IOException;
 import java.nio.file.FileAlreadyExistsException;
@@ -72,6 +73,15 @@ public final class TinaCommand {
         // commands of optional modules on the class path (the tina-spark module's spark-cluster)
         for (PluginCommand c : ServiceLoader.load(PluginCommand.class)) cl.addSubcommand(c);
         cl.setExecutionExceptionHandler(TinaCommand::handle);
+        IParameterExceptionHandler usage = cl.getParameterExceptionHandler();
+        cl.setParameterExceptionHandler((ex, args) -> {
+            // a value a converter refused (--device tpu) is bad input like any other: one line; a malformed command line gets the usage
+            if (ex.getCause() instanceof CommandLine.TypeConversionException) {
+                ex.getCommandLine().getErr().println(ex.getCommandLine().getCommandSpec().qualifiedName() + ": error: " + ex.getMessage());
+                return 2;
+            }
+            return usage.handleParseException(ex, args);
+        });
         return cl;
     }
 

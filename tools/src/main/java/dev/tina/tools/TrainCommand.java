@@ -27,8 +27,10 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--max-prompt-length", description = "override max_prompt_length") Integer maxPromptLength;
     @Option(names = "--device", description = "override device: cpu, cuda or tensorrt (sampling on TensorRT, training steps on CUDA); "
             + "GPU paths need a -Pgpu build (README, GPU)") String device;
-    @Option(names = "--recompute", description = "override recompute: layer (default on the CPU: each decoder layer recomputed in the backward pass, "
-            + "memory grows by kilobytes per token) or none (one graph keeping every activation)") String recompute;
+    @Option(names = "--recompute", description = "override recompute: auto (the default: none when its estimated peak fits the memory budget, else layer), "
+            + "layer (each decoder layer recomputed in the backward pass, memory grows by kilobytes per token) or none (one graph keeping every activation)") String recompute;
+    @Option(names = "--memory-budget", paramLabel = "BUDGET", description = "override memory_budget, what --recompute auto lets the whole-model graph take: "
+            + "a fraction of physical memory (default 0.5) or gigabytes (12GB)") String memoryBudget;
     @Mixin SparkOptions spark; // each step's rollouts and gradient passes as Spark tasks
     @Option(names = "--report-to", split = ",", paramLabel = "NAME", description = "override report_to: jsonl (metrics.jsonl and curves.png, the default), "
             + "tensorboard (event files in --out: tensorboard --logdir OUT), both comma-separated, or none (docs/tracking.md)") List<String> reportTo;
@@ -46,6 +48,7 @@ final class TrainCommand implements Callable<Integer> {
         if (maxPromptLength != null) overrides.put("max_prompt_length", maxPromptLength);
         if (device != null) overrides.put("device", device);
         if (recompute != null) overrides.put("recompute", recompute);
+        if (memoryBudget != null) overrides.put("memory_budget", memoryBudget);
         if (reportTo != null) {
             Tracker.parse(reportTo, "--report-to"); // named as typed, before the recipe's own check
             reportTo.forEach(overrides.putArray("report_to")::add);
@@ -53,7 +56,7 @@ final class TrainCommand implements Callable<Integer> {
         if (!overrides.isEmpty()) r = r.with(overrides);
         GrpoTrainer.Summary s;
         try (Progress bar = Progress.count("train", r.steps(), "step")) {
-            GrpoTrainer trainer = new GrpoTrainer(r, out);
+            GrpoTrainer trainer = new GrpoTrainer(r, out).log(System.err::println);
             try (Cluster cluster = spark.openOrNull()) {
                 if (cluster != null) trainer.runner(cluster.steps());
                 int slices = rolloutSlices != null ? rolloutSlices : cluster != null ? cluster.parallelism() : 1;

@@ -10,6 +10,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
+import static dev.tina.tools.TrainCommandTest.concat;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -32,6 +33,23 @@ class CommandsTest {
         assertEquals(0, tina("export", "--model", FIXTURE.resolve("model").toString(), "--out", export.toString()).code());
         Cli.Run again = tina("parity", "--model", export.toString(), "--case", FIXTURE.resolve("case.safetensors").toString());
         assertEquals(0, again.code(), again.out());
+    }
+
+    @Test
+    void parityGrpoAndBenchTrainSayWhichGradientPassAutoTook() {
+        Cli.Run grpo = tina("parity", "--model", FIXTURE.resolve("model").toString(), "--adapter", FIXTURE.resolve("adapter").toString(),
+                "--case", FIXTURE.resolve("case.safetensors").toString(), "--grpo");
+        assertEquals(0, grpo.code(), grpo.out());
+        assertTrue(grpo.out().contains("gradient pass: --recompute none (auto: whole-graph estimate"), grpo.out());
+        String[] bench = {"bench", "train", "--model", FIXTURE.resolve("model").toString(), "--batch", "2", "--seq", "16", "--rank", "4",
+                "--steps", "1", "--warmup", "0"};
+        Cli.Run fits = tina(bench);
+        assertEquals(0, fits.code(), fits.err());
+        assertTrue(fits.out().contains("--recompute none (auto: whole-graph estimate"), fits.out());
+        Cli.Run small = tina(concat(bench, "--memory-budget", "0.01GB"));
+        assertEquals(0, small.code(), small.err());
+        assertTrue(small.out().contains("--recompute layer (auto: whole-graph estimate"), small.out());
+        assertTrue(small.out().contains("time per piece"), "the layered pass ran: " + small.out());
     }
 
     @Test

@@ -30,17 +30,24 @@ class TrainCommandTest {
                 lora_r: 4
                 lora_alpha: 16
                 save_steps: 2
-                recompute: none
                 """);
         StringBuilder sb = new StringBuilder();
         for (int i = 0; i < 12; i++) sb.append("{\"problem\": \"").append(i).append(" + ").append(i + 1).append("\", \"answer\": \"").append(2 * i + 1).append("\"}\n");
         Files.writeString(data, sb);
         String[] common = {"train", "--recipe", recipe.toString(), "--model", MODEL.toString(), "--dataset", data.toString(), "--out", out.toString(),
                 "--report-to", "jsonl,tensorboard"};
-        assertEquals(0, tina(concat(common, "--max-steps", "2")).code());
+        var first = tina(concat(common, "--max-steps", "2"));
+        assertEquals(0, first.code(), first.err());
+        // recompute auto (the default): the tiny model's whole graph fits half of any machine's memory
+        assertTrue(first.err().contains("gradient pass: --recompute none (auto: whole-graph estimate"), first.err());
         assertEquals(2, Files.readAllLines(out.resolve("metrics.jsonl")).size());
-        var r = tina(concat(common, "--max-steps", "3", "--resume"));
+        assertTrue(Files.readAllLines(out.resolve("metrics.jsonl")).getFirst().contains("\"recompute\":\"none\""));
+        // a budget below the estimate: auto takes the layered pass, and says so
+        var r = tina(concat(common, "--max-steps", "3", "--resume", "--memory-budget", "0.01GB"));
         assertEquals(0, r.code(), r.err());
+        assertTrue(r.err().contains("gradient pass: --recompute layer (auto: whole-graph estimate"), r.err());
+        assertTrue(Files.readAllLines(out.resolve("metrics.jsonl")).getLast().contains("\"recompute\":\"layer\""));
+        assertTrue(Files.readString(out.resolve("summary.json")).contains("> budget 0.0 GB"), Files.readString(out.resolve("summary.json")));
 
         List<Path> files = EventFiles.list(out);
         assertEquals(1, files.size(), "the resumed run appends to its own file: " + files);

@@ -6,10 +6,12 @@ import dev.tina.runtime.OrtDecoder;
 import dev.tina.runtime.SessionSettings;
 import dev.tina.runtime.text.HfTokenizer;
 
+import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Objects;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.function.Consumer;
@@ -47,7 +49,7 @@ public final class BatchSampler implements AutoCloseable {
         WAVES
     }
     /** Rows are sampled in parallel; each worker thread keeps its own scratch arrays. */
-    private final ThreadLocal<TokenSampler> samplers = ThreadLocal.withInitial(TokenSampler::new);
+    private ThreadLocal<TokenSampler> samplers = ThreadLocal.withInitial(TokenSampler::new);
     private Stats stats = new Stats();
 
     /** Where the time of the last {@code generate} call went, in nanoseconds. */
@@ -89,6 +91,13 @@ public final class BatchSampler implements AutoCloseable {
     /** As {@link #BatchSampler(Engine, HfTokenizer, int)}, but closing the sampler closes {@code backend}. */
     public static BatchSampler owning(Engine backend, HfTokenizer tokenizer, int maxRows) {
         return new BatchSampler(backend, true, tokenizer, maxRows);
+    }
+
+    /** Which passes sample the rows (default {@link TokenSampler#defaultPasses()}); the scalar ones are the benchmarks' baseline. */
+    public BatchSampler samplingPasses(TokenSampler.Passes passes) {
+        Objects.requireNonNull(passes);
+        samplers = ThreadLocal.withInitial(() -> new TokenSampler(passes));
+        return this;
     }
 
     /** How a slot engine schedules requests (default continuous); other engines always run waves. */
@@ -258,7 +267,7 @@ public final class BatchSampler implements AutoCloseable {
                     System.arraycopy(m, 0, stepMask, r * (length + 1), length + 1);
                 }
                 long td = System.nanoTime();
-                float[] logits = kv.step(stepIds, stepMask, stepPos, batch, adapter);
+                MemorySegment logits = MemorySegment.ofArray(kv.step(stepIds, stepMask, stepPos, batch, adapter)); // one view per step
                 long tsamp = System.nanoTime();
                 stats.decodeNanos += tsamp - td;
                 stats.decodeSteps++;
@@ -337,7 +346,7 @@ public final class BatchSampler implements AutoCloseable {
                         cached[r] = (int) slot[r].nextPosition;
                     }
                     long td = System.nanoTime();
-                    float[] logits = slots.step(active, ids, cached, adapter);
+                    MemorySegment logits = slots.stepLogits(active, ids, cached, adapter);
                     long ts = System.nanoTime();
                     stats.decodeNanos += ts - td;
                     stats.decodeSteps++;
@@ -363,7 +372,7 @@ public final class BatchSampler implements AutoCloseable {
                 int prompt = nextPrompt, k = Math.min(p.n() - placedSamples, slot.length - active);
                 long[] ids = prompts.get(prompt);
                 long t0 = System.nanoTime();
-                float[] logits = slots.prefill(active, ids, adapter);
+                MemorySegment logits = slots.prefillLogits(active, ids, adapter);
                 long t1 = System.nanoTime();
                 stats.prefillNanos += t1 - t0;
                 for (int j = 1; j < k; j++) slots.copy(active, active + j, ids.length);

@@ -12,6 +12,7 @@ import dev.tina.runtime.OrtDecoder;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.IntBuffer;
@@ -73,6 +74,15 @@ public final class InPlaceBackend implements SlotBackend {
         /** Views by (first slot, count), least recently used first; bounded, since a server steps many ranges. */
         private final LinkedHashMap<Long, OnnxTensor[]> views = new LinkedHashMap<>(16, 0.75f, true);
         private final Arena arena = Arena.ofShared();
+        /**
+         * The logits output, [capacity, vocab], bound as a pinned output so that ONNX Runtime writes
+         * straight into it (its own output would be a fresh native allocation, then a fresh heap
+         * copy, every step); one tensor view per row count.
+         */
+        private final MemorySegment logitsSeg;
+        private final OnnxTensor[] logitViews;
+        /** The logits {@link #step} and {@link #prefill} return: overwritten by the next call while the row count stays the same. */
+        private float[] logits = new float[0];
         private boolean closed;
 
         InPlaceSlots(OrtSession session, int capacity, int maxLength) {
@@ -92,11 +102,13 @@ public final class InPlaceBackend implements SlotBackend {
             }
             keys = new ByteBuffer[layers];
             values = new ByteBuffer[layers];
+            logitViews = new OnnxTensor[capacity + 1];
             keySeg = new MemorySegment[layers];
             valueSeg = new MemorySegment[layers];
             // Arena memory, freed when the slots close (direct ByteBuffers wait for the GC and
             // count against -XX:MaxDirectMemorySize, a quarter of RAM by default)
             try {
+                logitsSeg = arena.allocate(4L * capacity * d.vocabSize(), 64);
                 for (int i = 0; i < layers; i++) {
                     keySeg[i] = arena.allocate(bytes, 64);
                     valueSeg[i] = arena.allocate(bytes, 64);
@@ -148,8 +160,9 @@ public final class InPlaceBackend implements SlotBackend {
             return v;
         }
 
-        private float[] run(OnnxTensor[] cache, long[] ids, long[] pos, int[] seqlensK, int total, int batch, int seq,
-                            AdapterBinding adapter) throws OrtException {
+        /** Runs the graph; returns the [batch, vocab] logits in the pinned output buffer. */
+        private MemorySegment run(OnnxTensor[] cache, long[] ids, long[] pos, int[] seqlensK, int total, int batch, int seq,
+                                  AdapterBinding adapter) throws OrtException {
             ensureOpen();
             List<OnnxTensor> made = new ArrayList<>(4);
             try {
@@ -174,16 +187,39 @@ public final class InPlaceBackend implements SlotBackend {
                     pinned.put(DecoderGraph.presentValue(i), cache[2 * i + 1]);
                 }
                 adapter.addInputs(in, d);
-                try (OrtSession.Result r = session.run(in, Set.of(DecoderGraph.LAST_LOGITS), pinned)) {
-                    return OrtBackend.toArray(((OnnxTensor) r.get(DecoderGraph.LAST_LOGITS).orElseThrow()).getFloatBuffer());
+                pinned.put(DecoderGraph.LAST_LOGITS, logitView(batch));
+                try (OrtSession.Result r = session.run(in, Set.of(), pinned)) {
+                    return logitsSeg.asSlice(0, 4L * batch * d.vocabSize());
                 }
             } finally {
                 closeAll(made.toArray(OnnxTensor[]::new));
             }
         }
 
+        /** A [rows, vocab] tensor over the start of the logits buffer. */
+        private OnnxTensor logitView(int rows) throws OrtException {
+            if (logitViews[rows] == null) {
+                ByteBuffer b = logitsSeg.asSlice(0, 4L * rows * d.vocabSize()).asByteBuffer().order(ByteOrder.nativeOrder());
+                logitViews[rows] = OnnxTensor.createTensor(env, b.asFloatBuffer(), new long[]{rows, d.vocabSize()});
+            }
+            return logitViews[rows];
+        }
+
         @Override
         public float[] prefill(int slot, long[] prompt, AdapterBinding adapter) throws OrtException {
+            return toHeap(prefillLogits(slot, prompt, adapter));
+        }
+
+        /** The heap copy {@link #prefill} and {@link #step} return (the sampler reads the buffer itself). */
+        private float[] toHeap(MemorySegment out) {
+            int n = (int) (out.byteSize() / Float.BYTES);
+            if (logits.length != n) logits = new float[n];
+            MemorySegment.copy(out, ValueLayout.JAVA_FLOAT, 0, logits, 0, n);
+            return logits;
+        }
+
+        @Override
+        public MemorySegment prefillLogits(int slot, long[] prompt, AdapterBinding adapter) throws OrtException {
             checkSlot(slot, "prefill");
             if (prompt.length == 0) throw new IllegalArgumentException("empty prompt");
             if (prompt.length > maxLength) throw new IllegalArgumentException("prompt of " + prompt.length + " tokens > cache length " + maxLength);
@@ -217,11 +253,20 @@ public final class InPlaceBackend implements SlotBackend {
 
         @Override
         public float[] step(int active, long[] ids, int[] cached, AdapterBinding adapter) throws OrtException {
-            return step(0, active, ids, cached, adapter);
+            return toHeap(stepLogits(0, active, ids, cached, adapter));
+        }
+
+        @Override
+        public MemorySegment stepLogits(int active, long[] ids, int[] cached, AdapterBinding adapter) throws OrtException {
+            return stepLogits(0, active, ids, cached, adapter);
         }
 
         @Override
         public float[] step(int first, int active, long[] ids, int[] cached, AdapterBinding adapter) throws OrtException {
+            return toHeap(stepLogits(first, active, ids, cached, adapter));
+        }
+
+        private MemorySegment stepLogits(int first, int active, long[] ids, int[] cached, AdapterBinding adapter) throws OrtException {
             if (first < 0 || active < 1 || first + active > capacity) {
                 throw new IllegalArgumentException("rows [" + first + ", " + (first + active) + ") outside [0, " + capacity + ")");
             }
@@ -253,6 +298,7 @@ public final class InPlaceBackend implements SlotBackend {
             closed = true;
             for (OnnxTensor[] v : views.values()) closeAll(v);
             views.clear();
+            closeAll(logitViews);
             arena.close();
         }
     }

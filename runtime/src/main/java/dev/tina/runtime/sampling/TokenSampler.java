@@ -1,12 +1,23 @@
 package dev.tina.runtime.sampling;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import java.util.SplittableRandom;
 
 /**
  * Draws one token from a row of logits under {@link SamplingParams}, and gives the token's
- * log-probability under the unscaled distribution. Works in place on one reusable scratch array
- * per instance (one instance per thread).
+ * log-probability under the unscaled distribution. Works in place on reusable scratch arrays
+ * (one instance per thread); no array is allocated per token.
+ *
+ * <p>With the Vector API ({@code --add-modules jdk.incubator.vector}) a sampled token costs a few
+ * passes over the row: the max; the weights exp((l − max)/T) summed per block of {@link #BLOCK}
+ * entries, not stored; at T ≠ 1 the temperature-1 normaliser for the log-probability in a
+ * second read of the row; and the draw, which skips whole blocks by their sums and recomputes
+ * only the chosen block's weights. Greedy is the max, its first index, and the normaliser. The weights are bit-identical to the
+ * scalar passes ({@link Passes#SCALAR}, used when the module is absent), and so is the uniform
+ * draw inverted through them; only the sums' rounding differs (double lanes instead of one double
+ * chain), which moves a cumulative boundary by ~1e-16 of the total.
  *
  * <p>Top-p needs the tokens in probability order, but sorting a 150k vocabulary every step is
  * the slow part of naive samplers. The nucleus is a prefix of that order, and every token outside
@@ -15,28 +26,110 @@ import java.util.SplittableRandom;
  * do (and the whole vocabulary is sorted as the last resort).
  */
 public final class TokenSampler {
+    /** Entries per block of the draw's cumulative search. */
+    static final int BLOCK = 256;
+    private static final boolean VECTOR_AVAILABLE = vectorAvailable();
+
+    /** How the passes over a row run. */
+    public enum Passes {
+        /** jdk.incubator.vector; falls back to {@link #SCALAR} when the module is absent. */
+        VECTOR,
+        /** One scalar loop per step of the computation (the implementation before the vector passes). */
+        SCALAR
+    }
+
+    /** The vector passes with their scratch, or null for the scalar ones. */
+    private final VectorPasses vectorPasses;
     private float[] weights = new float[0];
+    /** Scratch for top-k's selection and the nucleus's kept weights. */
+    private float[] spare = new float[0];
+    /** weights as a segment, for the vector max (min-p). */
+    private MemorySegment weightsSegment = MemorySegment.ofArray(weights);
+    /** A segment's row copied for the scalar passes. */
+    private float[] row = new float[0];
+    private double[] blockSums = new double[0];
     private int[] order = new int[0];
     private long[] keys = new long[0];
     private float lastLogprob;
+    /** For rows whose max is NaN or +∞ (made on first need). */
+    private TokenSampler scalarTwin;
+
+    /** Vector passes when the module is loaded, unless {@code -Dtina.sampling.passes=scalar}. */
+    public TokenSampler() {
+        this(defaultPasses());
+    }
+
+    public TokenSampler(Passes passes) {
+        this.vectorPasses = passes == Passes.VECTOR && VECTOR_AVAILABLE ? new VectorPasses() : null;
+    }
+
+    /** The passes this instance runs. */
+    public Passes passes() { return vectorPasses != null ? Passes.VECTOR : Passes.SCALAR; }
+
+    public static Passes defaultPasses() {
+        return "scalar".equalsIgnoreCase(System.getProperty("tina.sampling.passes")) || !VECTOR_AVAILABLE ? Passes.SCALAR : Passes.VECTOR;
+    }
+
+    private static boolean vectorAvailable() {
+        if (ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty()) return false;
+        try {
+            return VectorPasses.usable();
+        } catch (LinkageError e) {
+            return false;
+        }
+    }
 
     /**
      * Samples a token and remembers its unscaled log-probability ({@link #lastLogprob()}); at
      * temperature 1 the normaliser comes from the same pass over the vocabulary as the weights.
      */
     public int sampleWithLogprob(float[] logits, int offset, int vocab, SamplingParams p, SplittableRandom rng) {
-        if (p.isGreedy() || p.temperature() != 1.0) {
-            int token = sample(logits, offset, vocab, p, rng);
-            lastLogprob = fastLogprob(logits, offset, vocab, token);
-            return token;
-        }
-        return sample(logits, offset, vocab, p, rng);
+        if (vectorPasses != null) return sampleVector(MemorySegment.ofArray(logits), offset, vocab, p, rng, true);
+        return scalarWithLogprob(logits, offset, vocab, p, rng);
+    }
+
+    /**
+     * As {@link #sampleWithLogprob(float[], int, int, SamplingParams, SplittableRandom)} over
+     * floats in a segment (ONNX Runtime's output buffer, or a heap array wrapped once per step),
+     * {@code offset} counted in floats: the vector passes read it where it lies.
+     */
+    public int sampleWithLogprob(MemorySegment logits, long offset, int vocab, SamplingParams p, SplittableRandom rng) {
+        if (vectorPasses != null) return sampleVector(logits, offset, vocab, p, rng, true);
+        return scalarWithLogprob(rowCopy(logits, offset, vocab), 0, vocab, p, rng);
     }
 
     public float lastLogprob() { return lastLogprob; }
 
     /** Chosen token id; {@code rng} gives exactly one draw per call when sampling, none when greedy. */
     public int sample(float[] logits, int offset, int vocab, SamplingParams p, SplittableRandom rng) {
+        if (vectorPasses != null) return sampleVector(MemorySegment.ofArray(logits), offset, vocab, p, rng, false);
+        return scalar(logits, offset, vocab, p, rng);
+    }
+
+    /** As {@link #sample(float[], int, int, SamplingParams, SplittableRandom)} over floats in a segment. */
+    public int sample(MemorySegment logits, long offset, int vocab, SamplingParams p, SplittableRandom rng) {
+        if (vectorPasses != null) return sampleVector(logits, offset, vocab, p, rng, false);
+        return scalar(rowCopy(logits, offset, vocab), 0, vocab, p, rng);
+    }
+
+    /** The scalar passes read a heap row: a segment's row is copied into scratch first. */
+    private float[] rowCopy(MemorySegment logits, long offset, int vocab) {
+        if (row.length < vocab) row = new float[vocab];
+        MemorySegment.copy(logits, ValueLayout.JAVA_FLOAT, offset * Float.BYTES, row, 0, vocab);
+        return row;
+    }
+
+    private int scalarWithLogprob(float[] logits, int offset, int vocab, SamplingParams p, SplittableRandom rng) {
+        if (p.isGreedy() || p.temperature() != 1.0) {
+            int token = scalar(logits, offset, vocab, p, rng);
+            lastLogprob = fastLogprob(logits, offset, vocab, token);
+            return token;
+        }
+        return scalar(logits, offset, vocab, p, rng);
+    }
+
+    /** The scalar passes: one loop per step of the computation. */
+    private int scalar(float[] logits, int offset, int vocab, SamplingParams p, SplittableRandom rng) {
         if (p.isGreedy()) return argmax(logits, offset, vocab);
         ensure(vocab);
         double invT = 1.0 / p.temperature();
@@ -73,6 +166,74 @@ public final class TokenSampler {
         return chosen;
     }
 
+    private int sampleVector(MemorySegment logits, long offset, int vocab, SamplingParams p, SplittableRandom rng, boolean logprob) {
+        float max = VectorPasses.max(logits, offset, vocab);
+        if (Float.isNaN(max) || max == Float.POSITIVE_INFINITY) {
+            // no finite top: the scalar passes define what happens
+            if (scalarTwin == null) scalarTwin = new TokenSampler(Passes.SCALAR);
+            int token = logprob ? scalarTwin.sampleWithLogprob(logits, offset, vocab, p, rng) : scalarTwin.sample(logits, offset, vocab, p, rng);
+            lastLogprob = scalarTwin.lastLogprob;
+            return token;
+        }
+        if (p.isGreedy()) {
+            int token = VectorPasses.firstIndexOf(logits, offset, vocab, max);
+            if (logprob) {
+                lastLogprob = (float) (VectorPasses.get(logits, offset + token) - max - Math.log(vectorPasses.expSum(logits, offset, vocab, max)));
+            }
+            return token;
+        }
+        ensure(vocab);
+        float invTf = (float) (1.0 / p.temperature());
+        boolean unitT = p.temperature() == 1.0;
+        boolean topK = p.topK() > 0 && p.topK() < vocab, truncate = topK || p.topP() < 1 || p.minP() > 0;
+        float[] store = truncate ? weights : null;
+        vectorPasses.temperedPass(logits, offset, vocab, max, invTf, blockSums, store);
+        // a second pass reads the row again from cache: cheaper than both exps in one loop
+        double unscaled = unitT ? Double.NaN : vectorPasses.expSum(logits, offset, vocab, max);
+        int blocks = (vocab + BLOCK - 1) / BLOCK;
+        double all = 0;
+        for (int b = 0; b < blocks; b++) all += blockSums[b];
+        if (truncate) {
+            if (topK) VectorPasses.zeroBelow(weights, vocab, kthLargest(weights, vocab, p.topK()));
+            if (p.topP() < 1) nucleus(vocab, p.topP());
+            if (p.minP() > 0) VectorPasses.zeroBelow(weights, vocab, (float) (p.minP() * Math.max(0f, VectorPasses.max(weightsSegment, 0, vocab))));
+            vectorPasses.blockSums(weights, vocab, blockSums);
+        }
+        double total = 0;
+        for (int b = 0; b < blocks; b++) total += blockSums[b];
+        int chosen = draw(logits, offset, vocab, max, invTf, truncate, rng.nextDouble() * total);
+        float chosenLogit = VectorPasses.get(logits, offset + chosen);
+        lastLogprob = unitT ? (float) (chosenLogit - (max + Math.log(all))) : (float) (chosenLogit - max - Math.log(unscaled));
+        return chosen;
+    }
+
+    /**
+     * The first token whose cumulative weight exceeds {@code u}, as the scalar loop finds it:
+     * whole blocks are skipped by their sums, and only the block holding u is walked token by
+     * token (its weights recomputed unless {@code stored}).
+     */
+    private int draw(MemorySegment logits, long offset, int vocab, float max, float invT, boolean stored, double u) {
+        for (int start = 0, b = 0; start < vocab; start += BLOCK, b++) {
+            double s = blockSums[b];
+            if (u - s >= 0) {
+                u -= s;
+                continue;
+            }
+            for (int i = start, end = Math.min(vocab, start + BLOCK); i < end; i++) {
+                float w = stored ? weights[i] : FastExp.exp((VectorPasses.get(logits, offset + i) - max) * invT);
+                if (w == 0) continue;
+                u -= w;
+                if (u < 0) return i;
+            }
+            // rounding left u ≥ 0 past this block's tokens: go on from the next block
+        }
+        // rounding may leave u ≥ 0 at the end: the last kept token
+        for (int i = vocab - 1; i >= 0; i--) {
+            if (!stored || weights[i] != 0) return i;
+        }
+        throw new IllegalStateException("no token with a positive weight");
+    }
+
     /** Zeroes every weight outside the smallest most-probable set holding {@code topP} of the mass. */
     private void nucleus(int vocab, double topP) {
         double total = 0;
@@ -93,10 +254,9 @@ public final class TokenSampler {
             int keep = 0;
             while (keep < n && cum < need) cum += weights[order[keep++]];
             // zero all, then restore the kept prefix
-            float[] keptWeights = new float[keep];
-            for (int j = 0; j < keep; j++) keptWeights[j] = weights[order[j]];
+            for (int j = 0; j < keep; j++) spare[j] = weights[order[j]];
             Arrays.fill(weights, 0, vocab, 0f);
-            for (int j = 0; j < keep; j++) weights[order[j]] = keptWeights[j];
+            for (int j = 0; j < keep; j++) weights[order[j]] = spare[j];
             return;
         }
     }
@@ -113,16 +273,45 @@ public final class TokenSampler {
         for (int i = 0; i < n; i++) order[i] = (int) (0xFFFFFFFFL - (keys[n - 1 - i] & 0xFFFFFFFFL));
     }
 
+    /** The k-th largest of w[0..vocab), by selection on a scratch copy (expected linear time). */
     private float kthLargest(float[] w, int vocab, int k) {
-        float[] copy = Arrays.copyOf(w, vocab);
-        Arrays.sort(copy);
-        return copy[vocab - k];
+        System.arraycopy(w, 0, spare, 0, vocab);
+        return select(spare, vocab, vocab - k);
+    }
+
+    /** The value at index {@code rank} of a[0..n) sorted ascending; reorders a. */
+    static float select(float[] a, int n, int rank) {
+        int lo = 0, hi = n - 1;
+        while (lo < hi) {
+            int mid = (lo + hi) >>> 1;
+            // median of three as the pivot
+            float x = a[lo], y = a[mid], z = a[hi];
+            float pivot = x < y ? (y < z ? y : Math.max(x, z)) : (x < z ? x : Math.max(y, z));
+            int i = lo, j = hi;
+            while (i <= j) {
+                while (a[i] < pivot) i++;
+                while (a[j] > pivot) j--;
+                if (i <= j) {
+                    float t = a[i];
+                    a[i++] = a[j];
+                    a[j--] = t;
+                }
+            }
+            // now a[lo..j] ≤ pivot ≤ a[i..hi], and a(j..i) = pivot
+            if (rank <= j) hi = j;
+            else if (rank >= i) lo = i;
+            else return a[rank];
+        }
+        return a[rank];
     }
 
     private void ensure(int vocab) {
         if (weights.length < vocab) {
             weights = new float[vocab];
+            weightsSegment = MemorySegment.ofArray(weights);
+            spare = new float[vocab];
             order = new int[vocab];
+            blockSums = new double[(vocab + BLOCK - 1) / BLOCK];
         }
     }
 

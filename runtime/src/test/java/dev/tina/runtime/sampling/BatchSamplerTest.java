@@ -81,6 +81,21 @@ class BatchSamplerTest {
     }
 
     @Test
+    void vectorAndScalarPassesGiveTheSameCompletions() throws Exception {
+        assertEquals(TokenSampler.Passes.VECTOR, new TokenSampler().passes());
+        try (BatchSampler scalar = new BatchSampler(decoder, null, 64).samplingPasses(TokenSampler.Passes.SCALAR)) {
+            for (SamplingParams p : List.of(new SamplingParams(3, 0.7, 1.0, 0, 0.0, 40, List.of(), Set.of(), 77),
+                    new SamplingParams(2, 1.0, 0.9, 20, 0.0, 40, List.of(), Set.of(), 5), SamplingParams.greedy(40))) {
+                List<Completion> v = sampler.generate(prompts, p, none), s = scalar.generate(prompts, p, none);
+                for (int i = 0; i < v.size(); i++) {
+                    assertArrayEquals(s.get(i).tokenIds(), v.get(i).tokenIds(), p + ", completion " + i);
+                    assertArrayEquals(s.get(i).logprobs(), v.get(i).logprobs(), 1e-5f, p + ", completion " + i);
+                }
+            }
+        }
+    }
+
+    @Test
     void seededSamplingIsReproducibleAndIndependentOfTheBatch() throws Exception {
         SamplingParams p = new SamplingParams(4, 0.9, 0.95, 40, 0.0, 48, List.of(), Set.of(), 1234);
         List<Completion> a = sampler.generate(prompts, p, none);

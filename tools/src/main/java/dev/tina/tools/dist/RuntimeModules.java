@@ -22,6 +22,7 @@ public final class RuntimeModules {
             "java.sql",           // Jackson's java.sql types, Arrow
             "jdk.attach",
             "jdk.httpserver",     // tina serve
+            "jdk.incubator.vector", // the sampler's vector passes (bin/tina adds it with --add-modules)
             "jdk.jdi",
             "jdk.management",     // peak RSS and CPU time in the benchmarks
             "jdk.unsupported");   // sun.misc.Unsafe (protobuf, Arrow, Kryo)

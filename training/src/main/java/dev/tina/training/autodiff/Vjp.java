@@ -22,18 +22,21 @@ public final class Vjp {
 
     private Vjp() {}
 
+    /** A differentiated output and its element shape (the dims of its {@code grad.*} input's declaration). */
+    public record Output(String name, Object... dims) {}
+
     /**
-     * @param outputs the differentiated outputs with their element shapes (for the {@code grad.*} inputs' declarations)
+     * @param outputs the differentiated outputs
      * @param wrt     inputs to differentiate with respect to
      * @return wrt name → gradient value name (absent when no output depends on it)
      */
-    public static Map<String, String> append(GraphBuilder g, Map<String, Object[]> outputs, List<String> wrt) {
+    public static Map<String, String> append(GraphBuilder g, List<Output> outputs, List<String> wrt) {
         List<String> terms = new ArrayList<>();
         try (var s = g.scope("vjp")) {
-            for (var e : outputs.entrySet()) {
-                String dy = GRAD + e.getKey();
-                g.input(dy, GraphBuilder.FLOAT, e.getValue());
-                terms.add(g.op("ReduceSum", List.of(g.op("Mul", List.of(e.getKey(), dy))), attr("keepdims", 0L)));
+            for (Output y : outputs) {
+                String dy = GRAD + y.name();
+                g.input(dy, GraphBuilder.FLOAT, y.dims());
+                terms.add(g.op("ReduceSum", List.of(g.op("Mul", List.of(y.name(), dy))), attr("keepdims", 0L)));
             }
         }
         String pseudoLoss = terms.size() == 1 ? terms.getFirst() : g.op("Sum", terms);

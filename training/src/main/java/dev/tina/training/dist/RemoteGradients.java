@@ -4,7 +4,7 @@ import dev.tina.export.checkpoint.ModelConfig;
 import dev.tina.export.checkpoint.Projection;
 import dev.tina.training.graph.TrainingGraph;
 import dev.tina.training.ort.GradientEngine;
-import dev.tina.training.ort.LoraTrainingSession;
+import dev.tina.training.graph.MicroBatch;
 
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -25,7 +25,7 @@ public final class RemoteGradients implements GradientEngine {
     }
 
     @Override
-    public Result run(LoraTrainingSession.Batch batch, Map<String, float[]> weights) {
+    public Result run(MicroBatch batch, Map<String, float[]> weights) {
         throw new UnsupportedOperationException("this driver computes no gradients: its steps run on the cluster's executors");
     }
 

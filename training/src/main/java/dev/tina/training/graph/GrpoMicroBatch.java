@@ -1,11 +1,9 @@
 package dev.tina.training.graph;
 
-import dev.tina.export.onnx.DecoderGraph;
-import dev.tina.training.ort.LoraTrainingSession;
-
 import java.io.Serial;
 import java.io.Serializable;
 import java.util.Arrays;
+import java.util.Objects;
 
 /**
  * One GRPO micro-batch as the {@link LossHead.Grpo} graph's inputs, typed: the message a step
@@ -20,39 +18,32 @@ import java.util.Arrays;
 public record GrpoMicroBatch(int index, int rows, int length, long[] inputIds, long[] attentionMask, long[] positionIds,
                              long[] targetPositions, long[] targetIds, float[] tokenWeights, float[] advantages,
                              float[] oldLogps, float[] refLogps, float loraScale, float temperature, float beta,
-                             float epsilonLow, float epsilonHigh, Long dropoutSeed) implements Serializable {
+                             float epsilonLow, float epsilonHigh, Long dropoutSeed) implements MicroBatch, Serializable {
     @Serial
     private static final long serialVersionUID = 1L;
 
-    /** The graph's input names: the one place they are spelled for a GRPO step. */
-    public static final String INPUT_IDS = "input_ids", ATTENTION_MASK = "attention_mask", POSITION_IDS = "position_ids",
-            LORA_SCALE = DecoderGraph.LORA_SCALE, TARGET_POSITIONS = "target_positions", TARGET_IDS = "target_ids",
-            TOKEN_WEIGHTS = "token_weights", TEMPERATURE = "temperature", ADVANTAGES = "advantages", OLD_LOGPS = "old_logps",
-            REF_LOGPS = "ref_logps", BETA = "beta", EPSILON_LOW = "epsilon_low", EPSILON_HIGH = "epsilon_high";
-
     public GrpoMicroBatch {
         if (index < 0) throw new IllegalArgumentException("micro-batch index must be >= 0, got " + index);
-        if (rows < 1 || length < 1) throw new IllegalArgumentException("micro-batch " + index + ": shape [" + rows + ", " + length + "] is empty");
-        long cells = (long) rows * length;
-        check(index, INPUT_IDS, inputIds.length, cells);
-        check(index, ATTENTION_MASK, attentionMask.length, cells);
-        check(index, POSITION_IDS, positionIds.length, cells);
+        String what = "micro-batch " + index;
+        MicroBatch.checkShapes(what, rows, length, inputIds, attentionMask, positionIds, targetPositions, targetIds, tokenWeights);
         int k = targetIds.length;
-        check(index, TARGET_POSITIONS, targetPositions.length, k);
-        check(index, TOKEN_WEIGHTS, tokenWeights.length, k);
-        check(index, ADVANTAGES, advantages.length, k);
-        check(index, OLD_LOGPS, oldLogps.length, k);
-        check(index, REF_LOGPS, refLogps.length, k);
-        for (long p : targetPositions) {
-            if (p < 0 || p >= cells) throw new IllegalArgumentException("micro-batch " + index + ": target position " + p + " outside [0, " + cells + ")");
-        }
+        MicroBatch.checkCount(what, TrainingInput.ADVANTAGES, advantages.length, k);
+        MicroBatch.checkCount(what, TrainingInput.OLD_LOGPS, oldLogps.length, k);
+        MicroBatch.checkCount(what, TrainingInput.REF_LOGPS, refLogps.length, k);
     }
 
-    private static void check(int index, String name, long got, long want) {
-        if (got != want) throw new IllegalArgumentException("micro-batch " + index + ": '" + name + "' has " + got + " values, expected " + want);
+    @Override
+    public Object values(TrainingInput in) {
+        return switch (in) {
+            case ADVANTAGES -> advantages;
+            case OLD_LOGPS -> oldLogps;
+            case REF_LOGPS -> refLogps;
+            case BETA -> new float[]{beta};
+            case EPSILON_LOW -> new float[]{epsilonLow};
+            case EPSILON_HIGH -> new float[]{epsilonHigh};
+            default -> commonValues(in);
+        };
     }
-
-    public int targets() { return targetIds.length; }
 
     /** The same tokens for the reference pass: adapter off (lora_scale 0), no dropout, ref_logps unused. */
     public GrpoMicroBatch forReference() {
@@ -65,20 +56,10 @@ public record GrpoMicroBatch(int index, int rows, int length, long[] inputIds, l
                 advantages, oldLogps, ref, loraScale, temperature, beta, epsilonLow, epsilonHigh, dropoutSeed);
     }
 
-    /** The inputs as an ONNX Runtime feed (arrays shared, not copied). */
-    public LoraTrainingSession.Batch toBatch() {
-        long[] shape = {rows, length};
-        int k = targets();
-        LoraTrainingSession.Batch b = new LoraTrainingSession.Batch()
-                .longs(INPUT_IDS, inputIds, shape).longs(ATTENTION_MASK, attentionMask, shape).longs(POSITION_IDS, positionIds, shape)
-                .floats(LORA_SCALE, new float[]{loraScale}, 1)
-                .longs(TARGET_POSITIONS, targetPositions, k).longs(TARGET_IDS, targetIds, k)
-                .floats(TOKEN_WEIGHTS, tokenWeights, k).floats(TEMPERATURE, new float[]{temperature}, 1)
-                .floats(ADVANTAGES, advantages, k).floats(OLD_LOGPS, oldLogps, k).floats(REF_LOGPS, refLogps, k)
-                .floats(BETA, new float[]{beta}, 1).floats(EPSILON_LOW, new float[]{epsilonLow}, 1)
-                .floats(EPSILON_HIGH, new float[]{epsilonHigh}, 1);
-        if (dropoutSeed != null) b.longs(DecoderGraph.DROPOUT_SEED, new long[]{dropoutSeed}, 1);
-        return b;
+    /** The same inputs with LoRA dropout seeded by {@code seed}. */
+    public GrpoMicroBatch withDropoutSeed(long seed) {
+        return new GrpoMicroBatch(index, rows, length, inputIds, attentionMask, positionIds, targetPositions, targetIds, tokenWeights,
+                advantages, oldLogps, refLogps, loraScale, temperature, beta, epsilonLow, epsilonHigh, seed);
     }
 
     @Override
@@ -90,7 +71,7 @@ public record GrpoMicroBatch(int index, int rows, int length, long[] inputIds, l
                 && Arrays.equals(oldLogps, m.oldLogps) && Arrays.equals(refLogps, m.refLogps)
                 && Float.compare(loraScale, m.loraScale) == 0 && Float.compare(temperature, m.temperature) == 0
                 && Float.compare(beta, m.beta) == 0 && Float.compare(epsilonLow, m.epsilonLow) == 0
-                && Float.compare(epsilonHigh, m.epsilonHigh) == 0 && java.util.Objects.equals(dropoutSeed, m.dropoutSeed);
+                && Float.compare(epsilonHigh, m.epsilonHigh) == 0 && Objects.equals(dropoutSeed, m.dropoutSeed);
     }
 
     @Override

@@ -10,6 +10,16 @@ import static dev.tina.export.onnx.GraphBuilder.FLOAT;
 import static dev.tina.export.onnx.GraphBuilder.INT64;
 import static dev.tina.export.onnx.GraphBuilder.attr;
 import static dev.tina.export.onnx.GraphBuilder.attrInts;
+import static dev.tina.training.graph.TrainingInput.ADVANTAGES;
+import static dev.tina.training.graph.TrainingInput.BETA;
+import static dev.tina.training.graph.TrainingInput.EPSILON_HIGH;
+import static dev.tina.training.graph.TrainingInput.EPSILON_LOW;
+import static dev.tina.training.graph.TrainingInput.OLD_LOGPS;
+import static dev.tina.training.graph.TrainingInput.REF_LOGPS;
+import static dev.tina.training.graph.TrainingInput.TARGET_IDS;
+import static dev.tina.training.graph.TrainingInput.TARGET_POSITIONS;
+import static dev.tina.training.graph.TrainingInput.TEMPERATURE;
+import static dev.tina.training.graph.TrainingInput.TOKEN_WEIGHTS;
 
 /**
  * The loss at the top of a training graph. Both heads score only the K completion tokens: the
@@ -30,25 +40,25 @@ public sealed interface LossHead extends DecoderGraph.Head permits LossHead.Grpo
 
     /** Log-probabilities of the target tokens under softmax(logits / temperature), at the K positions. */
     static String targetLogps(GraphBuilder g, String h, String w) {
-        String hk = g.op("Gather", List.of(h, "target_positions"), attr("axis", 0L));          // [K, H]
+        String hk = g.op("Gather", List.of(h, TARGET_POSITIONS.graphName()), attr("axis", 0L));          // [K, H]
         // (h/T)·Wᵀ = (h·Wᵀ)/T: dividing the [K, H] rows rather than the [K, V] logits saves a
         // vocabulary-wide pass forward and backward
-        String scaled = g.op("Gemm", List.of(g.op("Div", List.of(hk, "temperature")), w), attr("transB", 1L)); // [K, V]
+        String scaled = g.op("Gemm", List.of(g.op("Div", List.of(hk, TEMPERATURE.graphName())), w), attr("transB", 1L)); // [K, V]
         String lse = g.op("ReduceLogSumExp", List.of(scaled), attrInts("axes", -1), attr("keepdims", 0L));
-        String ids = g.op("Unsqueeze", List.of("target_ids", g.constInt64(1)));
+        String ids = g.op("Unsqueeze", List.of(TARGET_IDS.graphName(), g.constInt64(1)));
         String target = g.op("Squeeze", List.of(g.op("GatherElements", List.of(scaled, ids), attr("axis", 1L)), g.constInt64(1)));
         return g.opNamed("Sub", LOGPS, List.of(target, lse));
     }
 
     static void commonInputs(GraphBuilder g) {
-        g.input("target_positions", INT64, "num_targets");
-        g.input("target_ids", INT64, "num_targets");
-        g.input("token_weights", FLOAT, "num_targets");
-        g.input("temperature", FLOAT, 1);
+        g.input(TARGET_POSITIONS.graphName(), INT64, "num_targets");
+        g.input(TARGET_IDS.graphName(), INT64, "num_targets");
+        g.input(TOKEN_WEIGHTS.graphName(), FLOAT, "num_targets");
+        g.input(TEMPERATURE.graphName(), FLOAT, 1);
     }
 
     static String weightedSum(GraphBuilder g, String perToken) {
-        return g.opNamed("ReduceSum", LOSS, List.of(g.op("Mul", List.of(perToken, "token_weights"))), attr("keepdims", 0L));
+        return g.opNamed("ReduceSum", LOSS, List.of(g.op("Mul", List.of(perToken, TOKEN_WEIGHTS.graphName()))), attr("keepdims", 0L));
     }
 
     /**
@@ -59,19 +69,21 @@ public sealed interface LossHead extends DecoderGraph.Head permits LossHead.Grpo
         @Override
         public void build(GraphBuilder g, ModelConfig c, String h, String w, String batchDim, String seqDim) {
             commonInputs(g);
-            for (String in : List.of("advantages", "old_logps", "ref_logps")) g.input(in, FLOAT, "num_targets");
-            for (String in : List.of("beta", "epsilon_low", "epsilon_high")) g.input(in, FLOAT, 1);
+            String adv = ADVANTAGES.graphName(), old = OLD_LOGPS.graphName(), ref = REF_LOGPS.graphName();
+            String beta = BETA.graphName(), epsLow = EPSILON_LOW.graphName(), epsHigh = EPSILON_HIGH.graphName();
+            for (String in : List.of(adv, old, ref)) g.input(in, FLOAT, "num_targets");
+            for (String in : List.of(beta, epsLow, epsHigh)) g.input(in, FLOAT, 1);
             String logps = targetLogps(g, h, w);
-            String ratio = g.op("Exp", List.of(g.op("Sub", List.of(logps, "old_logps"))));
+            String ratio = g.op("Exp", List.of(g.op("Sub", List.of(logps, old))));
             String one = g.constFloat(1f);
-            String lo = g.op("Sub", List.of(one, "epsilon_low")), hi = g.op("Add", List.of(one, "epsilon_high"));
+            String lo = g.op("Sub", List.of(one, epsLow)), hi = g.op("Add", List.of(one, epsHigh));
             String clipped = g.op("Min", List.of(g.op("Max", List.of(ratio, lo)), hi));
-            String unclippedTerm = g.op("Mul", List.of(ratio, "advantages"));
-            String clippedTerm = g.op("Mul", List.of(clipped, "advantages"));
+            String unclippedTerm = g.op("Mul", List.of(ratio, adv));
+            String clippedTerm = g.op("Mul", List.of(clipped, adv));
             String policy = g.op("Neg", List.of(g.op("Min", List.of(unclippedTerm, clippedTerm))));
-            String diff = g.op("Sub", List.of("ref_logps", logps));
+            String diff = g.op("Sub", List.of(ref, logps));
             String kl = g.opNamed("Sub", KL, List.of(g.op("Sub", List.of(g.op("Exp", List.of(diff)), diff)), one));
-            String perToken = g.op("Add", List.of(policy, g.op("Mul", List.of("beta", kl))));
+            String perToken = g.op("Add", List.of(policy, g.op("Mul", List.of(beta, kl))));
             weightedSum(g, perToken);
             g.output(LOSS, FLOAT);
             g.output(LOGPS, FLOAT, "num_targets");

@@ -4,6 +4,7 @@ import dev.tina.export.checkpoint.Projection;
 import dev.tina.runtime.LoadedModel;
 import dev.tina.training.graph.LossHead;
 import dev.tina.training.layered.LayeredGradients;
+import dev.tina.training.layered.MemoryBudget;
 import dev.tina.training.layered.Recompute;
 import dev.tina.training.ort.GradientEngine;
 
@@ -19,7 +20,8 @@ public record GrpoEngines(GradientEngine gradients, GradientEngine reference) im
 
     public static GrpoEngines open(GrpoRecipe recipe, LoadedModel model) throws Exception {
         List<Projection> targets = recipe.targets().stream().map(Projection::fromModuleName).toList();
-        Recompute mode = recipe.recomputeMode();
+        // the trainer hands a fixed pass; auto here only when a recipe comes unresolved
+        Recompute mode = recipe.recomputeDecision(model.config(), MemoryBudget.physicalBytes()).mode();
         String stem = "grpo-r" + recipe.rank() + "-" + targets.size() + "t";
         var gradSpec = new Recompute.Spec(model.exportDir(), model.config(), targets, recipe.rank(), new LossHead.Grpo(), recipe.dropout(), true,
                 stem + (recipe.dropout() > 0 ? "-dropout" : ""));

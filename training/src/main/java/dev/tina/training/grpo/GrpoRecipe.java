@@ -1,6 +1,9 @@
 package dev.tina.training.grpo;
 
 import dev.tina.eval.tracking.Tracker;
+import dev.tina.export.checkpoint.ModelConfig;
+import dev.tina.training.layered.MemoryBudget;
+import dev.tina.training.layered.MemoryEstimate;
 import dev.tina.training.layered.Recompute;
 import com.fasterxml.jackson.annotation.JsonFormat;
 import com.fasterxml.jackson.annotation.JsonProperty;
@@ -67,12 +70,14 @@ public record GrpoRecipe(
         @JsonProperty("logging_steps") Integer loggingSteps,
         @JsonProperty("device") String device,
         @JsonProperty("recompute") String recompute,
+        @JsonProperty("memory_budget") String memoryBudget,
         // TRL takes one name or a list
         @JsonProperty("report_to") @JsonFormat(with = JsonFormat.Feature.ACCEPT_SINGLE_VALUE_AS_ARRAY) List<String> reportTo) {
 
     public GrpoRecipe {
         if (device != null) dev.tina.runtime.SessionSettings.Device.parse(device); // "unknown device 'x', expected cpu, cuda or tensorrt"
-        if (recompute != null) Recompute.parse(recompute); // "unknown recompute mode 'x', expected one of none, layer"
+        if (recompute != null) Recompute.parse(recompute); // "unknown recompute mode 'x', expected one of auto, none, layer"
+        if (memoryBudget != null) MemoryBudget.parse(memoryBudget); // "memory budget 'x': expected a fraction … or gigabytes …"
         if (reportTo != null) Tracker.parse(reportTo, "report_to"); // "report_to: unknown value 'x', expected one of jsonl, tensorboard, none"
         if (loraDropout != null && !(loraDropout >= 0 && loraDropout < 1)) {
             throw new IllegalArgumentException("lora_dropout must be in [0, 1), got " + loraDropout);
@@ -214,12 +219,25 @@ public record GrpoRecipe(
         return device == null ? dev.tina.runtime.SessionSettings.Device.CPU : dev.tina.runtime.SessionSettings.Device.parse(device);
     }
 
+    /** Not a TRL field: the gradient pass's memory/compute trade ({@link Recompute}); default auto. */
+    public Recompute recomputeMode() { return recompute != null ? Recompute.parse(recompute) : Recompute.AUTO; }
+
+    /** Not a TRL field: what the whole-model gradient graph may take before auto picks the layered pass ({@link MemoryBudget}). */
+    public MemoryBudget memoryBudgetOrDefault() { return memoryBudget != null ? MemoryBudget.parse(memoryBudget) : MemoryBudget.DEFAULT; }
+
     /**
-     * Not a TRL field: the gradient pass's memory/compute trade ({@link Recompute}); default layer on
-     * the CPU (memory grows by kilobytes per token), none on a GPU (the layered pass runs on the CPU only).
+     * The gradient pass for this recipe's largest micro-batch ({@code per_device_train_batch_size}
+     * sequences of {@code max_prompt_length + max_completion_length} tokens) on a machine with
+     * {@code physicalBytes} of memory.
      */
-    public Recompute recomputeMode() {
-        if (recompute != null) return Recompute.parse(recompute);
-        return deviceKind().ortDevice() == dev.tina.runtime.SessionSettings.Device.CPU ? Recompute.LAYER : Recompute.NONE;
+    public Recompute.Decision recomputeDecision(ModelConfig config, long physicalBytes) {
+        MemoryEstimate e = MemoryEstimate.wholeGraph(config, microBatch(), promptLength() + completionLength(),
+                (long) microBatch() * completionLength());
+        return recomputeMode().decide(e, memoryBudgetOrDefault().bytes(physicalBytes), deviceKind());
+    }
+
+    /** This recipe with the gradient pass fixed to {@code mode} (what the trainer hands its workers once auto is decided). */
+    public GrpoRecipe withRecompute(Recompute mode) {
+        return with(new ObjectMapper().createObjectNode().put("recompute", mode.cli()));
     }
 }

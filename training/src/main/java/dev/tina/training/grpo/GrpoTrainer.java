@@ -19,6 +19,8 @@ import dev.tina.training.optim.GradientSum;
 import dev.tina.training.optim.LoraTrainer;
 import dev.tina.training.optim.LrSchedule;
 import dev.tina.training.dist.RemoteGradients;
+import dev.tina.training.layered.MemoryBudget;
+import dev.tina.training.layered.Recompute;
 import dev.tina.training.ort.GradientEngine;
 
 import java.io.BufferedWriter;
@@ -32,6 +34,7 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.function.Consumer;
 
@@ -101,10 +104,15 @@ public final class GrpoTrainer {
         // one memory-mapped copy of the base weights for the sampler, the gradient graph and the scorer
         SessionSettings.Device device = recipe.deviceKind();
         boolean here = runners.runsHere(); // else the steps run on a cluster: no sampler, gradient or reference session here
+        Recompute.Decision pass = null;
         try (LoadedModel model = LoadedModel.openShared(Path.of(recipe.modelNameOrPath()), SessionSettings.of(device));
              BatchSampler sampler = here ? samplerFor(model) : null) {
             if (!here) requireTokenizer(model);
-            try (GrpoEngines engines = here ? GrpoEngines.open(recipe, model) : null;
+            // auto decided once, here, and the workers (this process or a cluster's) handed the fixed pass
+            pass = recipe.recomputeDecision(model.config(), MemoryBudget.physicalBytes());
+            log.accept("gradient pass: --recompute " + pass);
+            GrpoRecipe fixed = recipe.withRecompute(pass.mode());
+            try (GrpoEngines engines = here ? GrpoEngines.open(fixed, model) : null;
                  GradientEngine remote = here ? null : new RemoteGradients(model.config(), targets, recipe.rank())) {
                 GradientEngine grads = here ? engines.gradients() : remote, reference = here ? engines.reference() : null;
                 LoraTrainer trainer;
@@ -118,13 +126,14 @@ public final class GrpoTrainer {
                     trainer = new LoraTrainer(grads, LoraInit.peft(model.config(), targets, recipe.rank(), recipe.runSeed()), settings);
                 }
                 Set<Tracker> trackers = recipe.trackers();
-                try (StepRunner runner = runners.open(recipe, new StepWorker(recipe, model, sampler, grads, reference, rewards));
+                try (StepRunner runner = runners.open(fixed, new StepWorker(fixed, model, sampler, grads, reference, rewards));
                      EventFileWriter events = trackers.contains(Tracker.TENSORBOARD) ? EventFileWriter.append(out) : null) {
                     while (trainer.step() < totalSteps) {
                         long step = trainer.step(); // steps done; this is step + 1
                         long[] copiedBefore = here ? sum(grads.totalCopyBytes(), reference.totalCopyBytes()) : null;
                         Logged logged = oneStep(model, runner, trainer, data, rewards, promptsPerStep, step);
                         ObjectNode metrics = logged.metrics();
+                        metrics.put("recompute", pass.mode().cli());
                         if (here && device != SessionSettings.Device.CPU) {
                             // ONNX Runtime's Java API has no IoBinding: on CUDA every training/scoring run copies its
                             // inputs up and its outputs down; the step's bytes show what that costs
@@ -153,6 +162,8 @@ public final class GrpoTrainer {
         sum.put("wall_seconds_this_session", summary.wallSeconds());
         sum.put("tokens_generated_this_session", summary.tokensGenerated());
         sum.put("last_checkpoint", String.valueOf(summary.lastCheckpoint()));
+        sum.put("recompute", pass.mode().cli());
+        sum.put("recompute_reason", pass.reason());
         sum.put("price_per_machine_hour", pricePerHour);
         sum.put("estimated_cost_this_session", pricePerHour * summary.wallSeconds() / 3600); // the paper's accounting: hours × price
         SafetensorsWriter.writeJsonAtomically(out.resolve("summary.json"), sum);
@@ -173,6 +184,14 @@ public final class GrpoTrainer {
         }
     }
 
+    private Consumer<String> log = line -> {};
+
+    /** Where the run's start-up lines go (the chosen gradient pass and why); default: nowhere. */
+    public GrpoTrainer log(Consumer<String> log) {
+        this.log = Objects.requireNonNull(log);
+        return this;
+    }
+
     private double pricePerHour = 1.0;
 
     /** The price of one machine (the paper: one GPU) per hour, for the run summary's cost estimate. */
@@ -188,7 +207,7 @@ public final class GrpoTrainer {
      * this process). The driver keeps the cursor, the reduction, AdamW, checkpoints and metrics.
      */
     public GrpoTrainer runner(StepRunner.Factory factory) {
-        this.runners = java.util.Objects.requireNonNull(factory);
+        this.runners = Objects.requireNonNull(factory);
         return this;
     }
 

@@ -167,9 +167,9 @@ public final class StepWorker implements AutoCloseable {
             List<Completion> mb = completions.subList(start, Math.min(n, start + recipe.microBatch()));
             long tr = System.nanoTime();
             GrpoMicroBatch b = microBatch(index, slice.step(), mb, slice.prompts(), adv, start);
-            b = b.withRefLogps(reference.run(b.forReference().toBatch(), weights).logps());
+            b = b.withRefLogps(reference.run(b.forReference(), weights).logps());
             long tg = System.nanoTime();
-            GradientEngine.Result res = gradients.run(b.toBatch(), weights);
+            GradientEngine.Result res = gradients.run(b, weights);
             long te = System.nanoTime();
             refSeconds += (tg - tr) / 1e9;
             trainSeconds += (te - tg) / 1e9;

@@ -1,5 +1,6 @@
 package dev.tina.training.layered;
 
+import ai.onnxruntime.OnnxJavaType;
 import dev.tina.export.checkpoint.ModelConfig;
 import dev.tina.export.checkpoint.Projection;
 import dev.tina.export.onnx.DecoderGraph;
@@ -7,9 +8,9 @@ import dev.tina.export.onnx.GraphBuilder;
 import dev.tina.training.autodiff.GradientBuilder;
 import dev.tina.training.autodiff.Vjp;
 import dev.tina.training.graph.LossHead;
+import dev.tina.training.graph.TrainingInput;
 
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -40,9 +41,9 @@ import static dev.tina.export.onnx.GraphBuilder.attrInts;
  */
 public final class LayerGraphs {
     /** Graph I/O names. */
-    public static final String H = "h", H_OUT = "h_out", O = "o", Q = "q", K = "k", V = "v", POSITIONS = "position_ids",
-            KEY_MASK = "key_mask", QUERY_OFFSET = "query_offset", NORMED = "normed", IDS = "input_ids",
-            DH_RESIDUAL = "dh_residual", SEED = DecoderGraph.DROPOUT_SEED, ROW_OFFSET = "row_offset";
+    public static final String H = "h", H_OUT = "h_out", O = "o", Q = "q", K = "k", V = "v", POSITIONS = TrainingInput.POSITION_IDS.graphName(),
+            KEY_MASK = "key_mask", QUERY_OFFSET = "query_offset", NORMED = "normed", IDS = TrainingInput.INPUT_IDS.graphName(),
+            DH_RESIDUAL = "dh_residual", SEED = TrainingInput.DROPOUT_SEED.graphName(), ROW_OFFSET = "row_offset";
 
     private final ModelConfig c;
     private final List<Projection> targets;
@@ -63,12 +64,46 @@ public final class LayerGraphs {
     /** The role of a layer's weight inside the per-layer graphs, e.g. {@code w.self_attn.q_proj.weight}. */
     public static String weightRole(String suffix) { return "w." + suffix; }
 
+    /** The roles of the weights outside the layers. */
+    public static final String EMBED = weightRole("embed"), LM_HEAD = weightRole("lm_head"), FINAL_NORM = weightRole("model.norm.weight");
+
+    /** Every base weight role the pieces read. */
+    public static List<String> weightRoles(ModelConfig c) {
+        List<String> out = new ArrayList<>(List.of(EMBED, LM_HEAD, FINAL_NORM));
+        for (String s : attentionInWeights(c)) out.add(weightRole(s));
+        for (String s : attentionOutAndMlpWeights(c)) out.add(weightRole(s));
+        return out;
+    }
+
+    /** The ONNX element type of weights stored as {@code type}: the values of the constructor's {@code storage}. */
+    public static int storageType(OnnxJavaType type) {
+        return switch (type) {
+            case FLOAT -> FLOAT;
+            case FLOAT16 -> 10;
+            case BFLOAT16 -> 16;
+            default -> throw new IllegalArgumentException("weights stored as " + type + " are not supported");
+        };
+    }
+
+    /** The export's name of the weight playing {@code role} in layer {@code layer}. */
+    public static String exportName(ModelConfig c, String role, int layer) {
+        String s = role.substring(2);
+        return switch (s) {
+            case "embed" -> "model.embed_tokens.weight";
+            case "lm_head" -> c.tieWordEmbeddings() ? "model.embed_tokens.weight" : "lm_head.weight";
+            case "model.norm.weight" -> s;
+            default -> "model.layers." + layer + "." + s;
+        };
+    }
+
     public static String loraRole(Projection p, char ab) { return "lora_" + ab + "." + p.moduleName(); }
 
     public static String saltRole(Projection p) { return "salt." + p.moduleName(); }
 
     /** The dropout salt of a module, as the whole-model graph computes it. */
     public static long salt(int layer, Projection p) { return (layer * 16L + p.ordinal()) * 7919L + 17; }
+
+    public List<Projection> targets() { return targets; }
 
     public List<Projection> attentionTargets() {
         return targets.stream().filter(p -> p.ordinal() <= Projection.V_PROJ.ordinal()).toList();
@@ -134,12 +169,9 @@ public final class LayerGraphs {
         g.opNamed("Mul", Q, List.of(qRot, g.constFloat((float) (1.0 / Math.sqrt(d)))));
         g.opNamed("Identity", K, List.of(DecoderGraph.rope(g, k, cos, sin, d)));
         g.opNamed("Identity", V, List.of(v));
-        Map<String, Object[]> outs = new LinkedHashMap<>();
-        outs.put(Q, new Object[]{"n", heads, d});
-        outs.put(K, new Object[]{"n", kvh, d});
-        outs.put(V, new Object[]{"n", kvh, d});
+        List<Vjp.Output> outs = List.of(new Vjp.Output(Q, "n", heads, d), new Vjp.Output(K, "n", kvh, d), new Vjp.Output(V, "n", kvh, d));
         if (!backward) {
-            outs.forEach((name, dims) -> g.output(name, FLOAT, dims));
+            outs.forEach(y -> g.output(y.name(), FLOAT, y.dims()));
             return g;
         }
         g.input(DH_RESIDUAL, FLOAT, "n", c.hiddenSize());
@@ -185,8 +217,7 @@ public final class LayerGraphs {
             g.output(O, FLOAT, "sq", heads * d);
             return g;
         }
-        Map<String, Object[]> outs = Map.of(O, new Object[]{"sq", heads * d});
-        Map<String, String> grads = Vjp.append(g, outs, List.of(Q, K, V));
+        Map<String, String> grads = Vjp.append(g, List.of(new Vjp.Output(O, "sq", heads * d)), List.of(Q, K, V));
         g.opNamed("Identity", Vjp.GRAD + Q, List.of(grads.get(Q)));
         g.opNamed("Identity", Vjp.GRAD + K, List.of(grads.get(K)));
         g.opNamed("Identity", Vjp.GRAD + V, List.of(grads.get(V)));
@@ -214,7 +245,7 @@ public final class LayerGraphs {
             g.output(H_OUT, FLOAT, "n", c.hiddenSize());
             return g;
         }
-        Map<String, String> grads = Vjp.append(g, Map.of(H_OUT, new Object[]{"n", c.hiddenSize()}), wrt);
+        Map<String, String> grads = Vjp.append(g, List.of(new Vjp.Output(H_OUT, "n", c.hiddenSize())), wrt);
         g.opNamed("Identity", Vjp.GRAD + H, List.of(grads.get(H)));
         g.opNamed("Identity", Vjp.GRAD + O, List.of(grads.get(O)));
         g.output(Vjp.GRAD + H, FLOAT, "n", c.hiddenSize());
@@ -232,7 +263,7 @@ public final class LayerGraphs {
             g.output(NORMED, FLOAT, "n", c.hiddenSize());
             return g;
         }
-        Map<String, String> grads = Vjp.append(g, Map.of(NORMED, new Object[]{"n", c.hiddenSize()}), List.of(H));
+        Map<String, String> grads = Vjp.append(g, List.of(new Vjp.Output(NORMED, "n", c.hiddenSize())), List.of(H));
         g.opNamed("Identity", Vjp.GRAD + H, List.of(grads.get(H)));
         g.output(Vjp.GRAD + H, FLOAT, "n", c.hiddenSize());
         return g;

@@ -6,7 +6,7 @@ import dev.tina.export.checkpoint.SafetensorsWriter;
 import dev.tina.export.checkpoint.TensorView;
 import dev.tina.training.ort.GradientEngine;
 import dev.tina.training.ort.GradientSession;
-import dev.tina.training.ort.LoraTrainingSession;
+import dev.tina.training.graph.MicroBatch;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -60,10 +60,10 @@ public final class LoraTrainer {
     /** The current LoRA factors (live arrays: copy before handing them to another thread). */
     public Map<String, float[]> weights() { return weights; }
 
-    public StepMetrics step(List<LoraTrainingSession.Batch> microBatches) throws Exception {
+    public StepMetrics step(List<? extends MicroBatch> microBatches) throws Exception {
         if (microBatches.isEmpty()) throw new IllegalArgumentException("an optimizer step needs at least one micro-batch");
         List<GradientSum.Part> parts = new ArrayList<>();
-        for (LoraTrainingSession.Batch b : microBatches) parts.add(new GradientSum.Part(parts.size(), gradients.run(b, weights)));
+        for (MicroBatch b : microBatches) parts.add(new GradientSum.Part(parts.size(), gradients.run(b, weights)));
         return apply(parts);
     }
 

@@ -1,5 +1,7 @@
 package dev.tina.training.ort;
 
+import dev.tina.training.graph.MicroBatch;
+
 import java.util.List;
 import java.util.Map;
 
@@ -14,7 +16,7 @@ import java.util.Map;
 public interface GradientEngine extends AutoCloseable {
     record Result(double loss, float[] logps, float[] kl, Map<String, float[]> gradients) {}
 
-    Result run(LoraTrainingSession.Batch batch, Map<String, float[]> weights) throws Exception;
+    Result run(MicroBatch batch, Map<String, float[]> weights) throws Exception;
 
     /** The LoRA factors in PEFT names, in a fixed order. */
     List<String> params();

@@ -5,12 +5,14 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import dev.tina.training.graph.LossHead;
+import dev.tina.training.graph.MicroBatch;
 import dev.tina.training.graph.TrainingGraph;
 
 import java.nio.FloatBuffer;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Runs a gradient graph ({@link TrainingGraph#gradientGraph}) as an ordinary ONNX Runtime
@@ -23,6 +25,7 @@ public final class GradientSession implements GradientEngine {
     private final OrtEnvironment env;
     private final OrtSession session;
     private final List<String> params;
+    private final Set<String> paramSet;
     private final Map<String, long[]> shapes;
     private final dev.tina.runtime.SessionSettings.Device device;
     /** Host→device and device→host bytes of the last run and in total (only counted off the CPU). */
@@ -57,6 +60,7 @@ public final class GradientSession implements GradientEngine {
                            dev.tina.runtime.SharedWeights shared, dev.tina.runtime.SessionSettings.Device device) throws OrtException {
         this.env = TrainingNatives.requireTraining();
         this.params = graph.params();
+        this.paramSet = Set.copyOf(params);
         this.shapes = shapes;
         this.device = device.ortDevice();
         try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
@@ -84,8 +88,8 @@ public final class GradientSession implements GradientEngine {
     public Map<String, long[]> shapes() { return shapes; }
 
     @Override
-    public Result run(LoraTrainingSession.Batch batch, Map<String, float[]> weights) throws OrtException {
-        Map<String, OnnxTensor> feed = OrtValues.tensors(env, batch.values(), batch.values().keySet());
+    public Result run(MicroBatch batch, Map<String, float[]> weights) throws OrtException {
+        Map<String, OnnxTensor> feed = OrtValues.feed(env, batch, session.getInputNames(), paramSet);
         try {
             for (String p : params) {
                 float[] w = weights.get(p);

@@ -6,11 +6,12 @@ import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.OrtTrainingSession;
 import dev.tina.training.graph.LossHead;
+import dev.tina.training.graph.MicroBatch;
 
 import java.nio.file.Path;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * One ONNX Runtime training session over LoRA artifacts: accumulate gradients over micro-batches
@@ -55,30 +56,12 @@ public final class LoraTrainingSession implements AutoCloseable {
         }
     }
 
-    /** The user inputs of one micro-batch, by graph input name (see {@link LossHead}); floats or longs with shapes. */
-    public static final class Batch {
-        final Map<String, Object[]> values = new HashMap<>();
-
-        /** name → {long[] or float[] values, long[] shape} */
-        public Map<String, Object[]> values() { return values; }
-
-        public Batch longs(String name, long[] v, long... shape) {
-            values.put(name, new Object[]{v, shape});
-            return this;
-        }
-
-        public Batch floats(String name, float[] v, long... shape) {
-            values.put(name, new Object[]{v, shape});
-            return this;
-        }
-    }
-
     public record StepOutput(double loss, float[] logps, float[] kl) {}
 
     /** Forward and backward on one micro-batch; gradients add to the accumulation buffers. */
-    public StepOutput trainStep(Batch batch) throws OrtException {
+    public StepOutput trainStep(MicroBatch batch) throws OrtException {
         // bound by position: keep the session's order
-        Map<String, OnnxTensor> feed = OrtValues.tensors(env, batch.values, session.getTrainInputNames());
+        Map<String, OnnxTensor> feed = OrtValues.feed(env, batch, session.getTrainInputNames(), Set.of());
         try {
             try (OrtSession.Result r = session.trainStep(feed)) {
                 double loss = ((OnnxTensor) r.get(LossHead.LOSS).orElseThrow()).getFloatBuffer().get(0);

@@ -5,18 +5,19 @@ import dev.tina.export.checkpoint.ModelConfig;
 import dev.tina.export.checkpoint.SafetensorsFile;
 import dev.tina.export.checkpoint.TensorView;
 import dev.tina.export.peft.PeftAdapter;
+import dev.tina.runtime.SessionSettings;
+import dev.tina.training.graph.GrpoMicroBatch;
 import dev.tina.training.graph.LossHead;
 import dev.tina.training.graph.TrainingGraph;
 import dev.tina.training.ort.GradientEngine;
 import dev.tina.training.layered.LayeredGradients;
+import dev.tina.training.layered.MemoryBudget;
+import dev.tina.training.layered.MemoryEstimate;
 import dev.tina.training.layered.Recompute;
-import dev.tina.training.ort.LoraTrainingSession;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
  * {@code tina parity --grpo}: one pass of the generated training graph on a reference case's
@@ -37,22 +38,37 @@ public final class GrpoParity {
     private GrpoParity() {}
 
     public static List<Comparison> run(Path exportDir, PeftAdapter adapter, Path caseFile, Path caseJson) throws Exception {
-        return run(exportDir, adapter, caseFile, caseJson, dev.tina.runtime.SessionSettings.Device.CPU, Recompute.LAYER);
+        return run(exportDir, adapter, caseFile, caseJson, SessionSettings.Device.CPU, Recompute.AUTO);
+    }
+
+    /** The gradient pass {@code recompute} runs for the case's batch ({@code auto}: its estimate against the default budget). */
+    public static Recompute.Decision pass(ModelConfig config, ReferenceCase rc, SessionSettings.Device device,
+                                          Recompute recompute) {
+        GrpoMicroBatch b = rc.batch(1);
+        MemoryEstimate e = MemoryEstimate.wholeGraph(config, b.rows(), b.length(), b.targets());
+        return recompute.decide(e, MemoryBudget.DEFAULT.bytes(MemoryBudget.physicalBytes()), device);
+    }
+
+    /** The case's expected values and inputs. */
+    public static ReferenceCase readCase(Path caseFile, Path caseJson) throws Exception {
+        try (SafetensorsFile cs = SafetensorsFile.open(caseFile)) {
+            return ReferenceCase.read(cs, caseJson);
+        }
     }
 
     /** As above, with the gradient pass of {@code recompute} on {@code device} (CUDA's execution provider for cuda and tensorrt). */
     public static List<Comparison> run(Path exportDir, PeftAdapter adapter, Path caseFile, Path caseJson,
-                                       dev.tina.runtime.SessionSettings.Device device, Recompute recompute) throws Exception {
+                                       SessionSettings.Device device, Recompute recompute) throws Exception {
         int r = adapter.config().r();
         String targets = String.join("-", adapter.config().targets().stream().map(p -> p.moduleName().replace("_proj", "")).toList());
         ModelConfig config = ModelConfig.read(exportDir.resolve("config.json"));
         var spec = new Recompute.Spec(exportDir, config, adapter.config().targets(), r, new LossHead.Grpo(), 0.0, true,
                 "lora-grad-grpo-r" + r + "-" + targets);
         List<Comparison> out = new ArrayList<>();
+        ReferenceCase rc = readCase(caseFile, caseJson);
         try (SafetensorsFile cs = SafetensorsFile.open(caseFile);
-             GradientEngine session = recompute.open(spec, null, false, device, LayeredGradients.Options.defaults())) {
-            ReferenceCase rc = ReferenceCase.read(cs, caseJson);
-            LoraTrainingSession.Batch batch = rc.batch(adapter.config().scale());
+             GradientEngine session = pass(config, rc, device, recompute).mode().open(spec, null, false, device, LayeredGradients.Options.defaults())) {
+            GrpoMicroBatch batch = rc.batch(adapter.config().scale());
             GradientEngine.Result res = session.run(batch, adapter.tensors());
             float[] logps = res.logps();
             double maxErr = 0;
@@ -80,10 +96,9 @@ public final class GrpoParity {
      * loss is their signed sum and can nearly cancel (at β = 0 it is a sum of ± advantage terms),
      * so its error is judged against this, not against the loss itself.
      */
-    static double termScale(LoraTrainingSession.Batch b, float[] logps) {
-        float[] w = (float[]) b.values().get("token_weights")[0], adv = (float[]) b.values().get("advantages")[0];
-        float[] old = (float[]) b.values().get("old_logps")[0], ref = (float[]) b.values().get("ref_logps")[0];
-        double beta = ((float[]) b.values().get("beta")[0])[0], sum = 0;
+    static double termScale(GrpoMicroBatch b, float[] logps) {
+        float[] w = b.tokenWeights(), adv = b.advantages(), old = b.oldLogps(), ref = b.refLogps();
+        double beta = b.beta(), sum = 0;
         for (int k = 0; k < w.length; k++) {
             double ratio = Math.exp(logps[k] - old[k]), d = ref[k] - logps[k];
             sum += Math.abs(w[k]) * (Math.abs(adv[k]) * ratio + beta * (Math.exp(d) - d - 1));

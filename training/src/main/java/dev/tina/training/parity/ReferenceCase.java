@@ -6,7 +6,7 @@ import dev.tina.export.checkpoint.CheckpointFormatException;
 import dev.tina.export.checkpoint.SafetensorsFile;
 import dev.tina.export.checkpoint.TensorView;
 import dev.tina.training.graph.Aggregation;
-import dev.tina.training.ort.LoraTrainingSession;
+import dev.tina.training.graph.GrpoMicroBatch;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -68,16 +68,10 @@ public record ReferenceCase(long[] inputIds, long[] attentionMask, long[] positi
                 settings.get("temperature").asDouble(), settings.get("beta").asDouble(), epsLow, epsHigh);
     }
 
-    /** The batch for a training session (LoRA scale included). */
-    public LoraTrainingSession.Batch batch(double loraScale) {
-        int n = targetIds.length;
-        return new LoraTrainingSession.Batch()
-                .longs("input_ids", inputIds, shape).longs("attention_mask", attentionMask, shape).longs("position_ids", positionIds, shape)
-                .floats("lora_scale", new float[]{(float) loraScale}, 1)
-                .longs("target_positions", targetPositions, n).longs("target_ids", targetIds, n)
-                .floats("token_weights", tokenWeights, n).floats("temperature", new float[]{(float) temperature}, 1)
-                .floats("advantages", advantages, n).floats("old_logps", oldLogps, n).floats("ref_logps", refLogps, n)
-                .floats("beta", new float[]{(float) beta}, 1).floats("epsilon_low", new float[]{(float) epsilonLow}, 1)
-                .floats("epsilon_high", new float[]{(float) epsilonHigh}, 1);
+    /** The case as a micro-batch (index 0) at LoRA scale {@code loraScale}. */
+    public GrpoMicroBatch batch(double loraScale) {
+        return new GrpoMicroBatch(0, Math.toIntExact(shape[0]), Math.toIntExact(shape[1]), inputIds, attentionMask, positionIds,
+                targetPositions, targetIds, tokenWeights, advantages, oldLogps, refLogps, (float) loraScale, (float) temperature,
+                (float) beta, (float) epsilonLow, (float) epsilonHigh, null);
     }
 }

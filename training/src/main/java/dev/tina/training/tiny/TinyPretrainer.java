@@ -13,7 +13,7 @@ import dev.tina.training.graph.TrainingGraph;
 import dev.tina.training.optim.LoraTrainer;
 import dev.tina.training.optim.LrSchedule;
 import dev.tina.training.ort.GradientSession;
-import dev.tina.training.ort.LoraTrainingSession;
+import dev.tina.training.graph.SftMicroBatch;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -136,7 +136,7 @@ public final class TinyPretrainer {
     }
 
     /** Prompt + solution + {@code <|im_end|>}, right-padded; the loss is the token mean over the assistant's tokens. */
-    static LoraTrainingSession.Batch sftBatch(dev.tina.runtime.text.HfTokenizer tok, List<ArithmeticTask.Example> examples) {
+    static SftMicroBatch sftBatch(dev.tina.runtime.text.HfTokenizer tok, List<ArithmeticTask.Example> examples) {
         int b = examples.size();
         long[][] rows = new long[b][];
         int[] promptLen = new int[b];
@@ -168,9 +168,7 @@ public final class TinyPretrainer {
                 w[k] = 1f / targets;
             }
         }
-        return new LoraTrainingSession.Batch().longs("input_ids", ids, b, len).longs("attention_mask", mask, b, len)
-                .longs("position_ids", pos, b, len).longs("target_positions", tp, targets).longs("target_ids", ti, targets)
-                .floats("token_weights", w, targets).floats("temperature", new float[]{1f}, 1);
+        return new SftMicroBatch(b, len, ids, mask, pos, tp, ti, w, 1f, 1f, null);
     }
 
     static void writeModel(Path out, Map<String, float[]> weights, Map<String, long[]> shapes) throws IOException {

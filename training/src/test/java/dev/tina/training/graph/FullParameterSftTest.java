@@ -9,7 +9,6 @@ import dev.tina.training.optim.LoraTrainer;
 import dev.tina.training.optim.LrSchedule;
 import dev.tina.training.ort.GradientEngine;
 import dev.tina.training.ort.GradientSession;
-import dev.tina.training.ort.LoraTrainingSession;
 import dev.tina.training.ort.TrainingNatives;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -27,7 +26,7 @@ class FullParameterSftTest {
     static { TrainingNatives.install(); }
     static final Path FIXTURE = Shared.path("fixtures/qwen2-small");
 
-    static LoraTrainingSession.Batch batch() {
+    static SftMicroBatch batch() {
         int b = 2, s = 8;
         long[] ids = {5, 17, 33, 2, 9, 41, 7, 12, 3, 3, 60, 61, 62, 63, 64, 65};
         long[] mask = new long[b * s], pos = new long[b * s];
@@ -35,9 +34,7 @@ class FullParameterSftTest {
         long[] tp = new long[b * (s - 1)], ti = new long[tp.length];
         float[] w = new float[tp.length];
         for (int r = 0, k = 0; r < b; r++) for (int t = 0; t < s - 1; t++, k++) { tp[k] = (long) r * s + t; ti[k] = ids[r * s + t + 1]; w[k] = 1f / tp.length; }
-        return new LoraTrainingSession.Batch().longs("input_ids", ids, b, s).longs("attention_mask", mask, b, s)
-                .longs("position_ids", pos, b, s).longs("target_positions", tp, tp.length).longs("target_ids", ti, ti.length)
-                .floats("token_weights", w, w.length).floats("temperature", new float[]{1f}, 1);
+        return new SftMicroBatch(b, s, ids, mask, pos, tp, ti, w, 1f, 1f, null);
     }
 
     @Test

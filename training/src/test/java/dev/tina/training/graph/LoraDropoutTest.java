@@ -15,7 +15,6 @@ import dev.tina.export.onnx.proto.Onnx.OperatorSetIdProto;
 import dev.tina.export.peft.PeftAdapter;
 import dev.tina.training.ort.GradientEngine;
 import dev.tina.training.ort.GradientSession;
-import dev.tina.training.ort.LoraTrainingSession;
 import dev.tina.training.ort.TrainingNatives;
 import dev.tina.training.parity.ReferenceCase;
 import org.junit.jupiter.api.Test;
@@ -94,8 +93,7 @@ class LoraDropoutTest {
             rc = ReferenceCase.read(cs, FIXTURE.resolve("case.json"));
         }
         try (GradientSession s = new GradientSession(graph, shapes)) {
-            java.util.function.LongFunction<LoraTrainingSession.Batch> batch = seed ->
-                    rc.batch(adapter.config().scale()).longs(DecoderGraph.DROPOUT_SEED, new long[]{seed}, 1);
+            java.util.function.LongFunction<GrpoMicroBatch> batch = seed -> rc.batch(adapter.config().scale()).withDropoutSeed(seed);
             GradientEngine.Result a = s.run(batch.apply(5), w), again = s.run(batch.apply(5), w), other = s.run(batch.apply(6), w);
             assertEquals(a.loss(), again.loss(), 0.0);
             assertNotEquals(a.loss(), other.loss());

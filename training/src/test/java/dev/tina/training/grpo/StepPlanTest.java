@@ -1,5 +1,8 @@
 package dev.tina.training.grpo;
 
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import dev.tina.training.graph.TrainingInput;
 import dev.tina.training.graph.GrpoMicroBatch;
 import org.junit.jupiter.api.Test;
 
@@ -72,8 +75,9 @@ class StepPlanTest {
         var ref = mb.forReference();
         assertEquals(0f, ref.loraScale());
         assertEquals(null, ref.dropoutSeed());
-        assertTrue(ref.toBatch().values().containsKey(GrpoMicroBatch.REF_LOGPS));
-        assertTrue(mb.toBatch().values().containsKey(dev.tina.export.onnx.DecoderGraph.DROPOUT_SEED));
+        assertNotNull(ref.values(TrainingInput.REF_LOGPS));
+        assertNull(ref.values(TrainingInput.DROPOUT_SEED), "the reference pass has no dropout");
+        assertArrayEquals(new long[]{mb.dropoutSeed()}, (long[]) mb.values(TrainingInput.DROPOUT_SEED));
     }
 
     @SuppressWarnings("unchecked")

@@ -1,5 +1,8 @@
 package dev.tina.training.layered;
 
+import dev.tina.training.graph.SftMicroBatch;
+import dev.tina.training.graph.MicroBatch;
+import dev.tina.training.graph.GrpoMicroBatch;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.tina.export.DecoderExporter;
@@ -7,11 +10,9 @@ import dev.tina.export.checkpoint.DType;
 import dev.tina.export.checkpoint.ModelConfig;
 import dev.tina.export.checkpoint.Projection;
 import dev.tina.export.init.RandomCheckpoint;
-import dev.tina.export.onnx.DecoderGraph;
 import dev.tina.training.graph.LossHead;
 import dev.tina.training.graph.TrainingGraph;
 import dev.tina.training.ort.GradientEngine;
-import dev.tina.training.ort.LoraTrainingSession;
 import dev.tina.training.ort.TrainingNatives;
 import dev.tina.runtime.SessionSettings;
 import org.junit.jupiter.api.Test;
@@ -68,19 +69,26 @@ class LayeredGradientsTest {
         LossHead head = k.sft() ? new LossHead.Sft() : new LossHead.Grpo();
         SplittableRandom rng = new SplittableRandom(11);
         Map<String, float[]> lora = lora(c, targets, k.rank(), rng);
-        LoraTrainingSession.Batch batch = batch(c, k, rng);
+        MicroBatch batch = batch(c, k, rng);
         var spec = new Recompute.Spec(export, c, targets, k.rank(), head, k.dropout(), true, "t");
         // small tiles, row blocks and head chunks so that every loop runs several times
         var small = new LayeredGradients.Options(5, 16, 4L * c.vocabSize() * 7, true);
-        GradientEngine.Result whole, layered;
+        // a block longer than a row (one tile per row) and row blocks that end inside a row
+        var wholeRows = new LayeredGradients.Options(32, 48, 4L * c.vocabSize() * 7, true);
+        GradientEngine.Result whole;
         try (GradientEngine e = Recompute.NONE.open(spec, null, false, SessionSettings.Device.CPU, small)) {
             whole = e.run(batch, lora);
         }
-        try (GradientEngine e = Recompute.LAYER.open(spec, null, false, SessionSettings.Device.CPU, small)) {
-            layered = e.run(batch, lora);
+        for (LayeredGradients.Options o : List.of(small, wholeRows)) {
+            try (GradientEngine e = Recompute.LAYER.open(spec, null, false, SessionSettings.Device.CPU, o)) {
+                assertAgree(k, batch, whole, e.run(batch, lora));
+            }
         }
+    }
+
+    static void assertAgree(Case k, MicroBatch batch, GradientEngine.Result whole, GradientEngine.Result layered) {
         double terms = 0;
-        float[] w = (float[]) batch.values().get("token_weights")[0];
+        float[] w = batch.tokenWeights();
         for (int i = 0; i < w.length; i++) terms += Math.abs(w[i]) * (1 + Math.abs(whole.logps()[i]));
         assertEquals(whole.loss(), layered.loss(), 1e-5 * terms, "loss (tolerance scaled to the size of its terms)");
         assertClose(whole.logps(), layered.logps(), 1e-5, "logps");
@@ -97,7 +105,7 @@ class LayeredGradientsTest {
         List<Projection> targets = Projection.parseList("all");
         SplittableRandom rng = new SplittableRandom(3);
         Map<String, float[]> lora = lora(c, targets, 4, rng);
-        LoraTrainingSession.Batch batch = batch(c, k, rng);
+        MicroBatch batch = batch(c, k, rng);
         var spec = new Recompute.Spec(export, c, targets, 4, new LossHead.Grpo(), 0, true, "t");
         var scoring = new Recompute.Spec(export, c, targets, 4, new LossHead.Grpo(), 0, false, "t");
         GradientEngine.Result full, scored;
@@ -163,7 +171,7 @@ class LayeredGradientsTest {
     }
 
     /** Three rows of 23 tokens: unpadded; left-padded by 4; left-padded by 2 and right-padded by 12 (a tile of padding only). */
-    static LoraTrainingSession.Batch batch(ModelConfig c, Case k, SplittableRandom rng) {
+    static MicroBatch batch(ModelConfig c, Case k, SplittableRandom rng) {
         int b = 3, s = 23;
         int[][] span = {{0, s}, {4, s}, {2, s - 12}};
         long[] ids = new long[b * s], mask = new long[b * s], pos = new long[b * s];
@@ -195,17 +203,8 @@ class LayeredGradientsTest {
             old[i] = (float) (-Math.log(c.vocabSize()) + rng.nextDouble(-0.3, 0.3));
             ref[i] = (float) (-Math.log(c.vocabSize()) + rng.nextDouble(-0.3, 0.3));
         }
-        long[] shape = {b, s};
-        var batch = new LoraTrainingSession.Batch()
-                .longs("input_ids", ids, shape).longs("attention_mask", mask, shape).longs("position_ids", pos, shape)
-                .floats("lora_scale", new float[]{1.5f}, 1)
-                .longs("target_positions", tp, n).longs("target_ids", ti, n).floats("token_weights", w, n)
-                .floats("temperature", new float[]{k.temperature()}, 1);
-        if (!k.sft()) {
-            batch.floats("advantages", adv, n).floats("old_logps", old, n).floats("ref_logps", ref, n)
-                    .floats("beta", new float[]{k.beta()}, 1).floats("epsilon_low", new float[]{0.2f}, 1).floats("epsilon_high", new float[]{0.28f}, 1);
-        }
-        if (k.dropout() > 0) batch.longs(DecoderGraph.DROPOUT_SEED, new long[]{1234}, 1);
-        return batch;
+        Long seed = k.dropout() > 0 ? 1234L : null;
+        return k.sft() ? new SftMicroBatch(b, s, ids, mask, pos, tp, ti, w, 1.5f, k.temperature(), seed)
+                : new GrpoMicroBatch(0, b, s, ids, mask, pos, tp, ti, w, adv, old, ref, 1.5f, k.temperature(), k.beta(), 0.2f, 0.28f, seed);
     }
 }

@@ -1,5 +1,6 @@
 package dev.tina.training.optim;
 
+import dev.tina.training.graph.GrpoMicroBatch;
 import dev.tina.testsupport.Shared;
 
 import dev.tina.export.DecoderExporter;
@@ -9,7 +10,6 @@ import dev.tina.export.peft.PeftAdapter;
 import dev.tina.training.graph.LossHead;
 import dev.tina.training.graph.TrainingGraph;
 import dev.tina.training.ort.GradientSession;
-import dev.tina.training.ort.LoraTrainingSession;
 import dev.tina.training.ort.TrainingNatives;
 import dev.tina.training.parity.ReferenceCase;
 import org.junit.jupiter.api.AfterAll;
@@ -60,7 +60,7 @@ class LoraTrainerTest {
     @AfterAll
     static void tearDown() throws Exception { grads.close(); }
 
-    LoraTrainingSession.Batch batch() { return rc.batch(adapter.config().scale()); }
+    GrpoMicroBatch batch() { return rc.batch(adapter.config().scale()); }
 
     @Test
     void savedStateResumesBitForBit() throws Exception {
@@ -103,10 +103,12 @@ class LoraTrainerTest {
         LoraTrainer t = new LoraTrainer(grads, adapter.tensors(), SETTINGS);
         Map<String, float[]> before = new LinkedHashMap<>();
         t.weights().forEach((k, v) -> before.put(k, v.clone()));
-        LoraTrainingSession.Batch bad = batch();
+        GrpoMicroBatch b = batch();
         float[] adv = rc.advantages().clone();
         adv[0] = Float.NaN;
-        bad.floats("advantages", adv, adv.length);
+        GrpoMicroBatch bad = new GrpoMicroBatch(0, b.rows(), b.length(), b.inputIds(), b.attentionMask(), b.positionIds(), b.targetPositions(),
+                b.targetIds(), b.tokenWeights(), adv, b.oldLogps(), b.refLogps(), b.loraScale(), b.temperature(), b.beta(), b.epsilonLow(),
+                b.epsilonHigh(), null);
         ArithmeticException e = assertThrows(ArithmeticException.class, () -> t.step(List.of(bad)));
         assertTrue(e.getMessage().contains("step 1") && e.getMessage().contains("non-finite"), e.getMessage());
         for (String p : before.keySet()) assertTrue(Arrays.equals(before.get(p), t.weights().get(p)), "weights untouched: " + p);
