@@ -106,7 +106,7 @@ public final class Distribution {
                         : JarRepacker::foreignNative;
                 stripped += JarRepacker.copyWithout(j, to, drop);
             }
-            log.printf("tina dist: %d jars, %.1f MB of natives left out of them%n", jars.size(), stripped / 1e6);
+            log.printf("tina dist: %d jars, %.1f MB left out of them (other platforms' natives%s)%n", jars.size(), stripped / 1e6, o.slim() ? ", the embedded model" : "");
 
             // The natives the loaders are pointed at: onnxruntime.native.path (Microsoft's loader, TrainingNatives
             // leaves a given path alone) and RUST_LIBRARY_PATH (DJL's tokenizers).
