@@ -17,19 +17,23 @@ import java.io.Serializable;
 import java.nio.file.Path;
 import java.util.AbstractList;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.function.Consumer;
 
 /**
- * Evaluation completions from Spark executors. A call's prompts are cut into chunks at exactly the
- * wave boundaries the single-process {@link SamplerGenerator} uses (every {@code rows / n} prompts
- * from the call's first), one task per chunk, so each wave decodes the same rows together and
- * sample (i, s) keeps its (seed, i, s) stream: the same completions as without Spark. Results come
+ * Evaluation completions from Spark executors. A call's pending (problem, sample) pairs are cut, in
+ * run order, into chunks of about {@link #BATCHES_PER_TASK} × {@code rows} samples, one task per chunk,
+ * each decoded on its executor through the continuous {@link SamplerGenerator}; sample (i, s) keeps
+ * its (seed, i, s) stream wherever it runs: the same completions as without Spark. Results come
  * back in rounds of a few tasks per executor core, handed to the caller (who writes the sample log
  * and the report) after each round, so an interrupted run resumes with little lost.
  */
 final class SparkGenerator implements Generator {
+    /** A task holds this many times the sampler's rows in samples, so its slots stay full until its tail. */
+    static final int BATCHES_PER_TASK = 4;
     private final JavaSparkContext jsc;
     private final Generator local;
     private final Cluster.EvalJob job;
@@ -54,8 +58,8 @@ final class SparkGenerator implements Generator {
     @Override
     public int contextLength() { return local.contextLength(); }
 
-    /** Prompts [from, from + messages.size()) of a call. */
-    record Chunk(int from, ArrayList<String> messages) implements Serializable {
+    /** Some pending samples of a call: run index, message and sample indices of each problem, in run order. */
+    record Chunk(ArrayList<Integer> indices, ArrayList<String> messages, ArrayList<int[]> samples) implements Serializable {
         @Serial
         private static final long serialVersionUID = 1L;
     }
@@ -67,11 +71,21 @@ final class SparkGenerator implements Generator {
     }
 
     @Override
-    public void generate(List<String> messages, int from, int to, int n, Consumer<Generated> onDone) throws Exception {
-        int perWave = Math.max(1, job.rows() / n);
+    public void generate(List<String> messages, List<Pending> todo, int n, Consumer<Generated> onDone) throws Exception {
         List<Chunk> chunks = new ArrayList<>();
-        for (int start = from; start < to; start += perWave) {
-            chunks.add(new Chunk(start, new ArrayList<>(messages.subList(start, Math.min(to, start + perWave)))));
+        long perTask = (long) BATCHES_PER_TASK * job.rows();
+        Chunk chunk = null;
+        long rows = 0;
+        for (Pending p : todo) {
+            if (chunk == null || rows >= perTask) {
+                chunk = new Chunk(new ArrayList<>(), new ArrayList<>(), new ArrayList<>());
+                chunks.add(chunk);
+                rows = 0;
+            }
+            chunk.indices().add(p.index());
+            chunk.messages().add(messages.get(p.index()));
+            chunk.samples().add(p.samples());
+            rows += p.samples().length;
         }
         int round = Math.max(1, 2 * jsc.defaultParallelism());
         Cluster.EvalJob j = job;
@@ -103,18 +117,25 @@ final class SparkGenerator implements Generator {
                     Set.copyOf(job.eosTokenIds()), job.seed());
             // not closed: the binding belongs to the cached worker
             SamplerGenerator g = new SamplerGenerator(w.model, w.sampler, w.adapter, params, job.chat(), job.system(), job.rows());
-            List<String> view = new AbstractList<>() { // run indices [0, from + size): only [from, …) is ever read
+            Map<Integer, String> byIndex = new HashMap<>();
+            List<Pending> todo = new ArrayList<>();
+            for (int i = 0; i < chunk.indices().size(); i++) {
+                byIndex.put(chunk.indices().get(i), chunk.messages().get(i));
+                todo.add(new Pending(chunk.indices().get(i), chunk.samples().get(i)));
+            }
+            List<String> view = new AbstractList<>() { // run indices: only the chunk's are ever read
                 @Override
                 public String get(int i) {
-                    if (i < chunk.from()) throw new IndexOutOfBoundsException("prompt " + i + " is not in this chunk (from " + chunk.from() + ")");
-                    return chunk.messages().get(i - chunk.from());
+                    String message = byIndex.get(i);
+                    if (message == null) throw new IndexOutOfBoundsException("prompt " + i + " is not in this chunk");
+                    return message;
                 }
 
                 @Override
-                public int size() { return chunk.from() + chunk.messages().size(); }
+                public int size() { return chunk.indices().getLast() + 1; }
             };
             List<Sample> out = new ArrayList<>();
-            g.generate(view, chunk.from(), view.size(), n, s -> out.add(new Sample(s.index(), s.sample(), s.text(), s.tokens(), s.finish())));
+            g.generate(view, todo, n, s -> out.add(new Sample(s.index(), s.sample(), s.text(), s.tokens(), s.finish())));
             return out;
         });
     }

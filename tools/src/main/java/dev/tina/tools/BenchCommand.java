@@ -45,7 +45,7 @@ import java.util.Set;
 import java.util.concurrent.Callable;
 
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks; speeds are reported as ratios against a baseline measured in the same run.",
-        subcommands = {BenchCommand.Generate.class, BenchRollout.class, BenchServe.class, BenchCommand.Train.class, BenchGradeCommand.class, BenchSpark.class, BenchScaling.class})
+        subcommands = {BenchCommand.Generate.class, BenchRollout.class, BenchEval.class, BenchServe.class, BenchCommand.Train.class, BenchGradeCommand.class, BenchSpark.class, BenchScaling.class})
 final class BenchCommand {
 
     @Command(name = "generate", mixinStandardHelpOptions = true,

@@ -29,6 +29,8 @@ final class TrainCommand implements Callable<Integer> {
             + "GPU paths need a -Pgpu build (README, GPU)") String device;
     @Option(names = "--recompute", description = "override recompute: auto (the default: none when its estimated peak fits the memory budget, else layer), "
             + "layer (each decoder layer recomputed in the backward pass, memory grows by kilobytes per token) or none (one graph keeping every activation)") String recompute;
+    @Option(names = "--quantized-rollouts", description = "override quantized_rollouts: sample on the export's int8/int4 graphs (tina export --quantize); "
+            + "off-policy, the trainer stays full precision and logs sampler_trainer_logp_gap every step (docs/quantization.md)") boolean quantizedRollouts;
     @Option(names = "--memory-budget", paramLabel = "BUDGET", description = "override memory_budget, what --recompute auto lets the whole-model graph take: "
             + "a fraction of physical memory (default 0.5) or gigabytes (12GB)") String memoryBudget;
     @Mixin SparkOptions spark; // each step's rollouts and gradient passes as Spark tasks
@@ -49,6 +51,7 @@ final class TrainCommand implements Callable<Integer> {
         if (device != null) overrides.put("device", device);
         if (recompute != null) overrides.put("recompute", recompute);
         if (memoryBudget != null) overrides.put("memory_budget", memoryBudget);
+        if (quantizedRollouts) overrides.put("quantized_rollouts", true);
         if (reportTo != null) {
             Tracker.parse(reportTo, "--report-to"); // named as typed, before the recipe's own check
             reportTo.forEach(overrides.putArray("report_to")::add);

@@ -7,6 +7,7 @@ import dev.tina.eval.grading.Grader;
 
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
@@ -24,10 +25,10 @@ import java.util.function.LongConsumer;
 /**
  * Generates, grades and records the missing samples of one variant.
  *
- * <p>Resume: the samples already in the log are skipped. The missing ones are generated in one pass over the
- * run indices from the first to the last problem that misses any sample; samples in that range that are already
- * on disk come out again identical (see {@link Generator}) and are dropped, not written twice. After an
- * interruption that range starts inside the wave that was running, so the repeated work is at most one wave.
+ * <p>Resume: the samples already in the log are skipped; the generator is handed exactly the missing (problem,
+ * sample) pairs, across all benchmarks, in run order, and makes each as an uninterrupted run would have (see
+ * {@link Generator}). A sample it hands back that is on disk already (a generator that makes more than asked)
+ * is dropped, not written twice, and checked against the line on disk.
  *
  * <p>Grading and writing happen on one thread behind the sampler, so a slow grade (up to the grader's deadline)
  * never stalls decoding; when generation stops, by error or interruption, every finished completion is still
@@ -75,21 +76,16 @@ public final class EvalRunner {
             done.add(r.key());
         }
         int alreadyDone = done.size();
-        int from = -1, to = -1;
+        List<Generator.Pending> todo = new ArrayList<>();
         for (int i = 0; i < problems.size(); i++) {
-            for (int s = 0; s < n; s++) {
-                if (!done.contains(key(i, s))) {
-                    if (from < 0) from = i;
-                    to = i + 1;
-                }
-            }
+            int[] missing = new int[n];
+            int count = 0;
+            for (int s = 0; s < n; s++) if (!done.contains(key(i, s))) missing[count++] = s;
+            if (count > 0) todo.add(new Generator.Pending(i, Arrays.copyOf(missing, count)));
         }
-        // hashes of the completions on disk that the pass below will make again, to check they come out the same
+        // hashes of the completions on disk, to check a sample made again comes out the same
         Map<SampleRecord.Key, Integer> onDisk = new HashMap<>();
-        for (SampleRecord r : log.existing()) {
-            int index = firstIndex.get(r.benchmark()) + r.problemIndex();
-            if (index >= from && index < to) onDisk.putIfAbsent(r.key(), r.completion().hashCode());
-        }
+        for (SampleRecord r : log.existing()) onDisk.putIfAbsent(r.key(), r.completion().hashCode());
         int pending = problems.size() * n - alreadyDone;
         LongConsumer bar = progress.start(variant, pending, alreadyDone);
         if (pending == 0) {
@@ -111,7 +107,7 @@ public final class EvalRunner {
         boolean completed = false;
         long g0 = System.nanoTime(), g1 = g0;
         try {
-            generator.generate(messages, from, to, n, g -> {
+            generator.generate(messages, todo, n, g -> {
                 Throwable failed = writeFailure.get();
                 if (failed != null) throw new IllegalStateException("writing " + log.file() + " failed: " + failed, failed);
                 tokens.addAndGet(g.tokens());

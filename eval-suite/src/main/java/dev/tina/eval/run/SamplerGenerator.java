@@ -9,19 +9,24 @@ import dev.tina.runtime.sampling.TokenSampler;
 import dev.tina.runtime.text.ChatMessage;
 
 import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.Iterator;
 import java.util.List;
+import java.util.Set;
 import java.util.function.Consumer;
 
 /**
- * The real {@link Generator}: prompts through the model's chat template and {@link BatchSampler}, a wave of
- * {@code rows} sequences per call (the sampler's own wave size, so splitting costs nothing), all problems and
- * samples of the wave decoded together.
+ * The real {@link Generator}: prompts through the model's chat template and {@link BatchSampler}. Continuously
+ * (the default) every pending (problem, sample) of a call goes through one sampler call fed by an iterator: a
+ * prompt is encoded only when a row is free for it, and a finished row's slot is taken at once by the next
+ * sample, across benchmarks, so the rows drain once per call, not once per wave. Each request carries its run
+ * index, so sample (i, s) draws stream (seed, i, s) wherever and whenever it runs.
  *
- * <p>Resume needs sample (i, s) to be the same whatever range is generated. The sampler seeds each row from
- * (seed, prompt index in the call, sample); a call that starts at run index {@code first} therefore gets the
- * seed shifted so that its prompt 0 draws run prompt {@code first}'s stream ({@link #shiftedSeed}). That relies
- * on how {@link TokenSampler#streamFor} mixes its inputs, so it is checked against it when this class loads;
- * if the mixing ever changes, generation falls back to one call from run index 0, slower but still exact.
+ * <p>{@link BatchSampler.Scheduling#WAVES} keeps the earlier way as a baseline: a call per wave of
+ * {@code rows / n} prompts, each call's prompt 0 drawing run prompt {@code first}'s streams through a shifted
+ * seed ({@link #shiftedSeed}). That relies on how {@link TokenSampler#streamFor} mixes its inputs, so it is
+ * checked against it when this class loads; if the mixing ever changes, waves fall back to one call from run
+ * index 0, slower but still exact.
  */
 public final class SamplerGenerator implements Generator {
     private static final long A = 0x9E3779B97F4A7C15L, B = 0xC2B2AE3D27D4EB4FL;
@@ -35,12 +40,23 @@ public final class SamplerGenerator implements Generator {
     private final boolean chat;
     private final String system;
     private final int rows;
+    private final BatchSampler.Scheduling scheduling;
+    /** The sampler's time and counts over this generator's calls. */
+    private final BatchSampler.Stats spent = new BatchSampler.Stats();
 
     /**
+     * Continuous scheduling.
+     *
      * @param adapter owned: closed with this generator
      * @param params  everything but {@code n}, which each call sets
      */
     public SamplerGenerator(LoadedModel model, BatchSampler sampler, AdapterBinding adapter, SamplingParams params, boolean chat, String system, int rows) {
+        this(model, sampler, adapter, params, chat, system, rows, BatchSampler.Scheduling.CONTINUOUS);
+    }
+
+    /** As above; {@code scheduling} WAVES is the earlier wave-per-call path (a benchmark baseline). */
+    public SamplerGenerator(LoadedModel model, BatchSampler sampler, AdapterBinding adapter, SamplingParams params, boolean chat, String system, int rows,
+                            BatchSampler.Scheduling scheduling) {
         if (model.tokenizer().isEmpty()) throw new IllegalArgumentException(model.exportDir() + ": the model has no tokenizer.json; eval needs text prompts");
         if (chat && model.chatTemplate().isEmpty()) {
             throw new IllegalArgumentException(model.exportDir() + ": chat prompting (the default) needs a chat template (tokenizer_config.json "
@@ -53,6 +69,7 @@ public final class SamplerGenerator implements Generator {
         this.chat = chat;
         this.system = system;
         this.rows = rows;
+        this.scheduling = scheduling;
     }
 
     @Override
@@ -69,24 +86,65 @@ public final class SamplerGenerator implements Generator {
     public int contextLength() { return model.maxPositions(); }
 
     @Override
-    public void generate(List<String> messages, int from, int to, int n, Consumer<Generated> onDone) throws Exception {
+    public void generate(List<String> messages, List<Pending> todo, int n, Consumer<Generated> onDone) throws Exception {
+        if (todo.isEmpty()) return;
+        if (scheduling == BatchSampler.Scheduling.WAVES) {
+            waves(messages, todo, n, onDone);
+            return;
+        }
+        int longest = 0;
+        for (Pending p : todo) longest = Math.max(longest, promptTokens(messages.get(p.index())));
+        Iterator<BatchSampler.Request> requests = todo.stream()
+                .map(p -> new BatchSampler.Request(p.index(), encode(messages.get(p.index())), p.samples())).iterator();
+        try {
+            sampler.generate(new BatchSampler.Feed(requests, longest, Pending.rows(todo)), params.withN(n), adapter, c -> onDone.accept(generated(0, c)));
+        } finally {
+            spent.add(sampler.lastStats());
+        }
+    }
+
+    /** Where the sampler's time went over every call of this generator so far (decode steps, rows, seconds). */
+    public BatchSampler.Stats stats() {
+        BatchSampler.Stats copy = new BatchSampler.Stats();
+        copy.add(spent);
+        return copy;
+    }
+
+    /** The wave-per-call baseline over the run indices [first pending, last pending]; samples not pending are not handed on. */
+    private void waves(List<String> messages, List<Pending> todo, int n, Consumer<Generated> onDone) throws Exception {
+        int from = todo.getFirst().index(), to = todo.getLast().index() + 1;
+        Set<Long> wanted = new HashSet<>();
+        for (Pending p : todo) for (int s : p.samples()) wanted.add((long) p.index() * n + s);
+        Consumer<Generated> pendingOnly = g -> {
+            if (wanted.contains((long) g.index() * n + g.sample())) onDone.accept(g);
+        };
         if (!SEEDS_SHIFT) {
-            sampler.generate(encode(messages, 0, to), params.withN(n), adapter, c -> {
-                if (c.promptIndex() >= from) onDone.accept(generated(0, c));
-            });
+            try {
+                sampler.generate(encode(messages, 0, to), params.withN(n), adapter, c -> {
+                    if (c.promptIndex() >= from) pendingOnly.accept(generated(0, c));
+                });
+            } finally {
+                spent.add(sampler.lastStats());
+            }
             return;
         }
         int perWave = Math.max(1, rows / n);
         for (int start = from; start < to; start += perWave) {
             int first = start;
-            sampler.generate(encode(messages, start, Math.min(to, start + perWave)), params.withN(n).withSeed(shiftedSeed(params.seed(), first)),
-                    adapter, c -> onDone.accept(generated(first, c)));
+            try {
+                sampler.generate(encode(messages, start, Math.min(to, start + perWave)), params.withN(n).withSeed(shiftedSeed(params.seed(), first)),
+                        adapter, c -> pendingOnly.accept(generated(first, c)));
+            } finally {
+                spent.add(sampler.lastStats());
+            }
         }
     }
 
+    private long[] encode(String message) { return model.encodePrompt(message, chat, system); }
+
     private List<long[]> encode(List<String> messages, int from, int to) {
         List<long[]> ids = new ArrayList<>(to - from);
-        for (int i = from; i < to; i++) ids.add(model.encodePrompt(messages.get(i), chat, system));
+        for (int i = from; i < to; i++) ids.add(encode(messages.get(i)));
         return ids;
     }
 

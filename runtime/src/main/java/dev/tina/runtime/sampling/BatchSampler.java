@@ -10,6 +10,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
@@ -18,7 +19,8 @@ import java.util.function.Consumer;
 import java.util.stream.IntStream;
 
 /**
- * Batched generation: many prompts × n samples each, at most {@code maxRows} rows at a time. On a
+ * Batched generation: many prompts × n samples each, or a {@link Feed} of requests pulled as rows
+ * free up, at most {@code maxRows} rows at a time. On a
  * {@link SlotBackend} (the CPU's in-place cache) requests are batched continuously: see
  * {@code SlotScheduler}. On a {@link DecoderBackend} (CUDA, TensorRT) prompts go in waves: each
  * wave prefills its prompts once (left-padded, last-position logits only), fans each prompt's KV
@@ -57,6 +59,17 @@ public final class BatchSampler implements AutoCloseable {
         public long prefillNanos, decodeNanos, samplingNanos, gatherNanos, decodeSteps, tokens, rowSteps;
 
         public double seconds() { return (prefillNanos + decodeNanos + samplingNanos + gatherNanos) / 1e9; }
+
+        /** Adds {@code o}'s counts to these (a total over several calls). */
+        public void add(Stats o) {
+            prefillNanos += o.prefillNanos;
+            decodeNanos += o.decodeNanos;
+            samplingNanos += o.samplingNanos;
+            gatherNanos += o.gatherNanos;
+            decodeSteps += o.decodeSteps;
+            tokens += o.tokens;
+            rowSteps += o.rowSteps;
+        }
     }
 
     public Stats lastStats() { return stats; }
@@ -125,34 +138,113 @@ public final class BatchSampler implements AutoCloseable {
     /** Completions ordered by (prompt, sample); {@code onDone} sees each as it finishes. */
     public List<Completion> generate(List<long[]> prompts, SamplingParams p, AdapterBinding adapter,
                                      Consumer<Completion> onDone) throws OrtException {
+        checkStopStrings(p);
+        int longest = 0;
+        for (int i = 0; i < prompts.size(); i++) {
+            check(i, prompts.get(i), p, Integer.MAX_VALUE);
+            longest = Math.max(longest, prompts.get(i).length);
+        }
+        Completion[] out = new Completion[prompts.size() * p.n()];
+        Iterator<Request> requests = IntStream.range(0, prompts.size()).mapToObj(i -> Request.all(i, prompts.get(i), p.n())).iterator();
+        run(new Feed(requests, longest, (long) prompts.size() * p.n()), p, adapter, c -> {
+            out[c.promptIndex() * p.n() + c.sampleIndex()] = c;
+            onDone.accept(c);
+        });
+        return Arrays.asList(out);
+    }
+
+    /**
+     * Some samples of one prompt: {@code prompt} is the index that seeds their streams (seed,
+     * prompt, sample) and that their completions carry; {@code samples} are the sample indices.
+     */
+    public record Request(int prompt, long[] ids, int[] samples) {
+        public Request {
+            if (prompt < 0) throw new IllegalArgumentException("prompt index must be >= 0, got " + prompt);
+            if (samples.length == 0) throw new IllegalArgumentException("prompt " + prompt + ": no samples requested");
+            for (int s : samples) if (s < 0) throw new IllegalArgumentException("prompt " + prompt + ": sample index " + s + " < 0");
+        }
+
+        /** Samples 0 … n-1. */
+        public static Request all(int prompt, long[] ids, int n) { return new Request(prompt, ids, IntStream.range(0, n).toArray()); }
+    }
+
+    /**
+     * Requests pulled one at a time as rows free up.
+     *
+     * @param longestPrompt no request's prompt is longer (the cache is sized by it; a longer one is an error)
+     * @param rows          the samples the feed holds, or more: the cache never gets more slots than this
+     */
+    public record Feed(Iterator<Request> requests, int longestPrompt, long rows) {
+        public Feed {
+            if (longestPrompt < 0) throw new IllegalArgumentException("longestPrompt must be >= 0, got " + longestPrompt);
+            if (rows < 0) throw new IllegalArgumentException("rows must be >= 0, got " + rows);
+        }
+    }
+
+    /**
+     * Generates every request of {@code feed}, in feed order, handing each completion to
+     * {@code onDone} only (none is kept here). Requests are taken from the feed when rows are free
+     * (continuously on a {@link SlotBackend}, a wave at a time otherwise), so however long the feed,
+     * at most {@code maxRows} rows' decoding state exists. {@code p.n()} is not used: each request
+     * names its samples. A request that does not fit is an error when it is reached.
+     */
+    public void generate(Feed feed, SamplingParams p, AdapterBinding adapter, Consumer<Completion> onDone) throws OrtException {
+        checkStopStrings(p);
+        if ((long) feed.longestPrompt() + p.maxNewTokens() > maxPositions) {
+            throw new IllegalArgumentException("prompts of " + feed.longestPrompt() + " tokens + max_new_tokens " + p.maxNewTokens()
+                    + " exceed the model's " + maxPositions + " positions");
+        }
+        run(feed, p, adapter, onDone);
+    }
+
+    private void checkStopStrings(SamplingParams p) {
         if (!p.stopStrings().isEmpty() && tokenizer == null) {
             throw new IllegalArgumentException("stop strings need a tokenizer (the model folder has no tokenizer.json)");
         }
+    }
+
+    /** An empty prompt, an id outside the vocabulary, or no room for max_new_tokens is an error naming the prompt. */
+    private void check(int prompt, long[] ids, SamplingParams p, int longest) {
         int vocab = backend.descriptor().vocabSize();
-        for (int i = 0; i < prompts.size(); i++) {
-            long[] ids = prompts.get(i);
-            if (ids.length == 0) throw new IllegalArgumentException("prompt " + i + " is empty");
-            for (long id : ids) {
-                if (id < 0 || id >= vocab) throw new IllegalArgumentException("prompt " + i + ": token id " + id + " outside [0, " + vocab + ")");
-            }
-            if ((long) ids.length + p.maxNewTokens() > maxPositions) {
-                throw new IllegalArgumentException("prompt " + i + ": " + ids.length + " tokens + max_new_tokens " + p.maxNewTokens()
-                        + " exceed the model's " + maxPositions + " positions");
-            }
+        if (ids.length == 0) throw new IllegalArgumentException("prompt " + prompt + " is empty");
+        for (long id : ids) {
+            if (id < 0 || id >= vocab) throw new IllegalArgumentException("prompt " + prompt + ": token id " + id + " outside [0, " + vocab + ")");
         }
+        if ((long) ids.length + p.maxNewTokens() > maxPositions) {
+            throw new IllegalArgumentException("prompt " + prompt + ": " + ids.length + " tokens + max_new_tokens " + p.maxNewTokens()
+                    + " exceed the model's " + maxPositions + " positions");
+        }
+        if (ids.length > longest) throw new IllegalArgumentException("prompt " + prompt + ": " + ids.length + " tokens, longer than the feed's " + longest);
+    }
+
+    /** The next request of the feed, checked. */
+    private Request next(Feed feed, SamplingParams p) {
+        Request r = feed.requests().next();
+        check(r.prompt(), r.ids(), p, feed.longestPrompt());
+        return r;
+    }
+
+    private void run(Feed feed, SamplingParams p, AdapterBinding adapter, Consumer<Completion> onDone) throws OrtException {
         stats = new Stats();
-        Completion[] out = new Completion[prompts.size() * p.n()];
         if (backend instanceof SlotBackend slots) {
-            new SlotScheduler(slots, prompts, p, adapter, out, onDone).run();
-            return Arrays.asList(out);
+            new SlotScheduler(slots, feed, p, adapter, onDone).run();
+            return;
         }
+        // waves of whole requests, at most maxRows rows each (one request alone may have more)
         DecoderBackend waves = (DecoderBackend) backend;
-        int perWave = Math.max(1, maxRows / p.n());
-        for (int start = 0; start < prompts.size(); start += perWave) {
-            int end = Math.min(prompts.size(), start + perWave);
-            wave(waves, prompts, start, end, p, adapter, out, onDone);
+        List<Request> wave = new ArrayList<>();
+        int rows = 0;
+        while (feed.requests().hasNext()) {
+            Request r = next(feed, p);
+            if (!wave.isEmpty() && rows + r.samples().length > maxRows) {
+                wave(waves, wave, p, adapter, onDone);
+                wave.clear();
+                rows = 0;
+            }
+            wave.add(r);
+            rows += r.samples().length;
         }
-        return Arrays.asList(out);
+        if (!wave.isEmpty()) wave(waves, wave, p, adapter, onDone);
     }
 
     /** Per-row decoding state. */
@@ -183,14 +275,17 @@ public final class BatchSampler implements AutoCloseable {
         }
     }
 
-    private void wave(DecoderBackend backend, List<long[]> prompts, int start, int end, SamplingParams p, AdapterBinding adapter,
-                      Completion[] out, Consumer<Completion> onDone) throws OrtException {
-        int promptsInWave = end - start, vocab = backend.descriptor().vocabSize();
+    private void wave(DecoderBackend backend, List<Request> requests, SamplingParams p, AdapterBinding adapter,
+                      Consumer<Completion> onDone) throws OrtException {
+        int promptsInWave = requests.size(), vocab = backend.descriptor().vocabSize(), waveRows = 0;
         int maxLen = 0;
-        for (int i = start; i < end; i++) maxLen = Math.max(maxLen, prompts.get(i).length);
+        for (Request r : requests) {
+            maxLen = Math.max(maxLen, r.ids().length);
+            waveRows += r.samples().length;
+        }
         long[] ids = new long[promptsInWave * maxLen], mask = new long[promptsInWave * maxLen], pos = new long[promptsInWave * maxLen];
         for (int i = 0; i < promptsInWave; i++) {
-            long[] prompt = prompts.get(start + i);
+            long[] prompt = requests.get(i).ids();
             int pad = maxLen - prompt.length;
             for (int t = 0; t < prompt.length; t++) {
                 ids[i * maxLen + pad + t] = prompt[t];
@@ -200,14 +295,14 @@ public final class BatchSampler implements AutoCloseable {
         }
         // Prefill: one pass over the wave's prompts, last-position logits only.
         long t0 = System.nanoTime();
-        DecoderBackend.Wave kv = backend.prefill(ids, mask, pos, promptsInWave, maxLen, promptsInWave * p.n(), p.maxNewTokens(), adapter);
+        DecoderBackend.Wave kv = backend.prefill(ids, mask, pos, promptsInWave, maxLen, waveRows, p.maxNewTokens(), adapter);
         float[] promptLogits;
         try {
             promptLogits = kv.lastLogits();
             long t1 = System.nanoTime();
             stats.prefillNanos += t1 - t0;
-            long[] fanOut = new long[promptsInWave * p.n()];
-            for (int r = 0; r < fanOut.length; r++) fanOut[r] = r / p.n();
+            long[] fanOut = new long[waveRows];
+            for (int i = 0, r = 0; i < promptsInWave; i++) for (int k = 0; k < requests.get(i).samples().length; k++) fanOut[r++] = i;
             kv.selectRows(fanOut);
             stats.gatherNanos += System.nanoTime() - t1;
         } catch (OrtException | RuntimeException e) {
@@ -218,18 +313,19 @@ public final class BatchSampler implements AutoCloseable {
         List<Row> rows = new ArrayList<>();
         List<long[]> masks = new ArrayList<>();
         for (int i = 0; i < promptsInWave; i++) {
-            for (int s = 0; s < p.n(); s++) {
-                Row row = new Row(start + i, s, p.seed(), prompts.get(start + i).length);
+            Request request = requests.get(i);
+            for (int s : request.samples()) {
+                Row row = new Row(request.prompt(), s, p.seed(), request.ids().length);
                 TokenSampler sampler = samplers.get();
                 int token = sampler.sampleWithLogprob(promptLogits, i * vocab, vocab, p, row.rng);
                 row.add(token, sampler.lastLogprob());
                 rows.add(row);
                 masks.add(Arrays.copyOfRange(mask, i * maxLen, (i + 1) * maxLen));
-                checkFinished(row, p, out, onDone);
+                checkFinished(row, p, onDone);
             }
         }
         stats.samplingNanos += System.nanoTime() - ts;
-        stats.tokens += promptsInWave * p.n();
+        stats.tokens += waveRows;
         int length = maxLen;
         try {
             while (true) {
@@ -281,7 +377,7 @@ public final class BatchSampler implements AutoCloseable {
                     TokenSampler sampler = samplers.get();
                     int token = sampler.sampleWithLogprob(logits, r * vocab, vocab, p, row.rng);
                     row.add(token, sampler.lastLogprob());
-                    checkFinished(row, p, out, onDone);
+                    checkFinished(row, p, onDone);
                 });
                 for (Row row : rows) if (row.finish == null || row.finishedAtStep == stats.decodeSteps) stats.tokens++;
                 stats.samplingNanos += System.nanoTime() - tsamp;
@@ -293,47 +389,43 @@ public final class BatchSampler implements AutoCloseable {
 
     /**
      * Continuous batching over a {@link SlotBackend}: the cache is allocated once for the call
-     * ({@code min(maxRows, requests)} slots × (longest prompt + max_new_tokens)); requests, a
-     * prompt with its n samples, are placed in prompt order: the prompt is prefilled into one
-     * slot and copied to its siblings' slots (prompt positions only). Finished rows leave at once:
-     * the last active row moves into the hole (its own cached positions copied), and the next
-     * waiting request takes free slots. Each row samples from its own stream (seed, prompt,
-     * sample), so a completion does not depend on where or when it ran.
+     * ({@code min(maxRows, feed rows)} slots × (longest prompt + max_new_tokens)); requests are
+     * taken from the feed in order when slots are free: the prompt is prefilled into one slot and
+     * copied to its siblings' slots (prompt positions only). Finished rows leave at once: the last
+     * active row moves into the hole (its own cached positions copied), and the next waiting
+     * request takes free slots. Each row samples from its own stream (seed, prompt, sample), so a
+     * completion does not depend on where or when it ran.
      */
     private final class SlotScheduler {
         private final SlotBackend engine;
-        private final List<long[]> prompts;
+        private final Feed feed;
         private final SamplingParams p;
         private final AdapterBinding adapter;
-        private final Completion[] out;
         private final Consumer<Completion> onDone;
         private final int vocab;
-        /** Next prompt to place and how many of its samples are placed already. */
-        private int nextPrompt, placedSamples;
+        /** The request being placed (null: take the next from the feed) and how many of its samples are placed already. */
+        private Request current;
+        private int placedSamples;
 
-        SlotScheduler(SlotBackend engine, List<long[]> prompts, SamplingParams p, AdapterBinding adapter, Completion[] out,
-                      Consumer<Completion> onDone) {
+        SlotScheduler(SlotBackend engine, Feed feed, SamplingParams p, AdapterBinding adapter, Consumer<Completion> onDone) {
             this.engine = engine;
-            this.prompts = prompts;
+            this.feed = feed;
             this.p = p;
             this.adapter = adapter;
-            this.out = out;
             this.onDone = onDone;
             this.vocab = engine.descriptor().vocabSize();
         }
 
-        private boolean waiting() { return nextPrompt < prompts.size(); }
+        private boolean waiting() { return current != null || feed.requests().hasNext(); }
 
         void run() throws OrtException {
-            if (prompts.isEmpty()) return;
-            int longest = 0;
-            for (long[] q : prompts) longest = Math.max(longest, q.length);
-            int capacity = (int) Math.min(maxRows, (long) prompts.size() * p.n());
+            if (feed.rows() == 0 || !waiting()) return;
+            int capacity = (int) Math.min(maxRows, feed.rows());
             Row[] slot = new Row[capacity];
             int active = 0;
             long[] ids = new long[capacity];
             int[] cached = new int[capacity];
-            try (SlotBackend.Slots slots = engine.open(capacity, longest + p.maxNewTokens())) {
+            try (SlotBackend.Slots slots = engine.open(capacity, feed.longestPrompt() + p.maxNewTokens())) {
                 while (true) {
                     if (scheduling == Scheduling.CONTINUOUS || active == 0) active = fill(slots, slot, active);
                     active = compact(slots, slot, active);
@@ -358,7 +450,7 @@ public final class BatchSampler implements AutoCloseable {
                         TokenSampler sampler = samplers.get();
                         int token = sampler.sampleWithLogprob(logits, r * vocab, vocab, p, row.rng);
                         row.add(token, sampler.lastLogprob());
-                        checkFinished(row, p, out, onDone);
+                        checkFinished(row, p, onDone);
                     });
                     stats.tokens += active;
                     stats.samplingNanos += System.nanoTime() - ts;
@@ -369,8 +461,13 @@ public final class BatchSampler implements AutoCloseable {
         /** Places waiting requests into the free slots [active, capacity); returns the new active count. */
         private int fill(SlotBackend.Slots slots, Row[] slot, int active) throws OrtException {
             while (active < slot.length && waiting()) {
-                int prompt = nextPrompt, k = Math.min(p.n() - placedSamples, slot.length - active);
-                long[] ids = prompts.get(prompt);
+                if (current == null) {
+                    current = next(feed, p);
+                    placedSamples = 0;
+                }
+                int[] samples = current.samples();
+                int k = Math.min(samples.length - placedSamples, slot.length - active);
+                long[] ids = current.ids();
                 long t0 = System.nanoTime();
                 MemorySegment logits = slots.prefillLogits(active, ids, adapter);
                 long t1 = System.nanoTime();
@@ -379,21 +476,18 @@ public final class BatchSampler implements AutoCloseable {
                 long t2 = System.nanoTime();
                 stats.gatherNanos += t2 - t1;
                 for (int j = 0; j < k; j++) {
-                    Row row = new Row(prompt, placedSamples + j, p.seed(), ids.length);
+                    Row row = new Row(current.prompt(), samples[placedSamples + j], p.seed(), ids.length);
                     TokenSampler sampler = samplers.get();
                     int token = sampler.sampleWithLogprob(logits, 0, vocab, p, row.rng);
                     row.add(token, sampler.lastLogprob());
-                    checkFinished(row, p, out, onDone);
+                    checkFinished(row, p, onDone);
                     slot[active + j] = row;
                 }
                 stats.tokens += k;
                 stats.samplingNanos += System.nanoTime() - t2;
                 active += k;
                 placedSamples += k;
-                if (placedSamples == p.n()) {
-                    nextPrompt++;
-                    placedSamples = 0;
-                }
+                if (placedSamples == samples.length) current = null;
             }
             return active;
         }
@@ -417,7 +511,7 @@ public final class BatchSampler implements AutoCloseable {
         }
     }
 
-    private void checkFinished(Row row, SamplingParams p, Completion[] out, Consumer<Completion> onDone) {
+    private void checkFinished(Row row, SamplingParams p, Consumer<Completion> onDone) {
         long last = row.tokens[row.n - 1];
         String text = null;
         if (eosIds.contains(last) || p.stopTokenIds().contains(last)) {
@@ -436,7 +530,6 @@ public final class BatchSampler implements AutoCloseable {
         if (text == null && tokenizer != null) text = tokenizer.decode(Arrays.copyOf(row.tokens, row.n), true);
         Completion c = new Completion(row.prompt, row.sample, Arrays.copyOf(row.tokens, row.n), Arrays.copyOf(row.logprobs, row.n),
                 text, row.finish);
-        out[row.prompt * p.n() + row.sample] = c;
         synchronized (this) {
             onDone.accept(c);
         }

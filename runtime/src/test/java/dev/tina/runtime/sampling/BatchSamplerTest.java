@@ -20,12 +20,17 @@ import java.nio.FloatBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -179,6 +184,78 @@ class BatchSamplerTest {
             someStopped |= wide.get(i).finishReason() == FinishReason.STOP;
         }
         assertTrue(someStopped, "the stop token should end some completions early");
+    }
+
+    @Test
+    void aFeedIsPulledOnlyAsSlotsFreeUpAndItsRequestsDrawTheirOwnStreams() throws Exception {
+        SamplingParams p = new SamplingParams(3, 0.9, 0.95, 0, 0.0, 40, List.of(), Set.of(29889L), 99);
+        List<Completion> list = sampler.generate(prompts, p, none);
+        // 30 requests naming prompt indices 0..29, one or two samples each, over prompts cycled: far more than 4 slots
+        List<BatchSampler.Request> requests = new ArrayList<>();
+        for (int i = 0; i < 30; i++) {
+            int[] samples = i % 2 == 0 ? new int[]{2} : new int[]{0, 1};
+            requests.add(new BatchSampler.Request(i, prompts.get(i % prompts.size()), samples));
+        }
+        int[] pulled = {0}, pulledAtFirstDone = {-1};
+        Iterator<BatchSampler.Request> source = requests.iterator();
+        Iterator<BatchSampler.Request> counting = new Iterator<>() {
+            @Override public boolean hasNext() { return source.hasNext(); }
+
+            @Override public BatchSampler.Request next() {
+                pulled[0]++;
+                return source.next();
+            }
+        };
+        Map<String, Completion> got = new HashMap<>();
+        int longest = prompts.stream().mapToInt(x -> x.length).max().orElseThrow();
+        try (BatchSampler four = new BatchSampler(decoder, null, 4)) {
+            four.generate(new BatchSampler.Feed(counting, longest, 45), p, none, c -> {
+                if (pulledAtFirstDone[0] < 0) pulledAtFirstDone[0] = pulled[0];
+                assertNull(got.put(c.promptIndex() + "/" + c.sampleIndex(), c), "reported twice: " + c);
+            });
+        }
+        assertEquals(45, got.size());
+        assertTrue(pulledAtFirstDone[0] <= 4, "at most the 4 slots' requests taken before a row finished: " + pulledAtFirstDone[0]);
+        // prompt index i seeds the streams: request i with prompt i % 3 equals prompt i of a call with the same seed
+        for (int i = 0; i < prompts.size(); i++) {
+            for (int s = 0; s < 3; s++) {
+                Completion c = got.get(i + "/" + s);
+                if (c != null) assertArrayEquals(list.get(i * 3 + s).tokenIds(), c.tokenIds(), "request " + i + " sample " + s);
+            }
+        }
+        for (BatchSampler.Request r : requests) {
+            for (int s : r.samples()) {
+                List<Completion> alone = sampler.generate(List.of(r.ids()), p.withN(s + 1).withSeed(shifted(p.seed(), r.prompt())), none);
+                assertArrayEquals(alone.get(s).tokenIds(), got.get(r.prompt() + "/" + s).tokenIds(), "request " + r.prompt() + " sample " + s);
+            }
+        }
+    }
+
+    @Test
+    void theWaveEngineRunsListsAndFeedsAsTheSlotEngineDoes() throws Exception {
+        SamplingParams p = new SamplingParams(3, 0.9, 0.95, 0, 0.0, 40, List.of(), Set.of(29889L), 99);
+        // 4 rows: waves of requests 0 and 5 (3 rows), then 7 alone (3 + 3 > 4), then 9
+        List<BatchSampler.Request> requests = List.of(new BatchSampler.Request(0, prompts.get(0), new int[]{1}),
+                new BatchSampler.Request(5, prompts.get(1), new int[]{0, 2}), new BatchSampler.Request(7, prompts.get(2), new int[]{0, 1, 2}),
+                new BatchSampler.Request(9, prompts.get(0), new int[]{2}));
+        int longest = prompts.stream().mapToInt(x -> x.length).max().orElseThrow();
+        Map<String, long[]> slots = new ConcurrentHashMap<>(), waves = new ConcurrentHashMap<>();
+        sampler.generate(new BatchSampler.Feed(requests.iterator(), longest, 7), p, none, c -> slots.put(c.promptIndex() + "/" + c.sampleIndex(), c.tokenIds()));
+        try (BatchSampler concat = BatchSampler.owning(new OrtBackend(decoder, "onnxruntime"), null, 4)) {
+            concat.generate(new BatchSampler.Feed(requests.iterator(), longest, 7), p, none, c -> waves.put(c.promptIndex() + "/" + c.sampleIndex(), c.tokenIds()));
+            List<Completion> greedy = concat.generate(prompts, SamplingParams.greedy(200), none);
+            for (int i = 0; i < prompts.size(); i++) assertArrayEquals(expected.get(i), greedy.get(i).tokenIds(), "prompt " + i + " in waves");
+        }
+        assertEquals(7, slots.size());
+        assertEquals(slots.keySet(), waves.keySet());
+        for (String k : slots.keySet()) assertArrayEquals(slots.get(k), waves.get(k), k);
+    }
+
+    /** The seed under which prompt 0 draws prompt {@code first}'s streams (as the eval's wave path shifts it). */
+    static long shifted(long seed, int first) {
+        long a = 0x9E3779B97F4A7C15L, inv = a;
+        for (int i = 0; i < 6; i++) inv *= 2 - a * inv;
+        return seed + (long) first * 0xC2B2AE3D27D4EB4FL * inv;
     }
 
     @Test

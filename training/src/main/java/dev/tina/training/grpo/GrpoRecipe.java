@@ -71,6 +71,7 @@ public record GrpoRecipe(
         @JsonProperty("device") String device,
         @JsonProperty("recompute") String recompute,
         @JsonProperty("memory_budget") String memoryBudget,
+        @JsonProperty("quantized_rollouts") Boolean quantizedRollouts,
         // TRL takes one name or a list
         @JsonProperty("report_to") @JsonFormat(with = JsonFormat.Feature.ACCEPT_SINGLE_VALUE_AS_ARRAY) List<String> reportTo) {
 
@@ -220,6 +221,13 @@ public record GrpoRecipe(
     }
 
     /** Not a TRL field: the gradient pass's memory/compute trade ({@link Recompute}); default auto. */
+    /**
+     * Not a TRL field: sample rollouts on the export's quantized graphs ({@code tina export --quantize}). Off-policy:
+     * the trainer's log-probabilities stay the full-precision model's, and every step logs the gap between the two
+     * ({@code sampler_trainer_logp_gap}), as TRL does with a lower-precision vLLM sampler. Default false.
+     */
+    public boolean rolloutsQuantized() { return Boolean.TRUE.equals(quantizedRollouts); }
+
     public Recompute recomputeMode() { return recompute != null ? Recompute.parse(recompute) : Recompute.AUTO; }
 
     /** Not a TRL field: what the whole-model gradient graph may take before auto picks the layered pass ({@link MemoryBudget}). */

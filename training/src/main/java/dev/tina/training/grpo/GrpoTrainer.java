@@ -106,7 +106,8 @@ public final class GrpoTrainer {
         boolean here = runners.runsHere(); // else the steps run on a cluster: no sampler, gradient or reference session here
         Recompute.Decision pass = null;
         try (LoadedModel model = LoadedModel.openShared(Path.of(recipe.modelNameOrPath()), SessionSettings.of(device));
-             BatchSampler sampler = here ? samplerFor(model) : null) {
+             LoadedModel quantized = here ? quantizedRollouts(recipe, model) : null;
+             BatchSampler sampler = here ? samplerFor(quantized != null ? quantized : model) : null) {
             if (!here) requireTokenizer(model);
             // auto decided once, here, and the workers (this process or a cluster's) handed the fixed pass
             pass = recipe.recomputeDecision(model.config(), MemoryBudget.physicalBytes());
@@ -171,6 +172,23 @@ public final class GrpoTrainer {
     }
 
     private static long[] sum(long[] a, long[] b) { return new long[]{a[0] + b[0], a[1] + b[1]}; }
+
+    /**
+     * With {@code quantized_rollouts}: the export's quantized graphs, opened beside the full-precision model that
+     * trains and scores (off-policy rollouts; the gap is logged every step). Null otherwise.
+     */
+    static LoadedModel quantizedRollouts(GrpoRecipe recipe, LoadedModel model) throws Exception {
+        if (!recipe.rolloutsQuantized()) return null;
+        LoadedModel q = LoadedModel.open(model.exportDir(), SessionSettings.of(recipe.deviceKind()));
+        if (!q.decoder().quantized()) {
+            q.close();
+            throw new IllegalArgumentException("quantized_rollouts: " + model.exportDir() + " has no quantized graphs; export it with tina export --quantize int8|int4");
+        }
+        var d = q.decoder().descriptor().quantization();
+        System.err.printf("rollouts sampled on the %s graphs (block %d%s): off-policy, the sampler/trainer log-prob gap is logged every step "
+                + "(sampler_trainer_logp_gap)%n", d.scheme(), d.blockSize(), d.head() ? ", LM head too" : "");
+        return q;
+    }
 
     /** Rollouts on the recipe's device: the ONNX Runtime session (CPU, CUDA) or a TensorRT engine. */
     private static BatchSampler samplerFor(LoadedModel model) throws Exception {

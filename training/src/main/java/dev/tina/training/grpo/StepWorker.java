@@ -87,8 +87,10 @@ public final class StepWorker implements AutoCloseable {
             if (model.tokenizer().isEmpty()) {
                 throw new IllegalArgumentException(model.exportDir() + ": GRPO needs the model's tokenizer.json (rewards read text)");
             }
-            BatchSampler sampler = model.sampler(64);
-            owned.add(1, sampler);
+            LoadedModel quantized = GrpoTrainer.quantizedRollouts(recipe, model);
+            if (quantized != null) owned.add(1, quantized); // closed in reverse: after its sampler, before the model
+            BatchSampler sampler = (quantized != null ? quantized : model).sampler(64);
+            owned.add(quantized != null ? 2 : 1, sampler);
             GrpoEngines engines = GrpoEngines.open(recipe, model); // as the trainer opens them
             owned.add(engines);
             return new StepWorker(recipe, model, sampler, engines.gradients(), engines.reference(), rewards, owned);
