@@ -1,6 +1,7 @@
 package dev.tina.runtime;
 
 import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtEpDevice;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtProvider;
 import ai.onnxruntime.OrtSession;
@@ -8,8 +9,12 @@ import dev.tina.runtime.gpu.GpuProbe;
 import dev.tina.runtime.gpu.GpuUnavailableException;
 import dev.tina.runtime.gpu.NativeLibraries;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.EnumSet;
+import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 
 /** How to build an ONNX Runtime session: device (execution provider) and threading. */
 public record SessionSettings(Device device, int intraOpThreads, SharedWeights sharedWeights) {
@@ -93,9 +98,43 @@ public record SessionSettings(Device device, int intraOpThreads, SharedWeights s
         try {
             o.addCUDA(0);
         } catch (OrtException e) {
-            // e.g. "Failed to load library libonnxruntime_providers_cuda.so with error: libcublasLt.so.13: cannot open shared object file"
-            throw NativeLibraries.explain(path, e);
+            if (!String.valueOf(e.getMessage()).contains("not compiled with CUDA support")) {
+                // e.g. "Failed to load library libonnxruntime_providers_cuda.so with error: libcublasLt.so.13: cannot open shared object file"
+                throw NativeLibraries.explain(path, e);
+            }
+            addCudaAsLibrary(o, path);
         }
+    }
+
+    private static boolean cudaLibraryRegistered;
+
+    /**
+     * Microsoft's Java glue ({@code libonnxruntime4j_jni.so} of the CPU jar) is built without CUDA, so its
+     * {@code addCUDA} always refuses. The CUDA provider library (bytedeco's, beside {@code libonnxruntime.so}
+     * on {@code onnxruntime.native.path}) also registers as an execution-provider library (ONNX Runtime 1.23+):
+     * it then lists the GPUs it can use as devices, and the session takes the first.
+     */
+    static synchronized void addCudaAsLibrary(OrtSession.SessionOptions o, String path) throws OrtException {
+        String nativePath = System.getProperty("onnxruntime.native.path");
+        if (nativePath == null) throw new GpuUnavailableException(path + " cannot start: onnxruntime.native.path is not set, so the CUDA provider library cannot be found");
+        Path lib = Path.of(nativePath, "libonnxruntime_providers_cuda.so");
+        if (!Files.isRegularFile(lib)) throw new GpuUnavailableException(path + " cannot start: no " + lib);
+        OrtEnvironment env = OrtEnvironment.getEnvironment();
+        if (!cudaLibraryRegistered) {
+            try {
+                env.registerExecutionProviderLibrary("CUDA", lib.toString());
+            } catch (OrtException e) {
+                throw NativeLibraries.explain(path, e);
+            }
+            cudaLibraryRegistered = true;
+        }
+        List<OrtEpDevice> devices = env.getEpDevices();
+        List<OrtEpDevice> cuda = devices.stream().filter(d -> "CUDAExecutionProvider".equals(d.getEpName())).toList();
+        if (cuda.isEmpty()) {
+            throw new GpuUnavailableException(path + " cannot start: ONNX Runtime's CUDA provider found no GPU it can use (devices: "
+                    + devices.stream().map(d -> d.getEpName() + " on " + d.getDevice().getType()).toList() + "); run with --device cpu");
+        }
+        o.addExecutionProvider(List.of(cuda.getFirst()), Map.of());
     }
 
     /** Why the CUDA provider cannot start here, or null; pure checks first, so the message names the first missing piece. */

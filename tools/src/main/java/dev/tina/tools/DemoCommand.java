@@ -83,7 +83,10 @@ final class DemoCommand implements Callable<Integer> {
         Files.createDirectories(dir);
         for (String f : MODEL_FILES) {
             try (InputStream in = DemoCommand.class.getResourceAsStream(MODEL_RESOURCE + f)) {
-                if (in == null) throw new IllegalStateException("the embedded model file " + MODEL_RESOURCE + f + " is missing from this build");
+                if (in == null) {
+                    throw new IllegalArgumentException("the embedded model file " + MODEL_RESOURCE + f + " is not in this build "
+                            + "(a slim distribution leaves it out, with the grader the demo needs): use the full distribution or a checkout");
+                }
                 dev.tina.export.AtomicFiles.write(dir.resolve(f), tmp -> Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING));
             }
         }

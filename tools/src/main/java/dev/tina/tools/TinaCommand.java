@@ -2,6 +2,7 @@ package dev.tina.tools;
 
 import dev.tina.export.ToolVersion;
 import dev.tina.export.checkpoint.CheckpointFormatException;
+import dev.tina.tools.dist.DistCommand;
 import dev.tina.training.dist.ClusterException;
 import dev.tina.training.ort.TrainingNatives;
 import picocli.CommandLine;
@@ -19,7 +20,7 @@ import java.util.ServiceLoader;
 @Command(name = "tina", mixinStandardHelpOptions = true, versionProvider = TinaCommand.Version.class,
         description = "GRPO on LoRA adapters for small decoder LLMs, on ONNX Runtime.",
         subcommands = {DemoCommand.class, ExportCommand.class, GenerateCommand.class, ServeCommand.class, EvalCommand.class, GradeCommand.class, TrainCommand.class, RecipesCommand.class, BenchCommand.class, MergeCommand.class, ParityCommand.class,
-                InitModelCommand.class, PretrainTinyCommand.class, CommandLine.HelpCommand.class})
+                InitModelCommand.class, PretrainTinyCommand.class, DistCommand.class, CommandLine.HelpCommand.class})
 public final class TinaCommand {
 
     public static void main(String[] args) {

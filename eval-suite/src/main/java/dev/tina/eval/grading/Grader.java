@@ -68,7 +68,22 @@ public final class Grader implements AutoCloseable {
 
     public Grader() { this(Options.DEFAULT); }
 
-    public Grader(Options options) { this(options, Equivalence::equivalent); }
+    public Grader(Options options) { this(options, casJudge(Grader.class.getClassLoader())); }
+
+    /** Symja's entry class: the CAS is on the class path when this is. */
+    static final String CAS_CLASS = "org/matheclipse/core/eval/ExprEvaluator.class";
+
+    /**
+     * The real judge, after checking the CAS is there: without it symbolic answers would all read as
+     * "unknown" and every score would silently drop, so a distribution that leaves it out (--slim) refuses.
+     */
+    static Judge casJudge(ClassLoader loader) {
+        if (loader == null || loader.getResource(CAS_CLASS) == null) {
+            throw new IllegalArgumentException("grading needs the CAS (Symja, org.matheclipse:matheclipse-core), which is not on the class path: "
+                    + "this is a slim distribution (it runs parity, generate, bench, export, serve); use the full one");
+        }
+        return Equivalence::equivalent;
+    }
 
     Grader(Options options, Judge judge) {
         this.options = options;
