@@ -17,12 +17,10 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -160,28 +158,22 @@ class ContinuousEvalTest {
         return JSON.readTree(out.resolve("report.json").toFile());
     }
 
-    static List<String> sortedLines(Path f) throws Exception {
-        List<String> lines = new ArrayList<>(Files.readAllLines(f, StandardCharsets.UTF_8));
-        Collections.sort(lines);
-        return lines;
-    }
-
     @Test
     void aWholeEvaluationGradesTheSameSamplesAndAnInterruptedOneResumesToThem(@TempDir Path dir) throws Exception {
         Path waves = dir.resolve("waves"), continuous = dir.resolve("continuous"), cut = dir.resolve("cut");
         JsonNode a = run(waves, v -> generator(BatchSampler.Scheduling.WAVES));
         JsonNode b = run(continuous, v -> generator(BatchSampler.Scheduling.CONTINUOUS));
-        List<String> reference = sortedLines(Evaluation.samplesFile(waves, Variant.base()));
+        List<String> reference = ResumeTest.sortedLines(Evaluation.samplesFile(waves, Variant.base()));
         assertEquals(9 * N, reference.size());
         // every line: completion, tokens, finish reason, extracted answer, verdict, correct
-        assertEquals(reference, sortedLines(Evaluation.samplesFile(continuous, Variant.base())));
+        assertEquals(reference, ResumeTest.sortedLines(Evaluation.samplesFile(continuous, Variant.base())));
         assertEquals(a.get("results"), b.get("results"));
 
         // interrupted after 7 samples, from inside the scheduler's callback
         assertThrows(IllegalStateException.class, () -> run(cut, v -> new ResumeTest.Interrupting(generator(BatchSampler.Scheduling.CONTINUOUS), 7)));
         assertEquals(7, Files.readAllLines(Evaluation.samplesFile(cut, Variant.base())).size());
         JsonNode resumed = run(cut, v -> generator(BatchSampler.Scheduling.CONTINUOUS));
-        assertEquals(reference, sortedLines(Evaluation.samplesFile(cut, Variant.base())), "none lost, repeated or changed");
+        assertEquals(reference, ResumeTest.sortedLines(Evaluation.samplesFile(cut, Variant.base())), "none lost, repeated or changed");
         assertEquals(a.get("results"), resumed.get("results"));
         JsonNode second = JSON.readTree(Files.readAllLines(cut.resolve("sessions.jsonl")).getLast());
         assertEquals(9 * N - 7, second.get("written").asInt(), second.toString());

@@ -512,24 +512,12 @@ public final class BatchSampler implements AutoCloseable {
     }
 
     private void checkFinished(Row row, SamplingParams p, Consumer<Completion> onDone) {
-        long last = row.tokens[row.n - 1];
-        String text = null;
-        if (eosIds.contains(last) || p.stopTokenIds().contains(last)) {
-            row.finish = FinishReason.STOP;
-        } else if (!p.stopStrings().isEmpty()) {
-            text = tokenizer.decode(Arrays.copyOf(row.tokens, row.n), true);
-            int cut = p.stopAt(text);
-            if (cut >= 0) {
-                row.finish = FinishReason.STOP;
-                text = text.substring(0, cut);
-            }
-        }
-        if (row.finish == null && row.n >= p.maxNewTokens()) row.finish = FinishReason.LENGTH;
-        if (row.finish == null) return;
+        StopRules.Finish f = StopRules.check(row.tokens, row.n, eosIds, false, p, tokenizer);
+        if (f == null) return;
+        row.finish = f.reason();
         row.finishedAtStep = stats.decodeSteps;
-        if (text == null && tokenizer != null) text = tokenizer.decode(Arrays.copyOf(row.tokens, row.n), true);
         Completion c = new Completion(row.prompt, row.sample, Arrays.copyOf(row.tokens, row.n), Arrays.copyOf(row.logprobs, row.n),
-                text, row.finish);
+                f.text(), row.finish);
         synchronized (this) {
             onDone.accept(c);
         }

@@ -4,6 +4,7 @@ import dev.tina.runtime.AdapterBinding;
 import dev.tina.runtime.sampling.Completion;
 import dev.tina.runtime.sampling.FinishReason;
 import dev.tina.runtime.sampling.SamplingParams;
+import dev.tina.runtime.sampling.StopRules;
 import dev.tina.runtime.sampling.SlotBackend;
 import dev.tina.runtime.sampling.TokenSampler;
 import dev.tina.runtime.text.HfTokenizer;
@@ -442,26 +443,13 @@ final class LiveBatcher implements AutoCloseable {
         return new Top(ids, vals);
     }
 
-    /** The stop rules of {@code BatchSampler}: EOS and stop ids, stop strings (cut from the text), max tokens. */
+    /** The stop rules of {@code BatchSampler} ({@link StopRules}), with the request's ignore_eos. */
     private void checkFinished(Row row) {
-        SamplingParams p = row.job.params;
-        long last = row.tokens[row.n - 1];
-        String text = null;
-        if (!row.job.ignoreEos && (eosIds.contains(last) || p.stopTokenIds().contains(last))) {
-            row.finish = FinishReason.STOP;
-        } else if (!p.stopStrings().isEmpty() && tokenizer != null) {
-            text = tokenizer.decode(Arrays.copyOf(row.tokens, row.n), true);
-            int cut = p.stopAt(text);
-            if (cut >= 0) {
-                row.finish = FinishReason.STOP;
-                text = text.substring(0, cut);
-            }
-        }
-        if (row.finish == null && row.n >= p.maxNewTokens()) row.finish = FinishReason.LENGTH;
-        if (row.finish == null) return;
-        if (text == null && tokenizer != null) text = tokenizer.decode(Arrays.copyOf(row.tokens, row.n), true);
+        StopRules.Finish f = StopRules.check(row.tokens, row.n, eosIds, row.job.ignoreEos, row.job.params, tokenizer);
+        if (f == null) return;
+        row.finish = f.reason();
         row.job.listener.finished(row.sample, new Completion(0, row.sample, Arrays.copyOf(row.tokens, row.n),
-                Arrays.copyOf(row.logprobs, row.n), text, row.finish));
+                Arrays.copyOf(row.logprobs, row.n), f.text(), row.finish));
     }
 
     @Override
