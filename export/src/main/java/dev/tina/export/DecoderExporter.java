@@ -9,6 +9,7 @@ import dev.tina.export.onnx.ExternalDataWriter;
 import dev.tina.export.onnx.GraphBuilder;
 import dev.tina.export.onnx.proto.Onnx.GraphProto;
 import dev.tina.export.onnx.proto.Onnx.StringStringEntryProto;
+import dev.tina.export.quant.BlockQuantizer;
 import dev.tina.export.quant.QuantizedWeights;
 
 import java.io.IOException;
@@ -120,11 +121,11 @@ public final class DecoderExporter {
     /** Every projection's in-features (and the head's, when quantized) must be a multiple of the block size: one line naming the first that is not. */
     static void checkQuantizable(ModelConfig c, QuantizedWeights.Settings q) {
         for (Projection p : Projection.values()) {
-            String bad = QuantizedWeights.check(p.moduleName(), p.outFeatures(c), p.inFeatures(c), q.blockSize());
+            String bad = BlockQuantizer.check(p.moduleName(), p.outFeatures(c), p.inFeatures(c), q.blockSize());
             if (bad != null) throw new IllegalArgumentException("--quantize " + q.scheme().cli() + ": " + bad);
         }
         if (q.head()) {
-            String bad = QuantizedWeights.check("lm_head", c.vocabSize(), c.hiddenSize(), q.blockSize());
+            String bad = BlockQuantizer.check("lm_head", c.vocabSize(), c.hiddenSize(), q.blockSize());
             if (bad != null) throw new IllegalArgumentException("--quantize-head: " + bad);
         }
     }

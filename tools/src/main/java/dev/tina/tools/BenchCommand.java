@@ -79,90 +79,93 @@ final class BenchCommand {
             java.lang.reflect.Method peerRun = peer == null ? null : Peer.find(peer, model.path()); // fails before our long run
             double single = 0, singleDecodeOnly = Double.NaN;
             List<double[]> tables = new ArrayList<>();
-            for (String precisionName : precision) {
-            OrtDecoder.Precision prec = switch (precisionName) {
-                case "exported" -> OrtDecoder.Precision.AS_EXPORTED;
-                case "full" -> OrtDecoder.Precision.FULL;
-                default -> throw new IllegalArgumentException("--precision " + precisionName + ": expected exported or full");
-            };
-            ProcessMemory.resetPeak();
-            double[] table = new double[batches.size()];
-            single = 0;
-            try (LoadedModel m = LoadedModel.open(model.path(), SessionSettings.of(device.get()), prec);
-                 AdapterBinding binding = m.adapter(adapter);
-                 BatchSampler sampler = concat ? m.concatSampler(Math.max(64, batches.stream().mapToInt(i -> i).max().orElse(1)), false)
-                         : m.sampler(Math.max(64, batches.stream().mapToInt(i -> i).max().orElse(1)), false)) {
-                var q = m.decoder().quantized() ? m.decoder().descriptor().quantization() : null;
-                System.out.printf("model %s, %s, prompt %d ids, %d new tokens per sequence, %s (%s), %d threads, %s sampling passes%n", m.exportDir(),
-                        q == null ? "full precision" : q.scheme() + " (block " + q.blockSize() + (q.head() ? ", head" : "") + ")", prompt.length,
-                        newTokens, device.get().cli(), sampler.backend().name(), Runtime.getRuntime().availableProcessors(), TokenSampler.defaultPasses());
-                sampler.generate(List.of(prompt), SamplingParams.greedy(Math.min(16, newTokens)), binding); // warm-up
-                System.out.println("| batch | tokens | seconds | tokens/s | × batch 1 | prefill | decode (ORT) | sampling (Java) | sampling ms/token | KV gather |");
-                System.out.println("|---|---|---|---|---|---|---|---|---|---|");
-                List<TokenSampler.Passes> passes = baselineSampler ? List.of(TokenSampler.defaultPasses(), TokenSampler.Passes.SCALAR)
-                        : List.of(TokenSampler.defaultPasses());
-                for (int b : batches) for (TokenSampler.Passes pass : passes) {
-                    sampler.samplingPasses(pass);
-                    boolean baseline = pass != passes.getFirst();
-                    BatchSampler.Stats best = null;
-                    for (int r = 0; r < repeats; r++) {
-                        SamplingParams p = b == 1 ? SamplingParams.greedy(newTokens)
-                                : new SamplingParams(b, 1.0, 1.0, 0, 0.0, newTokens, List.of(), Set.of(), r);
-                        List<Completion> done = sampler.generate(List.of(prompt), p, binding);
-                        BatchSampler.Stats s = sampler.lastStats();
-                        if (best == null || s.tokens / s.seconds() > best.tokens / best.seconds()) best = s;
-                    }
-                    double tps = best.tokens / best.seconds();
-                    if (!baseline) table[batches.indexOf(b)] = tps;
-                    if (b == 1 && !baseline) {
-                        single = tps;
-                        singleDecodeOnly = (best.tokens - 1) / (best.seconds() - best.prefillNanos / 1e9);
-                    }
-                    double total = best.seconds() * 1e9;
-                    System.out.printf("| %s | %d | %.2f | %.1f | %s | %.0f%% | %.0f%% | %.0f%% | %.3f | %.0f%% |%n", b + (baseline ? " (" + pass.name().toLowerCase() + " sampling)" : ""),
-                            best.tokens, best.seconds(), tps, single > 0 ? String.format("%.2f", tps / single) : "–", 100 * best.prefillNanos / total,
-                            100 * best.decodeNanos / total, 100 * best.samplingNanos / total, best.samplingNanos / 1e6 / best.tokens, 100 * best.gatherNanos / total);
-                    ObjectNode row = rows.addObject();
-                    row.put("precision", q == null ? "full" : q.scheme());
-                    row.put("batch", b);
-                    row.put("sampling_passes", pass.name());
-                    row.put("tokens", best.tokens);
-                    row.put("seconds", best.seconds());
-                    row.put("tokens_per_second", tps);
-                    row.put("ratio_vs_batch1", single > 0 ? tps / single : Double.NaN);
-                    row.put("prefill_s", best.prefillNanos / 1e9);
-                    row.put("decode_s", best.decodeNanos / 1e9);
-                    row.put("sampling_s", best.samplingNanos / 1e9);
-                    row.put("sampling_ms_per_token", best.samplingNanos / 1e6 / best.tokens);
-                    row.put("gather_s", best.gatherNanos / 1e9);
-                    if (baseline) continue;
-                    if (longNewTokens != null && b > 1) {
-                        BatchSampler.Stats lng = null;
-                        for (int r = 0; r < repeats; r++) {
-                            sampler.generate(List.of(prompt), new SamplingParams(b, 1.0, 1.0, 0, 0.0, longNewTokens, List.of(), Set.of(), r), binding);
-                            BatchSampler.Stats s = sampler.lastStats();
-                            if (lng == null || s.tokens / s.seconds() > lng.tokens / lng.seconds()) lng = s;
-                        }
-                        double longTps = lng.tokens / lng.seconds(), lt = lng.seconds() * 1e9;
-                        System.out.printf("| %d × %d new | %d | %.2f | %.1f | %.2f× of %d new | %.0f%% | %.0f%% | %.0f%% | %.3f | %.0f%% |%n", b, longNewTokens,
-                                lng.tokens, lng.seconds(), longTps, longTps / tps, newTokens, 100 * lng.prefillNanos / lt,
-                                100 * lng.decodeNanos / lt, 100 * lng.samplingNanos / lt, lng.samplingNanos / 1e6 / lng.tokens, 100 * lng.gatherNanos / lt);
-                        row.put("long_new_tokens", longNewTokens);
-                        row.put("long_tokens_per_second", longTps);
-                        row.put("long_ratio", longTps / tps);
-                    }
-                }
-                if (sampler.backend() instanceof dev.tina.runtime.gpu.TensorRtDecoder trt) {
-                    long[] c = trt.copiedBytes();
-                    System.out.printf("TensorRT copies over the whole run: %.1f MB host→device, %.1f MB device→host (logits), %.1f MB device→device "
-                            + "(KV row selection); the KV cache stays on the GPU%n", c[0] / 1e6, c[1] / 1e6, c[2] / 1e6);
-                }
-                if (referenceTps != null && single > 0) {
-                    System.out.printf("single stream vs %s (%.1f tokens/s, given): %.2f×%n", referenceName, referenceTps, single / referenceTps);
-                }
-                System.out.printf("peak RSS %.2f GB%n", ProcessMemory.peakRssGb());
+            List<OrtDecoder.Precision> precisions = new ArrayList<>(); // all parsed before the first (long) table
+            for (String name : precision) {
+                precisions.add(switch (name) {
+                    case "exported" -> OrtDecoder.Precision.AS_EXPORTED;
+                    case "full" -> OrtDecoder.Precision.FULL;
+                    default -> throw new IllegalArgumentException("--precision " + name + ": expected exported or full");
+                });
             }
-            tables.add(table);
+            for (OrtDecoder.Precision prec : precisions) {
+                ProcessMemory.resetPeak();
+                double[] table = new double[batches.size()];
+                single = 0;
+                try (LoadedModel m = LoadedModel.open(model.path(), SessionSettings.of(device.get()), prec);
+                     AdapterBinding binding = m.adapter(adapter);
+                     BatchSampler sampler = concat ? m.concatSampler(Math.max(64, batches.stream().mapToInt(i -> i).max().orElse(1)), false)
+                             : m.sampler(Math.max(64, batches.stream().mapToInt(i -> i).max().orElse(1)), false)) {
+                    var q = m.decoder().quantized() ? m.decoder().descriptor().quantization() : null;
+                    System.out.printf("model %s, %s, prompt %d ids, %d new tokens per sequence, %s (%s), %d threads, %s sampling passes%n", m.exportDir(),
+                            q == null ? "full precision" : q.scheme() + " (block " + q.blockSize() + (q.head() ? ", head" : "") + ")", prompt.length,
+                            newTokens, device.get().cli(), sampler.backend().name(), Runtime.getRuntime().availableProcessors(), TokenSampler.defaultPasses());
+                    sampler.generate(List.of(prompt), SamplingParams.greedy(Math.min(16, newTokens)), binding); // warm-up
+                    System.out.println("| batch | tokens | seconds | tokens/s | × batch 1 | prefill | decode (ORT) | sampling (Java) | sampling ms/token | KV gather |");
+                    System.out.println("|---|---|---|---|---|---|---|---|---|---|");
+                    List<TokenSampler.Passes> passes = baselineSampler ? List.of(TokenSampler.defaultPasses(), TokenSampler.Passes.SCALAR)
+                            : List.of(TokenSampler.defaultPasses());
+                    for (int b : batches) for (TokenSampler.Passes pass : passes) {
+                        sampler.samplingPasses(pass);
+                        boolean baseline = pass != passes.getFirst();
+                        BatchSampler.Stats best = null;
+                        for (int r = 0; r < repeats; r++) {
+                            SamplingParams p = b == 1 ? SamplingParams.greedy(newTokens)
+                                    : new SamplingParams(b, 1.0, 1.0, 0, 0.0, newTokens, List.of(), Set.of(), r);
+                            List<Completion> done = sampler.generate(List.of(prompt), p, binding);
+                            BatchSampler.Stats s = sampler.lastStats();
+                            if (best == null || s.tokens / s.seconds() > best.tokens / best.seconds()) best = s;
+                        }
+                        double tps = best.tokens / best.seconds();
+                        if (!baseline) table[batches.indexOf(b)] = tps;
+                        if (b == 1 && !baseline) {
+                            single = tps;
+                            singleDecodeOnly = (best.tokens - 1) / (best.seconds() - best.prefillNanos / 1e9);
+                        }
+                        double total = best.seconds() * 1e9;
+                        System.out.printf("| %s | %d | %.2f | %.1f | %s | %.0f%% | %.0f%% | %.0f%% | %.3f | %.0f%% |%n", b + (baseline ? " (" + pass.name().toLowerCase() + " sampling)" : ""),
+                                best.tokens, best.seconds(), tps, single > 0 ? String.format("%.2f", tps / single) : "–", 100 * best.prefillNanos / total,
+                                100 * best.decodeNanos / total, 100 * best.samplingNanos / total, best.samplingNanos / 1e6 / best.tokens, 100 * best.gatherNanos / total);
+                        ObjectNode row = rows.addObject();
+                        row.put("precision", q == null ? "full" : q.scheme());
+                        row.put("batch", b);
+                        row.put("sampling_passes", pass.name());
+                        row.put("tokens", best.tokens);
+                        row.put("seconds", best.seconds());
+                        row.put("tokens_per_second", tps);
+                        row.put("ratio_vs_batch1", single > 0 ? tps / single : Double.NaN);
+                        row.put("prefill_s", best.prefillNanos / 1e9);
+                        row.put("decode_s", best.decodeNanos / 1e9);
+                        row.put("sampling_s", best.samplingNanos / 1e9);
+                        row.put("sampling_ms_per_token", best.samplingNanos / 1e6 / best.tokens);
+                        row.put("gather_s", best.gatherNanos / 1e9);
+                        if (baseline) continue;
+                        if (longNewTokens != null && b > 1) {
+                            BatchSampler.Stats lng = null;
+                            for (int r = 0; r < repeats; r++) {
+                                sampler.generate(List.of(prompt), new SamplingParams(b, 1.0, 1.0, 0, 0.0, longNewTokens, List.of(), Set.of(), r), binding);
+                                BatchSampler.Stats s = sampler.lastStats();
+                                if (lng == null || s.tokens / s.seconds() > lng.tokens / lng.seconds()) lng = s;
+                            }
+                            double longTps = lng.tokens / lng.seconds(), lt = lng.seconds() * 1e9;
+                            System.out.printf("| %d × %d new | %d | %.2f | %.1f | %.2f× of %d new | %.0f%% | %.0f%% | %.0f%% | %.3f | %.0f%% |%n", b, longNewTokens,
+                                    lng.tokens, lng.seconds(), longTps, longTps / tps, newTokens, 100 * lng.prefillNanos / lt,
+                                    100 * lng.decodeNanos / lt, 100 * lng.samplingNanos / lt, lng.samplingNanos / 1e6 / lng.tokens, 100 * lng.gatherNanos / lt);
+                            row.put("long_new_tokens", longNewTokens);
+                            row.put("long_tokens_per_second", longTps);
+                            row.put("long_ratio", longTps / tps);
+                        }
+                    }
+                    if (sampler.backend() instanceof dev.tina.runtime.gpu.TensorRtDecoder trt) {
+                        long[] c = trt.copiedBytes();
+                        System.out.printf("TensorRT copies over the whole run: %.1f MB host→device, %.1f MB device→host (logits), %.1f MB device→device "
+                                + "(KV row selection); the KV cache stays on the GPU%n", c[0] / 1e6, c[1] / 1e6, c[2] / 1e6);
+                    }
+                    if (referenceTps != null && single > 0) {
+                        System.out.printf("single stream vs %s (%.1f tokens/s, given): %.2f×%n", referenceName, referenceTps, single / referenceTps);
+                    }
+                    System.out.printf("peak RSS %.2f GB%n", ProcessMemory.peakRssGb());
+                }
+                tables.add(table);
             }
             for (int t = 1; t < tables.size(); t++) {
                 StringBuilder line = new StringBuilder("--precision " + precision.get(t) + " vs " + precision.get(0) + ", tokens/s ratio per batch:");

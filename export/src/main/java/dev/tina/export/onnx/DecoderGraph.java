@@ -224,10 +224,9 @@ public final class DecoderGraph {
         String headName = c.tieWordEmbeddings() ? "model.embed_tokens.weight" : "lm_head.weight";
         try (var s = g.scope("lm_head")) {
             if (quantized != null && quantized.settings().head()) {
-                String hidden = h;
                 java.util.function.UnaryOperator<String> project = x -> quantizedMatMul(x, headName, c.vocabSize(), c.hiddenSize());
-                if (variant.inPlaceCache()) inPlaceLastLogitsHead(hidden, project);
-                else ((InferenceHead) variant.head()).build(g, c, hidden, project, batchDim, seqDim);
+                if (variant.inPlaceCache()) inPlaceLastLogitsHead(h, project);
+                else ((InferenceHead) variant.head()).build(g, c, h, project, batchDim, seqDim);
             } else {
                 String w = weight(headName, c.vocabSize(), c.hiddenSize());
                 if (variant.inPlaceCache()) inPlaceLastLogitsHead(h, x -> g.op("Gemm", List.of(x, w), attr("transB", 1L)));

@@ -67,20 +67,17 @@ public final class QuantizedWeights implements AutoCloseable {
     /** Bytes of B, scales and zero points written so far. */
     public long quantizedBytes() { return quantizedBytes; }
 
-    /** The refusal for a model whose projections this block size cannot cut, or null. */
-    public static String check(String name, int n, int k, int blockSize) { return BlockQuantizer.check(name, n, k, blockSize); }
-
     /** y = x · Wᵀ for the full-precision weight {@code name} [n, k], as a MatMulNBits node in {@code g}. */
     public String matMul(GraphBuilder g, String x, String name, int n, int k) throws IOException {
         List<TensorProto> ts = written.get(name);
         if (ts == null) {
-            String bad = check(name, n, k, settings.blockSize());
+            String bad = BlockQuantizer.check(name, n, k, settings.blockSize());
             if (bad != null) throw new IllegalArgumentException(bad);
             Quantized q = BlockQuantizer.quantize(read(name, n, k), n, k, settings.scheme(), settings.blockSize());
             GraphBuilder scratch = new GraphBuilder("quantized", out); // writes the bytes; its protos are kept
             QuantizedLinear.addInitializers(scratch, name, q);
             ts = scratch.build().getInitializerList();
-            for (TensorProto t : ts) quantizedBytes += Long.parseLong(t.getExternalData(2).getValue());
+            quantizedBytes += q.b().length + 4L * q.scales().length + (q.zeroPoints() == null ? 0 : q.zeroPoints().length);
             written.put(name, ts);
         }
         for (TensorProto t : ts) if (!g.hasInitializer(t.getName())) g.addInitializer(t);
