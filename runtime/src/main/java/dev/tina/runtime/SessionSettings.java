@@ -22,11 +22,42 @@ public record SessionSettings(Device device, int intraOpThreads, SharedWeights s
     public SessionSettings(Device device, int intraOpThreads) { this(device, intraOpThreads, null); }
 
     /**
-     * Whether ONNX Runtime's intra-op threads spin waiting for work after each run ({@code -Dtina.ort.spinning=false} turns it off;
-     * ONNX Runtime's default, on, is kept): a process holds several sessions (sampler, gradients, reference), each with its own pool, and
-     * on a few cores one pool's spinning threads take the cores another pool's run needs.
+     * When ONNX Runtime's intra-op worker threads spin waiting for work ({@code -Dtina.ort.spinning=run|true|false}).
+     * ONNX Runtime's own default ({@code true}) lets an idle worker spin for about 2^20 pause
+     * instructions (tens of milliseconds) after every run, so the Java work between runs (sampling
+     * over the vocabulary, the optimizer, the grader, the server) shares its cores with spinning
+     * threads; and a process holds several sessions, each with its own pool.
      */
-    public static final boolean SPINNING = !"false".equals(System.getProperty("tina.ort.spinning"));
+    public enum Spinning {
+        /** Spin inside a run, stop as soon as the run returns ({@code session.force_spinning_stop}): the default. */
+        RUN,
+        /** ONNX Runtime's default: keep spinning after the run too. */
+        TRUE,
+        /** Never spin: idle workers block at once, also between the operators of one run. */
+        FALSE;
+
+        public static Spinning parse(String s) {
+            if (s == null || s.isBlank()) return RUN;
+            return switch (s.trim().toLowerCase(Locale.ROOT)) {
+                case "run" -> RUN;
+                case "true" -> TRUE;
+                case "false" -> FALSE;
+                default -> throw new IllegalArgumentException("-Dtina.ort.spinning=" + s + ": expected run, true or false");
+            };
+        }
+
+        /** Adds this mode's configuration entries to {@code o}. */
+        public void addTo(OrtSession.SessionOptions o) throws OrtException {
+            switch (this) {
+                case RUN -> o.addConfigEntry("session.force_spinning_stop", "1");
+                case FALSE -> o.addConfigEntry("session.intra_op.allow_spinning", "0");
+                case TRUE -> { }
+            }
+        }
+    }
+
+    /** The process's spinning mode ({@code -Dtina.ort.spinning}, default {@link Spinning#RUN}). */
+    public static final Spinning SPINNING = Spinning.parse(System.getProperty("tina.ort.spinning"));
 
     /** These settings, with the base weights shared from {@code weights} (see {@link SharedWeights}). */
     public SessionSettings withSharedWeights(SharedWeights weights) { return new SessionSettings(device, intraOpThreads, weights); }
@@ -75,7 +106,7 @@ public record SessionSettings(Device device, int intraOpThreads, SharedWeights s
         try {
             o.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
             if (intraOpThreads > 0) o.setIntraOpNumThreads(intraOpThreads);
-            if (!SPINNING) o.addConfigEntry("session.intra_op.allow_spinning", "0");
+            SPINNING.addTo(o);
             if (sharedWeights != null) sharedWeights.addTo(o);
             if (device == Device.CUDA) addCuda(o, "--device cuda");
             return o;

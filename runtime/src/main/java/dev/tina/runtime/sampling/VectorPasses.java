@@ -15,7 +15,7 @@ import java.nio.ByteOrder;
  * class is only loaded when that module is present, see {@link TokenSampler}). Rows are read
  * where they lie, ONNX Runtime's output buffer or a heap array, as a {@link MemorySegment}
  * indexed in floats. Every weight is bit-identical to {@link FastExp#exp}: the same float
- * operations in the same order, lane by lane (no fused multiply-add; floor by rounding). Sums are
+ * operations in the same order, lane by lane (the same fused multiply-adds). Sums are
  * accumulated in double lanes and the lanes added in index order, so they differ from a
  * sequential double sum only in the last bits and are the same on every call.
  */
@@ -24,12 +24,9 @@ final class VectorPasses {
     /** Doubles in the same vector width: half of F's lanes. */
     private static final VectorSpecies<Double> D = DoubleVector.SPECIES_PREFERRED;
     private static final int L = F.length();
-    private static final float LOG2E = 1.4426950408889634f, ROUND = 12582912f;
-    private static final float C1 = 0.6931471805599453f, C2 = 0.2402265069591007f, C3 = 0.05550410866482158f,
-            C4 = 0.009618129107628477f, C5 = 0.0013333558146428443f, C6 = 1.5403530393381608e-4f, C7 = 1.525273380405984e-5f;
-
-    private static final FloatVector V1 = FloatVector.broadcast(F, C1), V2 = FloatVector.broadcast(F, C2), V3 = FloatVector.broadcast(F, C3),
-            V4 = FloatVector.broadcast(F, C4), ONE = FloatVector.broadcast(F, 1f);
+    private static final float C5 = FastExp.C5, C6 = FastExp.C6;
+    private static final FloatVector V1 = FloatVector.broadcast(F, FastExp.C1), V2 = FloatVector.broadcast(F, FastExp.C2),
+            V3 = FloatVector.broadcast(F, FastExp.C3), V4 = FloatVector.broadcast(F, FastExp.C4), ONE = FloatVector.broadcast(F, 1f);
 
     /** Scratch for adding a vector's lanes in order. */
     private final double[] lanes = new double[D.length()];
@@ -75,37 +72,18 @@ final class VectorPasses {
         return -1;
     }
 
-    /** FastExp.exp of every lane, bit for bit. */
+    /** FastExp.exp of every lane, bit for bit: the same operations, the fused multiply-adds included. */
     static FloatVector exp(FloatVector x) {
-        FloatVector t = x.mul(LOG2E).max(-126f);
-        FloatVector fl = floor(t);
-        FloatVector f = t.sub(fl);
-        FloatVector p = f.mul(C7).add(C6).mul(f).add(C5).mul(f).add(C4).mul(f).add(C3).mul(f).add(C2).mul(f).add(C1).mul(f).add(1f);
-        return pow2(fl).mul(p);
-    }
-
-    /**
-     * exp(x) for the normalisers, which only enter a log-probability (not bit-identical): 2^t with
-     * t rounded to the nearest integer k, so the remainder is in [−½, ½] and six Taylor terms by
-     * fused multiply-adds reach float precision (truncation below 2e-7).
-     */
-    private static FloatVector expFused(FloatVector x) {
-        FloatVector t = x.mul(LOG2E).max(-126f);
-        FloatVector k = t.add(ROUND).sub(ROUND);
+        FloatVector t = x.mul(FastExp.LOG2E).max(-126f);
+        FloatVector k = t.add(FastExp.ROUND).sub(FastExp.ROUND);
         FloatVector f = t.sub(k);
         FloatVector p = f.fma(C6, C5).fma(f, V4).fma(f, V3).fma(f, V2).fma(f, V1).fma(f, ONE);
         return pow2(k).mul(p);
     }
 
-    /** Math.floor for |t| < 2^22: adding and subtracting 1.5·2^23 rounds to the nearest integer, one less where that is above t. */
-    private static FloatVector floor(FloatVector t) {
-        FloatVector r = t.add(ROUND).sub(ROUND);
-        return r.sub(1f, r.compare(VectorOperators.GT, t));
-    }
-
     /** 2^k for integral k in [-126, 127]: k + 127 lands in the low bits of k + 127 + 1.5·2^23, shifted into the exponent. */
     private static FloatVector pow2(FloatVector k) {
-        return k.add(ROUND + 127f).reinterpretAsInts().lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        return k.add(FastExp.ROUND + 127f).reinterpretAsInts().lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
     }
 
     /**
@@ -140,7 +118,7 @@ final class VectorPasses {
         for (int start = 0; start < n; start += TokenSampler.BLOCK) {
             int end = Math.min(n, start + TokenSampler.BLOCK), i = start, upper = start + F.loopBound(end - start);
             FloatVector u = FloatVector.zero(F);
-            for (; i < upper; i += L) u = u.add(expFused(load(l, off + i).sub(max)));
+            for (; i < upper; i += L) u = u.add(exp(load(l, off + i).sub(max)));
             sum += inOrder(u);
             for (; i < end; i++) sum += FastExp.exp(get(l, off + i) - max);
         }
