@@ -107,6 +107,9 @@ public record SessionSettings(Device device, int intraOpThreads, SharedWeights s
             o.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
             if (intraOpThreads > 0) o.setIntraOpNumThreads(intraOpThreads);
             SPINNING.addTo(o);
+            // -Dtina.ort.profile=DIR: ONNX Runtime's per-node timings, one JSON per session, written when it closes
+            String profile = System.getProperty("tina.ort.profile");
+            if (profile != null) o.enableProfiling(Path.of(profile, "session").toString());
             if (sharedWeights != null) sharedWeights.addTo(o);
             if (device == Device.CUDA) addCuda(o, "--device cuda");
             return o;
