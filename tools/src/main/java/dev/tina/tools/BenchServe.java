@@ -215,45 +215,43 @@ final class BenchServe implements Callable<Integer> {
     }
 
     /**
-     * All requests at once, each its own client thread; greedy completions of token-id prompts.
-     * The clients run in this process on the same cores as the server, so they are kept lean: a
-     * plain socket per request (HTTP/1.1, {@code Connection: close}), the body de-chunked and
+     * All requests at once; greedy completions of token-id prompts. The clients run in this
+     * process on the same cores as the server, so they are kept lean ({@link LeanReply}): one
+     * plain connection per request, every answer read by this one thread through a selector and
      * scanned for event starts without decoding or parsing any chunk but the last (the usage).
      */
     private Result run(List<long[]> prompts, IntFunction<String> modelOf, boolean stream) throws Exception {
         int n = prompts.size();
         double[] ttft = new double[n], perToken = new double[n];
-        long[] tokens = new long[n];
-        long t0 = System.nanoTime(), cpu0 = cpuNanos(), steps0 = server.decodeSteps();
-        try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
-            List<Future<?>> fs = new ArrayList<>();
-            for (int i = 0; i < n; i++) {
-                int k = i;
-                fs.add(pool.submit(() -> {
-                    ObjectNode body = JSON.createObjectNode().put("model", modelOf.apply(k)).put("max_tokens", newTokens).put("temperature", 0)
-                            .put("stream", stream);
-                    ArrayNode ids = body.putArray("prompt");
-                    for (long id : prompts.get(k)) ids.add(id);
-                    if (stream) body.putObject("stream_options").put("include_usage", true);
-                    long start = System.nanoTime();
-                    LeanReply r = LeanReply.post(server.port(), "/v1/completions", JSON.writeValueAsBytes(body));
-                    if (r.status() != 200) throw new IllegalStateException("HTTP " + r.status() + ": " + r.tail());
-                    tokens[k] = r.completionTokens();
-                    if (!stream) {
-                        ttft[k] = (System.nanoTime() - start) / 1e9;
-                        return null;
-                    }
-                    if (!r.tail().endsWith("data: [DONE]\n\n")) throw new IllegalStateException("the stream did not end with [DONE]: " + r.tail());
-                    int chunks = r.events() - 2; // the finish and usage chunks carry no token
-                    ttft[k] = ((r.firstEvent() == 0 ? System.nanoTime() : r.firstEvent()) - start) / 1e9;
-                    perToken[k] = chunks > 1 ? (r.lastEvent() - r.firstEvent()) / 1e9 / (chunks - 1) : 0;
-                    return null;
-                }));
-            }
-            for (Future<?> f : fs) f.get();
+        long[] tokens = new long[n], sent = new long[n];
+        List<byte[]> bodies = new ArrayList<>();
+        for (int k = 0; k < n; k++) {
+            ObjectNode body = JSON.createObjectNode().put("model", modelOf.apply(k)).put("max_tokens", newTokens).put("temperature", 0)
+                    .put("stream", stream);
+            ArrayNode ids = body.putArray("prompt");
+            for (long id : prompts.get(k)) ids.add(id);
+            if (stream) body.putObject("stream_options").put("include_usage", true);
+            bodies.add(JSON.writeValueAsBytes(body));
         }
-        double sec = (System.nanoTime() - t0) / 1e9;
-        return new Result(n, Arrays.stream(tokens).sum(), server.decodeSteps() - steps0, sec, (cpuNanos() - cpu0) / 1e9, ttft, stream ? perToken : new double[0], loadAverage());
+        long t0 = System.nanoTime(), cpu0 = cpuNanos(), steps0 = server.decodeSteps();
+        List<LeanReply> replies = LeanReply.postAll(server.port(), "/v1/completions", bodies, sent);
+        long end = System.nanoTime();
+        for (int k = 0; k < n; k++) {
+            LeanReply r = replies.get(k);
+            if (r.status() != 200) throw new IllegalStateException("HTTP " + r.status() + ": " + r.tail());
+            tokens[k] = r.completionTokens();
+            if (!stream) {
+                ttft[k] = (r.lastEvent() == 0 ? end - sent[k] : r.lastEvent() - sent[k]) / 1e9;
+                continue;
+            }
+            if (!r.tail().endsWith("data: [DONE]\n\n")) throw new IllegalStateException("the stream did not end with [DONE]: " + r.tail());
+            int chunks = r.events() - 2; // the finish and usage chunks carry no token
+            ttft[k] = ((r.firstEvent() == 0 ? end : r.firstEvent()) - sent[k]) / 1e9;
+            perToken[k] = chunks > 1 ? (r.lastEvent() - r.firstEvent()) / 1e9 / (chunks - 1) : 0;
+        }
+        double sec = (end - t0) / 1e9;
+        return new Result(n, Arrays.stream(tokens).sum(), server.decodeSteps() - steps0, sec, (cpuNanos() - cpu0) / 1e9, ttft,
+                stream ? perToken : new double[0], loadAverage());
     }
 
     /** CPU time of this process so far (every thread: server, clients, ONNX Runtime's pool, compiler, collector). */
