@@ -74,6 +74,7 @@ final class BenchServe implements Callable<Integer> {
     @Option(names = "--batch-rows", defaultValue = "64", description = "server and sampler rows; default ${DEFAULT-VALUE}") int batchRows;
     @Option(names = "--seed", defaultValue = "1", description = "prompts and adapters; default ${DEFAULT-VALUE}") long seed;
     @Option(names = "--repeats", defaultValue = "3", description = "runs of each measurement, interleaved with the one it is compared with; the best is reported; default ${DEFAULT-VALUE}") int repeats;
+    @Option(names = "--warmup", defaultValue = "1", description = "untimed rounds of each path of (a) before its repeats (the server's code compiles later than the sampler's); default ${DEFAULT-VALUE}") int warmup;
     @Option(names = "--load-seconds", defaultValue = "0", description = "then run the load test this long (0: none)") int loadSeconds;
     @Option(names = "--load-clients", defaultValue = "8", description = "concurrent clients of the load test; default ${DEFAULT-VALUE}") int loadClients;
     @Option(names = "--load-only", description = "skip (a), (b), (c)") boolean loadOnly;
@@ -128,8 +129,8 @@ final class BenchServe implements Callable<Integer> {
                 oneGrouped = null, spreadGrouped = null;
         try (AdapterBinding none = m.adapter(null); BatchSampler sampler = m.sampler(batchRows, true)) {
             SamplingParams p = new SamplingParams(1, 0, 1, 0, 0, newTokens, List.of(), new HashSet<>(m.defaults().eosTokenIds()), 0);
-            if (sections.contains("a")) {
-                // one untimed round of each path first: the compiler warms the server's and the clients' code as the sampler's
+            for (int w = 0; w < warmup && sections.contains("a"); w++) {
+                // untimed rounds of each path first: the compiler warms the server's and the clients' code as the sampler's
                 sampler.generate(batch, p, none);
                 run(batch, i -> "base", true);
                 run(batch, i -> "base", false);
