@@ -23,6 +23,7 @@ import picocli.CommandLine.Option;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.lang.management.ManagementFactory;
 import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -73,6 +74,7 @@ final class BenchServe implements Callable<Integer> {
     @Option(names = "--batch-rows", defaultValue = "64", description = "server and sampler rows; default ${DEFAULT-VALUE}") int batchRows;
     @Option(names = "--seed", defaultValue = "1", description = "prompts and adapters; default ${DEFAULT-VALUE}") long seed;
     @Option(names = "--repeats", defaultValue = "3", description = "runs of each measurement, interleaved with the one it is compared with; the best is reported; default ${DEFAULT-VALUE}") int repeats;
+    @Option(names = "--warmup", defaultValue = "1", description = "untimed rounds of each path of (a) before its repeats (the server's code compiles later than the sampler's); default ${DEFAULT-VALUE}") int warmup;
     @Option(names = "--load-seconds", defaultValue = "0", description = "then run the load test this long (0: none)") int loadSeconds;
     @Option(names = "--load-clients", defaultValue = "8", description = "concurrent clients of the load test; default ${DEFAULT-VALUE}") int loadClients;
     @Option(names = "--load-only", description = "skip (a), (b), (c)") boolean loadOnly;
@@ -127,14 +129,19 @@ final class BenchServe implements Callable<Integer> {
                 oneGrouped = null, spreadGrouped = null;
         try (AdapterBinding none = m.adapter(null); BatchSampler sampler = m.sampler(batchRows, true)) {
             SamplingParams p = new SamplingParams(1, 0, 1, 0, 0, newTokens, List.of(), new HashSet<>(m.defaults().eosTokenIds()), 0);
-            sampler.generate(batch.subList(0, Math.min(4, batch.size())), p, none);
+            for (int w = 0; w < warmup && sections.contains("a"); w++) {
+                // untimed rounds of each path first: the compiler warms the server's and the clients' code as the sampler's
+                sampler.generate(batch, p, none);
+                run(batch, i -> "base", true);
+                run(batch, i -> "base", false);
+            }
             // each measurement interleaved with the one it is compared with, best of --repeats: others share the machine
             for (int r = 0; r < repeats && sections.contains("a"); r++) {
-                long t0 = System.nanoTime();
+                long t0 = System.nanoTime(), cpu0 = cpuNanos();
                 List<Completion> cs = sampler.generate(batch, p, none);
                 double sec = (System.nanoTime() - t0) / 1e9;
-                generate = best(generate, new Result(requests, cs.stream().mapToLong(c -> c.tokenIds().length).sum(), sec, new double[0],
-                        new double[0], loadAverage()));
+                generate = best(generate, new Result(requests, cs.stream().mapToLong(c -> c.tokenIds().length).sum(), sampler.lastStats().decodeSteps, sec,
+                        (cpuNanos() - cpu0) / 1e9, new double[0], new double[0], loadAverage()));
                 served = best(served, run(batch, i -> "base", true));
                 servedPlain = best(servedPlain, run(batch, i -> "base", false));
             }
@@ -153,14 +160,15 @@ final class BenchServe implements Callable<Integer> {
         }
         for (int r = 0; r < repeats && sections.contains("c"); r++) {
             together = best(together, run(seq, i -> "base", true));
-            long t0 = System.nanoTime();
+            long t0 = System.nanoTime(), cpu0 = cpuNanos();
             long tokens = 0;
             for (int i = 0; i < seq.size(); i++) tokens += run(seq.subList(i, i + 1), k -> "base", true).tokens();
-            oneByOne = best(oneByOne, new Result(sequential, tokens, (System.nanoTime() - t0) / 1e9, new double[0], new double[0], loadAverage()));
+            oneByOne = best(oneByOne, new Result(sequential, tokens, 0, (System.nanoTime() - t0) / 1e9, (cpuNanos() - cpu0) / 1e9, new double[0],
+                    new double[0], loadAverage()));
         }
         System.out.println();
-        System.out.println("| run | requests | tokens | seconds | tokens/s | ratio | TTFT p50 / p99 (ms) | per-token p50 / p99 (ms) | load average |");
-        System.out.println("|---|---|---|---|---|---|---|---|---|");
+        System.out.println("| run | requests | tokens | decode steps | seconds | tokens/s | ratio | CPU seconds | TTFT p50 / p99 (ms) | per-token p50 / p99 (ms) | load average |");
+        System.out.println("|---|---|---|---|---|---|---|---|---|---|---|");
         if (generate != null) {
             row("(a) tina generate path (BatchSampler)", generate, 1.0);
             row("(a) tina serve, streaming clients", served, served.tps() / generate.tps());
@@ -187,11 +195,12 @@ final class BenchServe implements Callable<Integer> {
     private static void row(String name, Result r, double ratio) {
         String ttft = r.ttft().length == 0 || r.perToken().length == 0 ? "" : String.format("%.1f / %.1f", r.ttftMs(0.5), r.ttftMs(0.99));
         String per = r.perToken().length == 0 ? "" : String.format("%.2f / %.2f", r.perTokenMs(0.5), r.perTokenMs(0.99));
-        System.out.printf("| %s | %d | %d | %.2f | %.0f | %.2f | %s | %s | %s |%n", name, r.requests(), r.tokens(), r.seconds(), r.tps(), ratio,
-                ttft, per, r.load());
+        System.out.printf("| %s | %d | %d | %s | %.2f | %.0f | %.2f | %.2f | %s | %s | %s |%n", name, r.requests(), r.tokens(),
+                r.steps() == 0 ? "" : String.valueOf(r.steps()), r.seconds(), r.tps(), ratio,
+                r.cpuSeconds(), ttft, per, r.load());
     }
 
-    record Result(int requests, long tokens, double seconds, double[] ttft, double[] perToken, String load) {
+    record Result(int requests, long tokens, long steps, double seconds, double cpuSeconds, double[] ttft, double[] perToken, String load) {
         double tps() { return tokens / seconds; }
 
         double ttftMs(double q) { return percentile(ttft, q) * 1e3; }
@@ -206,64 +215,49 @@ final class BenchServe implements Callable<Integer> {
         return s[Math.min(s.length - 1, (int) Math.ceil(q * s.length) - 1)];
     }
 
-    /** All requests at once, each its own client thread; greedy completions of token-id prompts. */
+    /**
+     * All requests at once; greedy completions of token-id prompts. The clients run in this
+     * process on the same cores as the server, so they are kept lean ({@link LeanReply}): one
+     * plain connection per request, every answer read by this one thread through a selector and
+     * scanned for event starts without decoding or parsing any chunk but the last (the usage).
+     */
     private Result run(List<long[]> prompts, IntFunction<String> modelOf, boolean stream) throws Exception {
         int n = prompts.size();
         double[] ttft = new double[n], perToken = new double[n];
-        long[] tokens = new long[n];
-        long t0 = System.nanoTime();
-        try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
-            List<Future<?>> fs = new ArrayList<>();
-            for (int i = 0; i < n; i++) {
-                int k = i;
-                fs.add(pool.submit(() -> {
-                    ObjectNode body = JSON.createObjectNode().put("model", modelOf.apply(k)).put("max_tokens", newTokens).put("temperature", 0)
-                            .put("stream", stream);
-                    ArrayNode ids = body.putArray("prompt");
-                    for (long id : prompts.get(k)) ids.add(id);
-                    if (stream) body.putObject("stream_options").put("include_usage", true);
-                    long start = System.nanoTime();
-                    HttpRequest req = HttpRequest.newBuilder(URI.create(server.baseUrl() + "/v1/completions"))
-                            .POST(HttpRequest.BodyPublishers.ofString(body.toString())).build();
-                    if (!stream) {
-                        HttpResponse<String> r = http.send(req, HttpResponse.BodyHandlers.ofString());
-                        if (r.statusCode() != 200) throw new IllegalStateException("HTTP " + r.statusCode() + ": " + r.body());
-                        tokens[k] = JSON.readTree(r.body()).get("usage").get("completion_tokens").asLong();
-                        ttft[k] = (System.nanoTime() - start) / 1e9;
-                        return null;
-                    }
-                    // the client only times events and reads the final usage: parsing every chunk here would
-                    // charge the client's work to the server on a machine they share
-                    HttpResponse<InputStream> r = http.send(req, HttpResponse.BodyHandlers.ofInputStream());
-                    if (r.statusCode() != 200) throw new IllegalStateException("HTTP " + r.statusCode());
-                    long first = 0, last = 0;
-                    int chunks = 0;
-                    StringBuilder tail = new StringBuilder();
-                    try (InputStream in = r.body()) {
-                        byte[] buf = new byte[16384];
-                        for (int got; (got = in.read(buf)) > 0; ) {
-                            long now = System.nanoTime();
-                            String part = new String(buf, 0, got, StandardCharsets.UTF_8);
-                            for (int at = part.indexOf("data: {"); at >= 0; at = part.indexOf("data: {", at + 1)) chunks++;
-                            if (first == 0 && chunks > 0) first = now;
-                            last = now;
-                            tail.append(part);
-                            if (tail.length() > 8192) tail.delete(0, tail.length() - 4096);
-                        }
-                    }
-                    int u = tail.lastIndexOf("data: {");
-                    String usageChunk = tail.substring(u + 6, tail.indexOf("\n", u));
-                    tokens[k] = JSON.readTree(usageChunk).get("usage").get("completion_tokens").asLong();
-                    chunks -= 2; // the finish and usage chunks carry no token
-                    ttft[k] = ((first == 0 ? System.nanoTime() : first) - start) / 1e9;
-                    perToken[k] = chunks > 1 ? (last - first) / 1e9 / (chunks - 1) : 0;
-                    return null;
-                }));
-            }
-            for (Future<?> f : fs) f.get();
+        long[] tokens = new long[n], sent = new long[n];
+        List<byte[]> bodies = new ArrayList<>();
+        for (int k = 0; k < n; k++) {
+            ObjectNode body = JSON.createObjectNode().put("model", modelOf.apply(k)).put("max_tokens", newTokens).put("temperature", 0)
+                    .put("stream", stream);
+            ArrayNode ids = body.putArray("prompt");
+            for (long id : prompts.get(k)) ids.add(id);
+            if (stream) body.putObject("stream_options").put("include_usage", true);
+            bodies.add(JSON.writeValueAsBytes(body));
         }
-        double sec = (System.nanoTime() - t0) / 1e9;
-        return new Result(n, Arrays.stream(tokens).sum(), sec, ttft, stream ? perToken : new double[0], loadAverage());
+        long t0 = System.nanoTime(), cpu0 = cpuNanos(), steps0 = server.decodeSteps();
+        List<LeanReply> replies = LeanReply.postAll(server.port(), "/v1/completions", bodies, sent);
+        long end = System.nanoTime();
+        for (int k = 0; k < n; k++) {
+            LeanReply r = replies.get(k);
+            if (r.status() != 200) throw new IllegalStateException("HTTP " + r.status() + ": " + r.tail());
+            tokens[k] = r.completionTokens();
+            if (!stream) {
+                ttft[k] = (r.lastEvent() == 0 ? end - sent[k] : r.lastEvent() - sent[k]) / 1e9;
+                continue;
+            }
+            if (!r.tail().endsWith("data: [DONE]\n\n")) throw new IllegalStateException("the stream did not end with [DONE]: " + r.tail());
+            int chunks = r.events() - 2; // the finish and usage chunks carry no token
+            ttft[k] = ((r.firstEvent() == 0 ? end : r.firstEvent()) - sent[k]) / 1e9;
+            perToken[k] = chunks > 1 ? (r.lastEvent() - r.firstEvent()) / 1e9 / (chunks - 1) : 0;
+        }
+        double sec = (end - t0) / 1e9;
+        return new Result(n, Arrays.stream(tokens).sum(), server.decodeSteps() - steps0, sec, (cpuNanos() - cpu0) / 1e9, ttft,
+                stream ? perToken : new double[0], loadAverage());
+    }
+
+    /** CPU time of this process so far (every thread: server, clients, ONNX Runtime's pool, compiler, collector). */
+    static long cpuNanos() {
+        return ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os ? os.getProcessCpuTime() : 0;
     }
 
     // ---------------------------------------------------------------- load test

@@ -9,6 +9,8 @@ import dev.tina.runtime.sampling.SlotBackend;
 import dev.tina.runtime.sampling.TokenSampler;
 import dev.tina.runtime.text.HfTokenizer;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import java.util.Set;
 import java.util.SplittableRandom;
@@ -265,13 +267,13 @@ final class LiveBatcher implements AutoCloseable {
                 continue;
             }
             int k = Math.min(job.params.n() - job.placed, capacity - active);
-            float[] logits;
+            MemorySegment logits;
             try {
                 if (mixed == null) {
-                    logits = slots.prefill(active, job.prompt, job.binding);
+                    logits = slots.prefillLogits(active, job.prompt, job.binding);
                 } else {
                     try (AdapterBinding one = mixed.forRows(new AdapterBinding[]{job.binding}, new long[]{job.group}, 1)) {
-                        logits = slots.prefill(active, job.prompt, one);
+                        logits = slots.prefillLogits(active, job.prompt, one);
                     }
                 }
             } catch (Exception e) {
@@ -357,9 +359,9 @@ final class LiveBatcher implements AutoCloseable {
                 ids[r] = slot[start + r].tokens[slot[start + r].n - 1];
                 cached[r] = (int) slot[start + r].nextPosition;
             }
-            float[] logits;
+            MemorySegment logits;
             try {
-                logits = slots.step(start, count, ids, cached, first.binding);
+                logits = MemorySegment.ofArray(slots.step(start, count, ids, cached, first.binding));
             } catch (Exception e) {
                 for (int r = start; r < end; r++) fail(slot[r].job, "decoding failed: " + e.getMessage());
                 start = end;
@@ -370,7 +372,7 @@ final class LiveBatcher implements AutoCloseable {
             IntStream.range(0, count).parallel().forEach(r -> {
                 Row row = slot[base + r];
                 row.nextPosition++;
-                sample(row, logits, r * vocab);
+                sample(row, logits, (long) r * vocab);
             });
             start = end;
         }
@@ -388,9 +390,9 @@ final class LiveBatcher implements AutoCloseable {
             bindings[r] = slot[r].job.binding;
             groups[r] = slot[r].job.group;
         }
-        float[] logits;
+        MemorySegment logits; // where the engine wrote them: no copy of [rows, vocab] floats per step
         try (AdapterBinding rows = mixed.forRows(bindings, groups, active)) {
-            logits = slots.step(0, active, ids, cached, rows);
+            logits = slots.stepLogits(active, ids, cached, rows);
         } catch (Exception e) {
             for (int r = 0; r < active; r++) fail(slot[r].job, "decoding failed: " + e.getMessage());
             return;
@@ -399,12 +401,12 @@ final class LiveBatcher implements AutoCloseable {
         IntStream.range(0, active).parallel().forEach(r -> {
             Row row = slot[r];
             row.nextPosition++;
-            sample(row, logits, r * vocab);
+            sample(row, logits, (long) r * vocab);
         });
         steps++;
     }
 
-    private void sample(Row row, float[] logits, int offset) {
+    private void sample(Row row, MemorySegment logits, long offset) {
         Job job = row.job;
         if (job.dead()) return;
         TokenSampler sampler = samplers.get();
@@ -415,20 +417,20 @@ final class LiveBatcher implements AutoCloseable {
         checkFinished(row);
     }
 
-    /** The k largest log-softmax values of one row of logits, most likely first. */
-    static Top top(float[] logits, int offset, int vocab, int k) {
+    /** The k largest log-softmax values of one row of logits ({@code offset} in floats), most likely first. */
+    static Top top(MemorySegment logits, long offset, int vocab, int k) {
         k = Math.min(k, vocab);
         float max = Float.NEGATIVE_INFINITY;
-        for (int i = 0; i < vocab; i++) max = Math.max(max, logits[offset + i]);
+        for (int i = 0; i < vocab; i++) max = Math.max(max, logits.getAtIndex(ValueLayout.JAVA_FLOAT, offset + i));
         double sum = 0;
-        for (int i = 0; i < vocab; i++) sum += Math.exp(logits[offset + i] - max);
+        for (int i = 0; i < vocab; i++) sum += Math.exp(logits.getAtIndex(ValueLayout.JAVA_FLOAT, offset + i) - max);
         double lse = max + Math.log(sum);
         long[] ids = new long[k];
         float[] vals = new float[k];
         Arrays.fill(vals, Float.NEGATIVE_INFINITY);
         Arrays.fill(ids, -1);
         for (int i = 0; i < vocab; i++) {
-            float v = logits[offset + i];
+            float v = logits.getAtIndex(ValueLayout.JAVA_FLOAT, offset + i);
             if (v <= vals[k - 1] && ids[k - 1] >= 0) continue;
             int at = k - 1;
             while (at > 0 && (ids[at - 1] < 0 || vals[at - 1] < v)) {

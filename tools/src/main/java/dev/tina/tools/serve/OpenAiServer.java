@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import io.prometheus.metrics.core.datapoints.CounterDataPoint;
 import dev.tina.export.checkpoint.CheckpointFormatException;
 import dev.tina.runtime.GenerationDefaults;
 import dev.tina.runtime.LoadedModel;
@@ -136,6 +137,9 @@ public final class OpenAiServer implements AutoCloseable {
 
     /** Steps that decoded rows of several models (base or adapters) together, so far. */
     public long mixedSteps() { return batcher.counts().mixedSteps(); }
+
+    /** Decode steps so far (all rows of a step in one engine call, or one call per adapter when grouped). */
+    public long decodeSteps() { return batcher.counts().steps(); }
 
     // ---------------------------------------------------------------- routing
 
@@ -511,6 +515,10 @@ public final class OpenAiServer implements AutoCloseable {
         final String id, fingerprint;
         final long created = System.currentTimeMillis() / 1000, arrived = System.nanoTime();
         final LinkedBlockingQueue<Event> events = new LinkedBlockingQueue<>();
+        /** This request's series, looked up once instead of once per token. */
+        private final CounterDataPoint generated;
+        /** Per sample: the token chunk without log-probs around its text (built at the first token, streaming only). */
+        private TokenChunk[] tokenChunks;
         volatile long firstToken;
         LiveBatcher.Job job;
         private final AtomicInteger finishedSamples = new AtomicInteger();
@@ -523,20 +531,21 @@ public final class OpenAiServer implements AutoCloseable {
             this.id = (chat ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
             this.fingerprint = "tina-" + baseHash.substring(0, Math.min(12, baseHash.length()))
                     + (lease.entry().isBase() ? "" : "-" + lease.hash().substring(0, 12));
+            this.generated = metrics.generationTokens.labelValues(g.model());
         }
 
         @Override
         public void token(int sample, long tokenId, float logprob, LiveBatcher.Top top) {
-            long now = System.nanoTime();
             if (firstToken == 0) {
                 synchronized (this) {
                     if (firstToken == 0) {
+                        long now = System.nanoTime();
                         firstToken = now;
                         metrics.ttft.labelValues(g.model()).observe((now - arrived) / 1e9);
                     }
                 }
             }
-            metrics.generationTokens.labelValues(g.model()).inc();
+            generated.inc();
             // a non-streaming answer without log-probs needs only the finished samples: no wake-up per token
             if (g.stream() || g.logprobs()) events.add(new Tok(sample, tokenId, logprob, top));
         }
@@ -698,7 +707,8 @@ public final class OpenAiServer implements AutoCloseable {
                                 emitted[s] = full.substring(0, safe);
                             }
                             if (delta.isEmpty() && !g.logprobs()) continue;
-                            write(out, deltaChunk(s, delta, g.logprobs() ? List.of(t) : null, textOffset[s], null));
+                            if (g.logprobs()) write(out, deltaChunk(s, delta, List.of(t), textOffset[s], null));
+                            else tokenChunk(s).write(out, delta);
                             textOffset[s] += delta.length();
                         }
                         case Done d -> {
@@ -730,6 +740,15 @@ public final class OpenAiServer implements AutoCloseable {
                 batcher.cancel(job);
                 throw e;
             }
+        }
+
+        /** The chunk of one token of sample {@code s} without log-probs, as {@link #deltaChunk} writes it (only the text escaped per token). */
+        private TokenChunk tokenChunk(int s) throws IOException {
+            if (tokenChunks == null) tokenChunks = new TokenChunk[g.params().n()];
+            if (tokenChunks[s] == null) {
+                tokenChunks[s] = TokenChunk.of(JSON.writeValueAsString(deltaChunk(s, "", null, 0, null)), chat ? "\"content\":\"\"" : "\"text\":\"\"");
+            }
+            return tokenChunks[s];
         }
 
         private ObjectNode chunk() {
