@@ -35,14 +35,6 @@ import java.util.Map;
  * per combination of adapters, the last few kept).
  */
 final class MixedLora implements AutoCloseable {
-    /**
-     * Whether the server's engine threads spin waiting for work between runs (ONNX Runtime's
-     * default, which {@code tina generate} keeps): off unless {@code -Dtina.serve.spinning=true}.
-     * Between two decode steps the server's HTTP threads write the step's tokens; on a machine
-     * with few cores a spinning pool thread takes the core they need.
-     */
-    static final boolean SPINNING = "true".equals(System.getProperty("tina.serve.spinning"));
-
     private static final int CACHED_STACKS = 4;
     private final OrtEnvironment env;
     private final OrtSession session;
@@ -75,8 +67,7 @@ final class MixedLora implements AutoCloseable {
         try (OrtSession.SessionOptions o = decoder.settings().toOptions()) {
             // the graph comes from memory: its external weights are read from the export folder
             o.addConfigEntry("session.model_external_initializers_file_folder_path", dir.toString());
-            // the engine shares the cores with the HTTP threads: a pool spinning between steps would take one of them
-            if (!SPINNING) o.addConfigEntry("session.intra_op.allow_spinning", "0");
+            // toOptions() applies -Dtina.ort.spinning (default: no spinning once a run returns, so the HTTP threads get the cores between steps)
             this.session = env.createSession(bytes, o);
         }
     }
