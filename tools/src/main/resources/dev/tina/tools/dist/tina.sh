@@ -24,5 +24,5 @@ fi
 RUST_LIBRARY_PATH="$native/libtokenizers.so"   # DJL takes the library file itself
 export RUST_LIBRARY_PATH
 exec "$here/runtime/bin/java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
-  --add-opens=java.base/java.nio=ALL-UNNAMED --add-modules jdk.incubator.vector -Donnxruntime.native.path="$native" ${TINA_JAVA_OPTS:-} \
+  --add-opens=java.base/java.nio=ALL-UNNAMED --add-modules jdk.incubator.vector -Djava.awt.headless=true -Donnxruntime.native.path="$native" ${TINA_JAVA_OPTS:-} \
   -cp "$here/lib/*" dev.tina.tools.TinaCommand "$@"

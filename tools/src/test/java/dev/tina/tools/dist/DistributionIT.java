@@ -88,6 +88,23 @@ class DistributionIT {
         assertTrue(linked.containsAll(needed), "linked " + linked);
     }
 
+    /** The slim runtime's list is what jdeps finds in the jars a slim distribution keeps (the same cut as tina dist --slim). */
+    @Test
+    void slimRuntimeModulesAreWhatTheSlimJarsNeed() throws IOException {
+        List<Path> all = jars();
+        Set<String> leftOut = Distribution.slimLeavesOut(all);
+        List<Path> slim = all.stream().filter(j -> !leftOut.contains(j.getFileName().toString())).toList();
+        assertTrue(slim.size() < all.size(), "the slim cut leaves jars out: " + leftOut);
+        assertEquals(JarDependencies.modules(slim), new TreeSet<>(RuntimeModules.SLIM), "RuntimeModules.SLIM must be what jdeps finds in the slim jars");
+    }
+
+    /** What the runtime leaves out of its modules' natives (X11, splash screen, sound) is not in it; the headless toolkit is. */
+    @Test
+    void runtimeHasNoDesktopOnlyNatives() {
+        for (String so : Distribution.RUNTIME_LEAVES_OUT) assertFalse(Files.exists(home.resolve("runtime/lib").resolve(so)), so);
+        assertTrue(Files.isRegularFile(home.resolve("runtime/lib/libawt_headless.so")));
+    }
+
     @Test
     void onlyThisPlatformsNativesTravel() throws IOException {
         List<String> foreign = new ArrayList<>();
