@@ -16,13 +16,14 @@
 # --threads N         threads for both engines (default 2)
 # --new-tokens N      decode tokens per sequence (default 32)
 # --repeats N         repetitions (Tina: best of N; llama-bench: mean of N) (default 1)
+# --llama-args "ARGS" extra options for llama-bench and llama-batched-bench both (e.g. "--poll 0")
 # --llama-commit ID   llama.cpp's commit for the table (default: git rev-parse in --llama-src, else unknown)
 set -euo pipefail
 
 die() { echo "llamacpp-compare: error: $*" >&2; exit 2; }
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-llama_src= llama_bin= llama_commit= work= tina_list=fp32,int8,int4 llama_list=F16,Q8_0,Q4_K_M qhead=yes threads=2 new_tokens=32 repeats=1
+llama_args=() llama_src= llama_bin= llama_commit= work= tina_list=fp32,int8,int4 llama_list=F16,Q8_0,Q4_K_M qhead=yes threads=2 new_tokens=32 repeats=1
 config="$root/onnx-models/configs/deepseek-r1-distill-qwen-1.5b.json"
 tokenizer="$root/../shared/tokenizers/qwen2-bpe"
 while [ $# -gt 0 ]; do
@@ -39,7 +40,8 @@ while [ $# -gt 0 ]; do
     --new-tokens) new_tokens="${2:?}"; shift 2 ;;
     --repeats) repeats="${2:?}"; shift 2 ;;
     --llama-commit) llama_commit="${2:?}"; shift 2 ;;
-    -h|--help) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --llama-args) read -r -a llama_args <<<"${2:?}"; shift 2 ;;
+    -h|--help) sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1' (--help lists them)" ;;
   esac
 done
@@ -80,6 +82,7 @@ step() { # step NAME: prints and records the load average before a step
   printf '%-28s %s\n' "$1" "${u#*load average: }" >>"$loadlog"
   echo "== $1 (load average ${u#*load average: })" >&2
 }
+skipped() { printf '%-28s %s\n' "$1" "skipped: already in --work" >>"$loadlog"; }
 tina() { # the repository's launcher, without its auto-build; N threads for ONNX Runtime's pools
   TINA_JAVA_OPTS="${TINA_JAVA_OPTS:-} -XX:ActiveProcessorCount=$threads" "$root/tina" "$@"
 }
@@ -96,13 +99,13 @@ hf="$work/hf"
 if [ ! -f "$hf/config.json" ]; then
   step "init-model"
   run_logged "$log/init-model.txt" tina init-model --random --config "$config" --dtype bf16 --out "$hf"
-elif ! cmp -s <(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(json.dumps({k: d[k] for k in ("hidden_size","num_hidden_layers","vocab_size","intermediate_size")}))' "$config") \
+elif skipped "init-model"; ! cmp -s <(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(json.dumps({k: d[k] for k in ("hidden_size","num_hidden_layers","vocab_size","intermediate_size")}))' "$config") \
               <(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(json.dumps({k: d[k] for k in ("hidden_size","num_hidden_layers","vocab_size","intermediate_size")}))' "$hf/config.json"); then
   die "$hf holds another shape than $config: use another --work"
 fi
 head_flag=(); [ "$qhead" = yes ] && head_flag=(--quantize-head)
 for p in "${tina_precs[@]}"; do
-  [ -f "$work/$p/tina-model.json" ] && continue
+  [ -f "$work/$p/tina-model.json" ] && { skipped "export $p"; continue; }
   step "export $p"
   if [ "$p" = fp32 ]; then
     run_logged "$log/export-$p.txt" tina export --model "$hf" --out "$work/$p"
@@ -111,13 +114,16 @@ for p in "${tina_precs[@]}"; do
   fi
 done
 f16="$work/model-F16.gguf"
-if [ ! -f "$f16" ]; then
+if [ -f "$f16" ]; then
+  skipped "gguf F16"
+else
   step "gguf F16"
   run_logged "$log/gguf-F16.txt" python3 "$root/tools/bench/safetensors_to_gguf.py" --model "$hf" --tokenizer "$tokenizer" \
     --gguf-py "$llama_src/gguf-py" --out "$f16" --type f16
 fi
 for f in "${llama_fmts[@]}"; do
-  [ "$f" = F16 ] || [ -f "$work/model-$f.gguf" ] && continue
+  [ "$f" = F16 ] && continue
+  [ -f "$work/model-$f.gguf" ] && { skipped "llama-quantize $f"; continue; }
   step "llama-quantize $f"
   run_logged "$log/quantize-$f.txt" "$llama_bin/llama-quantize" "$f16" "$work/model-$f.gguf.tmp" "$f" "$threads"
   mv "$work/model-$f.gguf.tmp" "$work/model-$f.gguf"
@@ -132,10 +138,10 @@ bench_llama() {
   local f="$1" m="$work/model-$1.gguf"
   step "llama.cpp $f: llama-bench"
   run_logged "$log/llama-bench-$f.jsonl" "$llama_bin/llama-bench" -m "$m" -t "$threads" -p 512 -n "$new_tokens" -b 2048 -ub 512 \
-    -r "$repeats" -o jsonl
+    -r "$repeats" -o jsonl ${llama_args[@]+"${llama_args[@]}"}
   step "llama.cpp $f: batched-bench"
   run_logged "$log/llama-batched-$f.jsonl" "$llama_bin/llama-batched-bench" -m "$m" -t "$threads" -tb "$threads" -c "$ctx" \
-    -b 2048 -ub 512 -npp 1 -ntg "$new_tokens" -npl 1,16 --output-format jsonl
+    -b 2048 -ub 512 -npp 1 -ntg "$new_tokens" -npl 1,16 --output-format jsonl ${llama_args[@]+"${llama_args[@]}"}
   python3 - "$f" "$m" "$log/llama-bench-$f.jsonl" "$log/llama-batched-$f.jsonl" >>"$results" <<'EOF'
 import json, os, sys
 fmt, model, bench, batched = sys.argv[1:]
@@ -203,16 +209,17 @@ done
 step "done"
 
 # ---- the table --------------------------------------------------------------------------------------------------
-python3 - "$results" "$loadlog" "$config" "$threads" "$new_tokens" "$repeats" "$qhead" "$llama_commit" <<'EOF'
+python3 - "$results" "$loadlog" "$config" "$threads" "$new_tokens" "$repeats" "$qhead" "$llama_commit" "${llama_args[*]+${llama_args[*]}}" <<'EOF'
 import sys
-results, loadlog, config, threads, new_tokens, repeats, qhead, commit = sys.argv[1:]
+results, loadlog, config, threads, new_tokens, repeats, qhead, commit, llargs = sys.argv[1:]
+llargs = f" (with {llargs})" if llargs else ""
 rows = [l.rstrip("\n").split("\t") for l in open(results) if l.strip()]
 pair = {"fp32": "F16", "int8": "Q8_0", "int4": "Q4_K_M"}
 llama = {r[1]: r for r in rows if r[0] == "llama.cpp"}
 def ratio(a, b):
     return f"{float(a) / float(b):.2f}×" if a and b and float(b) > 0 else "—"
 print(f"config {config}; {threads} threads each; decode: 1 prompt token, {new_tokens} new tokens per sequence; "
-      f"prefill: 512 prompt tokens; repeats {repeats}; Tina LM head quantized: {qhead}; llama.cpp {commit}")
+      f"prefill: 512 prompt tokens; repeats {repeats}; Tina LM head quantized: {qhead}; llama.cpp {commit}{llargs}")
 print()
 print("| engine / format | weights | decode b1 (tok/s) | decode b16 (tok/s) | prefill 512 (tok/s) | peak RSS | Tina ÷ llama.cpp: b1 / b16 / prefill |")
 print("|---|---|---|---|---|---|---|")
