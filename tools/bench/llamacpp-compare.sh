@@ -83,7 +83,7 @@ step() { # step NAME: prints and records the load average before a step
   echo "== $1 (load average ${u#*load average: })" >&2
 }
 skipped() { printf '%-28s %s\n' "$1" "skipped: already in --work" >>"$loadlog"; }
-tina() { # the repository's launcher, without its auto-build; N threads for ONNX Runtime's pools
+tina() { # the repository's launcher (it rebuilds Tina first when the jar is older than the sources); N threads for ORT
   TINA_JAVA_OPTS="${TINA_JAVA_OPTS:-} -XX:ActiveProcessorCount=$threads" "$root/tina" "$@"
 }
 run_logged() { # run_logged LOGFILE CMD...: output to the log, last lines to stderr on failure
@@ -105,7 +105,11 @@ elif skipped "init-model"; ! cmp -s <(python3 -c 'import json,sys; d=json.load(o
 fi
 head_flag=(); [ "$qhead" = yes ] && head_flag=(--quantize-head)
 for p in "${tina_precs[@]}"; do
-  [ -f "$work/$p/tina-model.json" ] && { skipped "export $p"; continue; }
+  if [ -f "$work/$p/tina-model.json" ]; then
+    [ "$p" = fp32 ] || python3 -c 'import json,sys; q=json.load(open(sys.argv[1]))["quantization"]; sys.exit(0 if q and q["head"] == (sys.argv[2] == "yes") else 1)' \
+      "$work/$p/tina-model.json" "$qhead" || die "$work/$p was exported with another --quantize-head than '$qhead': use another --work"
+    skipped "export $p"; continue
+  fi
   step "export $p"
   if [ "$p" = fp32 ]; then
     run_logged "$log/export-$p.txt" tina export --model "$hf" --out "$work/$p"
