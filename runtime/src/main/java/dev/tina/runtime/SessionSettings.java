@@ -15,6 +15,7 @@ import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /** How to build an ONNX Runtime session: device (execution provider) and threading. */
 public record SessionSettings(Device device, int intraOpThreads, SharedWeights sharedWeights) {
@@ -55,6 +56,9 @@ public record SessionSettings(Device device, int intraOpThreads, SharedWeights s
             }
         }
     }
+
+    /** Sessions profiled so far (their profile files' numbers). */
+    private static final AtomicInteger PROFILED = new AtomicInteger();
 
     /** The process's spinning mode ({@code -Dtina.ort.spinning}, default {@link Spinning#RUN}). */
     public static final Spinning SPINNING = Spinning.parse(System.getProperty("tina.ort.spinning"));
@@ -107,9 +111,10 @@ public record SessionSettings(Device device, int intraOpThreads, SharedWeights s
             o.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
             if (intraOpThreads > 0) o.setIntraOpNumThreads(intraOpThreads);
             SPINNING.addTo(o);
-            // -Dtina.ort.profile=DIR: ONNX Runtime's per-node timings, one JSON per session, written when it closes
+            // -Dtina.ort.profile=DIR: ONNX Runtime's per-node timings, one JSON per session, written when it closes; ONNX Runtime
+            // appends only the time to the second to the prefix, so each session gets its own number or two would share a file
             String profile = System.getProperty("tina.ort.profile");
-            if (profile != null) o.enableProfiling(Path.of(profile, "session").toString());
+            if (profile != null) o.enableProfiling(Path.of(profile, "session-" + PROFILED.incrementAndGet()).toString());
             if (sharedWeights != null) sharedWeights.addTo(o);
             if (device == Device.CUDA) addCuda(o, "--device cuda");
             return o;

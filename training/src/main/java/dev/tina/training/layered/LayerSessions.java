@@ -6,6 +6,7 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import dev.tina.export.onnx.GraphBuilder;
+import dev.tina.runtime.SessionSettings;
 import dev.tina.training.graph.LossHead;
 import dev.tina.training.graph.TrainingGraph;
 
@@ -59,7 +60,7 @@ final class LayerSessions implements AutoCloseable {
             // Ten sessions' intra-op threads spinning after each of their many short runs burned half
             // of the step's CPU time: stories15M 8 × 256, 4.5 CPU-s a step spinning, 2.5 without
             // (the whole graph's 2.5), docs/training.md.
-            o.addConfigEntry("session.intra_op.allow_spinning", "0");
+            SessionSettings.Spinning.FALSE.addTo(o);
             var model = TrainingGraph.model(g);
             String name = model.getGraph().getName().replaceFirst("^tina_", "");
             String profile = System.getProperty("tina.layered.profile"); // a folder: ONNX Runtime's per-node timings, one JSON per piece
