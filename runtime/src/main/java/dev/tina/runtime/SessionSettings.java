@@ -63,6 +63,17 @@ public record SessionSettings(Device device, int intraOpThreads, SharedWeights s
     /** The process's spinning mode ({@code -Dtina.ort.spinning}, default {@link Spinning#RUN}). */
     public static final Spinning SPINNING = Spinning.parse(System.getProperty("tina.ort.spinning"));
 
+    /**
+     * {@code -Dtina.ort.profile=DIR}: ONNX Runtime's per-node timings for the session opened with
+     * {@code o}, one JSON per session in DIR, written when the session closes. ONNX Runtime appends
+     * only the time to the second to the prefix, so each session gets its own number or two opened
+     * together would share a file.
+     */
+    public static void profileIfAsked(OrtSession.SessionOptions o) throws OrtException {
+        String profile = System.getProperty("tina.ort.profile");
+        if (profile != null) o.enableProfiling(Path.of(profile, "session-" + PROFILED.incrementAndGet()).toString());
+    }
+
     /** These settings, with the base weights shared from {@code weights} (see {@link SharedWeights}). */
     public SessionSettings withSharedWeights(SharedWeights weights) { return new SessionSettings(device, intraOpThreads, weights); }
 
@@ -111,10 +122,7 @@ public record SessionSettings(Device device, int intraOpThreads, SharedWeights s
             o.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
             if (intraOpThreads > 0) o.setIntraOpNumThreads(intraOpThreads);
             SPINNING.addTo(o);
-            // -Dtina.ort.profile=DIR: ONNX Runtime's per-node timings, one JSON per session, written when it closes; ONNX Runtime
-            // appends only the time to the second to the prefix, so each session gets its own number or two would share a file
-            String profile = System.getProperty("tina.ort.profile");
-            if (profile != null) o.enableProfiling(Path.of(profile, "session-" + PROFILED.incrementAndGet()).toString());
+            profileIfAsked(o);
             if (sharedWeights != null) sharedWeights.addTo(o);
             if (device == Device.CUDA) addCuda(o, "--device cuda");
             return o;

@@ -108,7 +108,7 @@ public final class DecoderGraph {
     private final Map<String, DType> storage = new HashMap<>();
 
     private boolean dropoutSeedDeclared;
-    private String batchDim, seqDim, qShape, kvShape, cos4, sin4, cos5, sin5, allowed;
+    private String batchDim, seqDim, qShape, kvShape, cos4, sin4, cos5, sin5, maskBias;
 
     private DecoderGraph(GraphBuilder g, ModelConfig c, WeightSource weights, List<Projection> loraTargets, Variant variant,
                          QuantizedWeights quantized) {
@@ -369,8 +369,19 @@ public final class DecoderGraph {
             String causal = g.op("LessOrEqual", List.of(keyPos, queryPos));                      // [S, T]
             String pad = g.op("Unsqueeze", List.of(g.op("Cast", List.of("attention_mask"), attr("to", (long) BOOL)),
                     g.constInt64(1, 2, 3)));                                                      // [B, 1, 1, 1, T]
-            allowed = g.op("And", List.of(pad, causal));                                          // [B, 1, 1, S, T]
+            maskBias = maskBias(g, g.op("And", List.of(pad, causal)));                           // [B, 1, 1, S, T]
         }
+    }
+
+    /**
+     * 0 where {@code allowed}, −FLT_MAX elsewhere, added to the attention scores. Equal, bit for bit,
+     * to {@code Where(allowed, scores, −FLT_MAX)} for every finite score below 2^103 (the sum rounds
+     * to −FLT_MAX), but computed once per graph on the mask's [.., S, T] instead of once per layer
+     * on every head's scores, and its gradient is the identity where Where's was another pass:
+     * stories15M 8 × 256, 70 ms of a 1.1 s training step.
+     */
+    public static String maskBias(GraphBuilder g, String allowed) {
+        return g.op("Where", List.of(allowed, g.constFloat(0f), g.constFloat(-Float.MAX_VALUE)));
     }
 
     private String layer(int i, String h) throws Exception {
@@ -395,27 +406,32 @@ public final class DecoderGraph {
                     presentK = g.opNamed("Concat", presentKey(i), List.of(pastKey(i), kRot), attr("axis", 2L));  // [B,KVH,T,D]
                     presentV = g.opNamed("Concat", presentValue(i), List.of(pastValue(i), v4), attr("axis", 2L));
                 }
-                String qScaled = g.op("Mul", List.of(qRot, g.constFloat((float) (1.0 / Math.sqrt(d)))));
+                String qScaled = g.unbroadcast(g.op("Mul", List.of(qRot, g.constFloat((float) (1.0 / Math.sqrt(d))))), 0);
                 String kT = g.op("Unsqueeze", List.of(g.op("Transpose", List.of(presentK), attrInts("perm", 0, 1, 3, 2)), g.constInt64(2)));
-                String scores = g.op("MatMul", List.of(qScaled, kT));                                  // [B,KVH,G,S,T]
-                String masked = g.op("Where", List.of(allowed, scores, g.constFloat(-Float.MAX_VALUE)));
+                String scores = g.unbroadcast(g.op("MatMul", List.of(qScaled, kT)), 0);              // [B,KVH,G,S,T]
+                String masked = g.unbroadcast(g.op("Add", List.of(scores, maskBias)), 0);
                 String probs = g.op("Softmax", List.of(masked), attr("axis", -1L));
-                String ctx = g.op("MatMul", List.of(probs, g.op("Unsqueeze", List.of(presentV, g.constInt64(2))))); // [B,KVH,G,S,D]
+                String ctx = g.unbroadcast(g.op("MatMul", List.of(probs, g.op("Unsqueeze", List.of(presentV, g.constInt64(2))))), 0); // [B,KVH,G,S,D]
                 String ctx2 = g.op("Reshape", List.of(g.op("Transpose", List.of(ctx), attrInts("perm", 0, 3, 1, 2, 4)),
                         g.constInt64(-1, (long) c.numAttentionHeads() * d)));
                 attnOut = linear(ctx2, i, Projection.O_PROJ);
             }
         }
-        h = g.op("Add", List.of(h, attnOut));
+        h = g.unbroadcast(g.op("Add", List.of(h, attnOut)), 0, 1);
         String mlpOut;
         try (var s = g.scope("mlp")) {
             String x = rmsNorm(h, prefix + "post_attention_layernorm.weight");
             String gate = linear(x, i, Projection.GATE_PROJ);
             String up = linear(x, i, Projection.UP_PROJ);
-            String act = g.op("Mul", List.of(g.op("Mul", List.of(gate, g.op("Sigmoid", List.of(gate)))), up));
+            String act = silu(g, gate, up);
             mlpOut = linear(act, i, Projection.DOWN_PROJ);
         }
-        return g.op("Add", List.of(h, mlpOut));
+        return g.unbroadcast(g.op("Add", List.of(h, mlpOut)), 0, 1);
+    }
+
+    /** SiLU(gate) ⊙ up, shared with the per-layer training graphs (the three have one shape). */
+    public static String silu(GraphBuilder g, String gate, String up) {
+        return g.unbroadcast(g.op("Mul", List.of(g.unbroadcast(g.op("Mul", List.of(gate, g.op("Sigmoid", List.of(gate)))), 0, 1), up)), 0, 1);
     }
 
     /** x · rsqrt(mean(x²) + eps) · w, in the op pattern ONNX Runtime fuses into SimplifiedLayerNormalization. */
@@ -428,7 +444,7 @@ public final class DecoderGraph {
         String sq = g.op("Pow", List.of(x, g.constFloat(2f)));
         String mean = g.op("ReduceMean", List.of(sq), attrInts("axes", -1), attr("keepdims", 1L));
         String denom = g.op("Sqrt", List.of(g.op("Add", List.of(mean, g.constFloat((float) eps)))));
-        return g.op("Mul", List.of(g.op("Div", List.of(x, denom)), w));
+        return g.unbroadcast(g.op("Mul", List.of(g.unbroadcast(g.op("Div", List.of(x, denom)), 0), w)), 0);
     }
 
     /** rotate_half RoPE: x·cos + concat(−x₂, x₁)·sin over the last axis. */
@@ -437,7 +453,8 @@ public final class DecoderGraph {
         String x1 = g.op("Slice", List.of(x, g.constInt64(0), g.constInt64(d / 2), axis));
         String x2 = g.op("Slice", List.of(x, g.constInt64(d / 2), g.constInt64(d), axis));
         String rotated = g.op("Concat", List.of(g.op("Neg", List.of(x2)), x1), attr("axis", -1L));
-        return g.op("Add", List.of(g.op("Mul", List.of(x, cos)), g.op("Mul", List.of(rotated, sin))));
+        return g.unbroadcast(g.op("Add", List.of(g.unbroadcast(g.op("Mul", List.of(x, cos)), 0),
+                g.unbroadcast(g.op("Mul", List.of(rotated, sin)), 0))), 0, 1);
     }
 
     /**
@@ -471,8 +488,8 @@ public final class DecoderGraph {
     /** base + scale · (x Aᵀ) Bᵀ: the LoRA branch of {@link #linear}, shared with the per-layer training graphs. */
     public static String loraBranch(GraphBuilder g, String x, String base, String a, String b, String scale) {
         String xa = g.op("Gemm", List.of(x, a), attr("transB", 1L));
-        String scaled = g.op("Mul", List.of(xa, scale));
-        return g.op("Gemm", List.of(scaled, b, base), attr("transB", 1L));
+        String scaled = g.unbroadcast(g.op("Mul", List.of(xa, scale)), 0);
+        return g.unbroadcast(g.op("Gemm", List.of(scaled, b, base), attr("transB", 1L)), 2);
     }
 
     public static final String DROPOUT_SEED = "lora_dropout_seed";

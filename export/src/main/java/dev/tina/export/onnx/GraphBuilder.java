@@ -43,6 +43,8 @@ public final class GraphBuilder {
     private final Set<String> usedNames = new HashSet<>();
     private final Set<String> initializers = new HashSet<>();
     private final Map<String, long[]> int64Constants = new HashMap<>();
+    /** Node output → inputs that no broadcasting expands (see {@link #unbroadcast}). */
+    private final Map<String, Set<Integer>> unbroadcast = new HashMap<>();
 
     /** @param external where weights go; null keeps every initializer inline (tests, small graphs) */
     public GraphBuilder(String name, ExternalDataWriter external) {
@@ -70,6 +72,26 @@ public final class GraphBuilder {
 
     private String prefix() {
         return "/" + String.join("/", scope);
+    }
+
+    /**
+     * Records that no broadcasting expands inputs {@code inputs} of the node that produced
+     * {@code output} (elementwise: the input has the output's shape; MatMul: its batch dimensions
+     * are the output's), so a gradient flowing back to them already has their shape and needs no
+     * reduction. Only a hint for the gradient builder, whose generic reduction (a copy when nothing
+     * is reduced) is then left out; a wrong hint gives gradients of the wrong shape, which the
+     * parity tests catch. Returns {@code output}.
+     */
+    public String unbroadcast(String output, int... inputs) {
+        Set<Integer> set = unbroadcast.computeIfAbsent(output, k -> new HashSet<>());
+        for (int i : inputs) set.add(i);
+        return output;
+    }
+
+    /** Whether input {@code input} of the node producing {@code output} was marked by {@link #unbroadcast}. */
+    public boolean isUnbroadcast(String output, int input) {
+        Set<Integer> set = unbroadcast.get(output);
+        return set != null && set.contains(input);
     }
 
     /** One node with one output; returns the output name. */

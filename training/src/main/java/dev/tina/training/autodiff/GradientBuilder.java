@@ -159,6 +159,11 @@ public final class GradientBuilder {
      * {@code t} (the shape of a broadcast result) summed down to the shape of {@code x}: the axes
      * come from {@code BroadcastGradientArgs} at run time, so any broadcasting works.
      */
+    String reduceTo(String t, NodeProto n, int input) {
+        return g.isUnbroadcast(n.getOutput(0), input) ? t : reduceTo(t, n.getInput(input));
+    }
+
+    /** As {@link #reduceTo(String, NodeProto, int)} for a value {@code x} whatever node consumed it. */
     String reduceTo(String t, String x) {
         String[] axes = g.opMulti(MS, "BroadcastGradientArgs", 2, List.of(shape(x), shape(t)));
         String summed = op("ReduceSum", List.of(t, axes[0]), attr("keepdims", 1L), attr("noop_with_empty_axes", 1L));

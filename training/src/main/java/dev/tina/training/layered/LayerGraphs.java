@@ -166,7 +166,7 @@ public final class LayerGraphs {
         String k = g.op("Reshape", List.of(projection(g, x, Projection.K_PROJ), g.constInt64(-1, kvh, d)));
         String v = g.op("Reshape", List.of(projection(g, x, Projection.V_PROJ), g.constInt64(-1, kvh, d)));
         String qRot = DecoderGraph.rope(g, q, cos, sin, d);
-        g.opNamed("Mul", Q, List.of(qRot, g.constFloat((float) (1.0 / Math.sqrt(d)))));
+        g.unbroadcast(g.opNamed("Mul", Q, List.of(qRot, g.constFloat((float) (1.0 / Math.sqrt(d))))), 0);
         g.opNamed("Identity", K, List.of(DecoderGraph.rope(g, k, cos, sin, d)));
         g.opNamed("Identity", V, List.of(v));
         List<Vjp.Output> outs = List.of(new Vjp.Output(Q, "n", heads, d), new Vjp.Output(K, "n", kvh, d), new Vjp.Output(V, "n", kvh, d));
@@ -199,7 +199,7 @@ public final class LayerGraphs {
                 attrInts("perm", 1, 2, 0, 3));                                                   // [kvh, G, sq, d]
         String kT = g.op("Unsqueeze", List.of(g.op("Transpose", List.of(K), attrInts("perm", 1, 2, 0)), g.constInt64(1))); // [kvh,1,d,tk]
         String v4 = g.op("Unsqueeze", List.of(g.op("Transpose", List.of(V), attrInts("perm", 1, 0, 2)), g.constInt64(1)));  // [kvh,1,tk,d]
-        String scores = g.op("MatMul", List.of(q4, kT));                                          // [kvh, G, sq, tk]
+        String scores = g.unbroadcast(g.op("MatMul", List.of(q4, kT)), 0);                                          // [kvh, G, sq, tk]
         String one = g.constInt64Scalar(1);
         String sq = g.op("Squeeze", List.of(g.op("Slice", List.of(g.op("Shape", List.of(Q)), g.constInt64(0), g.constInt64(1))), g.constInt64(0)));
         String tk = g.op("Squeeze", List.of(g.op("Shape", List.of(KEY_MASK)), g.constInt64(0)));
@@ -209,9 +209,9 @@ public final class LayerGraphs {
                 g.constInt64(1)));                                                                 // [sq, 1]
         String allowed = g.op("And", List.of(g.op("Cast", List.of(KEY_MASK), attr("to", (long) BOOL)),
                 g.op("LessOrEqual", List.of(keyPos, queryPos))));                                  // [sq, tk]
-        String masked = g.op("Where", List.of(allowed, scores, g.constFloat(-Float.MAX_VALUE)));
+        String masked = g.unbroadcast(g.op("Add", List.of(scores, DecoderGraph.maskBias(g, allowed))), 0);
         String probs = g.op("Softmax", List.of(masked), attr("axis", -1L));
-        String ctx = g.op("MatMul", List.of(probs, v4));                                          // [kvh, G, sq, d]
+        String ctx = g.unbroadcast(g.op("MatMul", List.of(probs, v4)), 0);                                          // [kvh, G, sq, d]
         g.opNamed("Reshape", O, List.of(g.op("Transpose", List.of(ctx), attrInts("perm", 2, 0, 1, 3)), g.constInt64(-1, (long) heads * d)));
         if (!backward) {
             g.output(O, FLOAT, "sq", heads * d);
@@ -235,12 +235,12 @@ public final class LayerGraphs {
         g.input(O, FLOAT, "n", hd);
         List<String> wrt = new ArrayList<>(List.of(H, O));
         declareLora(g, mlpTargets(), wrt);
-        String h2 = g.op("Add", List.of(H, projection(g, O, Projection.O_PROJ)));
+        String h2 = g.unbroadcast(g.op("Add", List.of(H, projection(g, O, Projection.O_PROJ))), 0, 1);
         String x = DecoderGraph.rmsNorm(g, h2, weightInput(g, "post_attention_layernorm.weight", c.hiddenSize()), c.rmsNormEps());
         String gate = projection(g, x, Projection.GATE_PROJ);
         String up = projection(g, x, Projection.UP_PROJ);
-        String act = g.op("Mul", List.of(g.op("Mul", List.of(gate, g.op("Sigmoid", List.of(gate)))), up));
-        g.opNamed("Add", H_OUT, List.of(h2, projection(g, act, Projection.DOWN_PROJ)));
+        String act = DecoderGraph.silu(g, gate, up);
+        g.unbroadcast(g.opNamed("Add", H_OUT, List.of(h2, projection(g, act, Projection.DOWN_PROJ))), 0, 1);
         if (!backward) {
             g.output(H_OUT, FLOAT, "n", c.hiddenSize());
             return g;

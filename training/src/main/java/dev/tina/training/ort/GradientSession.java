@@ -4,6 +4,8 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
+import dev.tina.runtime.SessionSettings;
+import dev.tina.runtime.SharedWeights;
 import dev.tina.training.graph.LossHead;
 import dev.tina.training.graph.MicroBatch;
 import dev.tina.training.graph.TrainingGraph;
@@ -27,7 +29,7 @@ public final class GradientSession implements GradientEngine {
     private final List<String> params;
     private final Set<String> paramSet;
     private final Map<String, long[]> shapes;
-    private final dev.tina.runtime.SessionSettings.Device device;
+    private final SessionSettings.Device device;
     /** Host→device and device→host bytes of the last run and in total (only counted off the CPU). */
     private final long[] lastCopy = new long[2], totalCopy = new long[2];
 
@@ -46,8 +48,8 @@ public final class GradientSession implements GradientEngine {
 
     /** @param shared base weights shared with other sessions over the same export (null: load them) */
     public GradientSession(TrainingGraph.Built graph, Map<String, long[]> shapes, boolean lowMemory,
-                           dev.tina.runtime.SharedWeights shared) throws OrtException {
-        this(graph, shapes, lowMemory, shared, dev.tina.runtime.SessionSettings.Device.CPU);
+                           SharedWeights shared) throws OrtException {
+        this(graph, shapes, lowMemory, shared, SessionSettings.Device.CPU);
     }
 
     /**
@@ -57,7 +59,7 @@ public final class GradientSession implements GradientEngine {
      *               {@link #lastCopyBytes()} counts those bytes so reports can show the cost.
      */
     public GradientSession(TrainingGraph.Built graph, Map<String, long[]> shapes, boolean lowMemory,
-                           dev.tina.runtime.SharedWeights shared, dev.tina.runtime.SessionSettings.Device device) throws OrtException {
+                           SharedWeights shared, SessionSettings.Device device) throws OrtException {
         this.env = TrainingNatives.requireTraining();
         this.params = graph.params();
         this.paramSet = Set.copyOf(params);
@@ -65,10 +67,12 @@ public final class GradientSession implements GradientEngine {
         this.device = device.ortDevice();
         try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
             o.setDeterministicCompute(true);
+            SessionSettings.SPINNING.addTo(o); // no spinning through the optimizer and the sampling that follow a run
+            SessionSettings.profileIfAsked(o);
             if (shared != null) shared.addTo(o); // turns pre-packing off too
             else if (lowMemory) o.addConfigEntry("session.disable_prepacking", "1");
-            if (this.device == dev.tina.runtime.SessionSettings.Device.CUDA) {
-                dev.tina.runtime.SessionSettings.addCuda(o, "--device " + device.cli() + " (training)");
+            if (this.device == SessionSettings.Device.CUDA) {
+                SessionSettings.addCuda(o, "--device " + device.cli() + " (training)");
             }
             this.session = env.createSession(graph.file().toString(), o);
         }
@@ -103,7 +107,7 @@ public final class GradientSession implements GradientEngine {
                 }
                 float[] kl = r.get(LossHead.KL).isPresent() ? OrtValues.floats(r, LossHead.KL) : null;
                 Result res = new Result(OrtValues.floats(r, LossHead.LOSS)[0], OrtValues.floats(r, LossHead.LOGPS), kl, grads);
-                if (device != dev.tina.runtime.SessionSettings.Device.CPU) countCopies(feed, res);
+                if (device != SessionSettings.Device.CPU) countCopies(feed, res);
                 return res;
             }
         } finally {

@@ -5,6 +5,7 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.OrtTrainingSession;
+import dev.tina.runtime.SessionSettings;
 import dev.tina.training.graph.LossHead;
 import dev.tina.training.graph.MicroBatch;
 
@@ -33,7 +34,7 @@ public final class LoraTrainingSession implements AutoCloseable {
 
     /** Opens a session from a checkpoint (the initial one, or one this session saved). */
     public static LoraTrainingSession open(TrainingArtifacts.Files files, Path checkpoint) throws OrtException {
-        return open(files, checkpoint, dev.tina.runtime.SessionSettings.Device.CPU);
+        return open(files, checkpoint, SessionSettings.Device.CPU);
     }
 
     /**
@@ -41,14 +42,14 @@ public final class LoraTrainingSession implements AutoCloseable {
      * training runs on CUDA) adds ONNX Runtime's CUDA execution provider, which needs the
      * training-enabled CUDA build of the natives (bytedeco's 1.24.1 linux-x86_64-gpu, {@code -Pgpu}).
      */
-    public static LoraTrainingSession open(TrainingArtifacts.Files files, Path checkpoint, dev.tina.runtime.SessionSettings.Device device)
+    public static LoraTrainingSession open(TrainingArtifacts.Files files, Path checkpoint, SessionSettings.Device device)
             throws OrtException {
         OrtEnvironment env = TrainingNatives.requireTraining();
         // Exact resumption needs the same bits from the same inputs: deterministic kernels.
         try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
             o.setDeterministicCompute(true);
-            if (device.ortDevice() == dev.tina.runtime.SessionSettings.Device.CUDA) {
-                dev.tina.runtime.SessionSettings.addCuda(o, "--device " + device.cli() + " (training session)");
+            if (device.ortDevice() == SessionSettings.Device.CUDA) {
+                SessionSettings.addCuda(o, "--device " + device.cli() + " (training session)");
             }
             OrtTrainingSession s = env.createTrainingSession(checkpoint.toString(), files.train().toString(), files.eval().toString(),
                     files.optimizer().toString(), o);

@@ -158,6 +158,7 @@ class GradientRulesTest {
         check("Exp", List.of(in("x", 2, 3)), NONE, new long[]{2, 3}, (g, n) -> g.op("Exp", List.of(n.get(0))));
         check("Sigmoid", List.of(in("x", 2, 3)), NONE, new long[]{2, 3}, (g, n) -> g.op("Sigmoid", List.of(n.get(0))));
         check("Softmax", List.of(in("x", 2, 4)), NONE, new long[]{2, 4}, (g, n) -> g.op("Softmax", List.of(n.get(0)), attr("axis", -1L)));
+        check("LogSoftmax", List.of(in("x", 3, 5)), NONE, new long[]{3, 5}, (g, n) -> g.op("LogSoftmax", List.of(n.get(0)), attr("axis", -1L)));
         check("ReduceLogSumExp", List.of(in("x", 3, 5)), NONE, new long[]{3},
                 (g, n) -> g.op("ReduceLogSumExp", List.of(n.get(0)), attrInts("axes", -1), attr("keepdims", 0L)));
         check("ReduceMean", List.of(in("x", 3, 4)), NONE, new long[]{3, 1},
