@@ -171,6 +171,11 @@ public final class GraphBuilder {
     }
 
     /** A float scalar constant (rank 0). */
+    /** Whether {@code name} is this builder's {@link #constFloat} of {@code value}. */
+    public boolean isConstFloat(String name, float value) {
+        return name.equals(constants.get("f32" + Float.floatToRawIntBits(value)));
+    }
+
     public String constFloat(float value) {
         return constants.computeIfAbsent("f32" + Float.floatToRawIntBits(value), k -> {
             String name = uniqueName("/const/float_" + value);

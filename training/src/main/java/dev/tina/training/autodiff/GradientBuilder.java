@@ -151,6 +151,8 @@ public final class GradientBuilder {
 
     String constF(float v) { return g.constFloat(v); }
 
+    boolean isConstF(String name, float v) { return g.isConstFloat(name, v); }
+
     String ints(long... v) { return g.constInt64(v); }
 
     long[] constInts(String name) { return g.int64Constant(name); }

@@ -44,9 +44,10 @@ final class GradientRules {
         r.put("Pow", (b, n, dz) -> {
             String x = n.getInput(0), e = n.getInput(1);
             if (b.needs(e)) throw new IllegalStateException("Pow: gradient with respect to the exponent is not implemented");
-            // e · x^(e-1)
-            String xe1 = b.op("Pow", List.of(x, b.op("Sub", List.of(e, b.one()))));
-            b.add(x, b.reduceTo(b.op("Mul", List.of(dz[0], b.op("Mul", List.of(e, xe1)))), n, 0));
+            // e · x^(e-1); for x² (RMSNorm) 2x = x + x, the same bits without a pass of pow(x, 1)
+            String dx = b.isConstF(e, 2f) ? b.op("Add", List.of(x, x))
+                    : b.op("Mul", List.of(e, b.op("Pow", List.of(x, b.op("Sub", List.of(e, b.one()))))));
+            b.add(x, b.reduceTo(b.op("Mul", List.of(dz[0], dx)), n, 0));
         });
         r.put("Sqrt", (b, n, dz) -> b.add(n.getInput(0),
                 b.op("Div", List.of(dz[0], b.op("Mul", List.of(n.getOutput(0), b.constF(2f)))))));

@@ -154,6 +154,7 @@ class GradientRulesTest {
     void unaryAndReductions() throws Exception {
         check("Neg", List.of(in("x", 2, 3)), NONE, new long[]{2, 3}, (g, n) -> g.op("Neg", List.of(n.get(0))));
         check("Pow2", List.of(in("x", 2, 3)), NONE, new long[]{2, 3}, (g, n) -> g.op("Pow", List.of(n.get(0), g.constFloat(2f))));
+        check("Pow3", List.of(positive("x", 2, 3)), NONE, new long[]{2, 3}, (g, n) -> g.op("Pow", List.of(n.get(0), g.constFloat(3f))));
         check("Sqrt", List.of(positive("x", 2, 3)), NONE, new long[]{2, 3}, (g, n) -> g.op("Sqrt", List.of(n.get(0))));
         check("Exp", List.of(in("x", 2, 3)), NONE, new long[]{2, 3}, (g, n) -> g.op("Exp", List.of(n.get(0))));
         check("Sigmoid", List.of(in("x", 2, 3)), NONE, new long[]{2, 3}, (g, n) -> g.op("Sigmoid", List.of(n.get(0))));
