@@ -18,6 +18,7 @@ import java.util.Map;
 
 import static dev.tina.export.onnx.GraphBuilder.BOOL;
 import static dev.tina.export.onnx.GraphBuilder.FLOAT;
+import static dev.tina.export.onnx.GraphBuilder.INT32;
 import static dev.tina.export.onnx.GraphBuilder.INT64;
 import static dev.tina.export.onnx.GraphBuilder.attr;
 import static dev.tina.export.onnx.GraphBuilder.attrInts;
@@ -480,8 +481,10 @@ public final class DecoderGraph {
                 base = g.op("Gemm", in, attr("transB", 1L));
             }
             if (!loraTargets.contains(p)) return base;
-            String xIn = variant.loraDropout() > 0 ? dropout(x, layer * 16L + p.ordinal()) : x;
-            return loraBranch(g, xIn, base, PeftAdapter.tensorName(layer, p, 'A'), PeftAdapter.tensorName(layer, p, 'B'), LORA_SCALE);
+            boolean drop = variant.loraDropout() > 0;
+            String xIn = drop ? dropout(x, layer * 16L + p.ordinal()) : x;
+            return loraBranch(g, xIn, base, PeftAdapter.tensorName(layer, p, 'A'), PeftAdapter.tensorName(layer, p, 'B'),
+                    drop ? dropoutScale(g, LORA_SCALE, variant.loraDropout()) : LORA_SCALE);
         }
     }
 
@@ -495,10 +498,19 @@ public final class DecoderGraph {
     public static final String DROPOUT_SEED = "lora_dropout_seed";
 
     /**
-     * PEFT's {@code lora_dropout} on the LoRA branch's input, x ⊙ m / keep, with a mask that is a
-     * pure function of ({@code lora_dropout_seed}, module, element index): a counter-based hash in
-     * int64 arithmetic (a multiplicative step, a squaring, a second step, all mod 2³¹−1) rather
-     * than a random op, so the same step gives the same mask on every run and after a resume.
+     * PEFT's {@code lora_dropout} on the LoRA branch's input x [rows, features], x ⊙ m / keep, with a
+     * mask that is a pure function of ({@code lora_dropout_seed}, module, row, feature), so the same
+     * step gives the same mask on every run and after a resume (ONNX's random ops keep state across
+     * runs), in integer arithmetic that every machine computes alike.
+     *
+     * <p>Each row i and feature j gets two random odd 64-bit numbers (R_i, S_i and C_j, D_j: a hash of
+     * the index keyed by the seed and the module, on rows + features values only), and element (i, j)
+     * is kept when R_i·C_j + S_i·D_j (mod 2⁶⁴) falls below keep · 2⁶⁴: for a fixed row the products
+     * by independent uniform odd numbers are independent uniforms, and the sum of two such rank-one
+     * terms has no multiplicative relation between elements. Per element that is two uint64 multiplies,
+     * an add, a compare and a select, where a hash of each element's flat index (three int64 Mod ops,
+     * a division each) took half of a small model's training step. {@code LoraDropoutTest} checks the
+     * rate and the independence of neighbours, of rows and of features.
      * The seed input [1] is set per micro-batch by the trainer and must be declared by the caller.
      */
     public static String loraDropout(GraphBuilder g, String x, long module, double rate) {
@@ -508,26 +520,52 @@ public final class DecoderGraph {
     /**
      * As {@link #loraDropout(GraphBuilder, String, long, double)} with the module's salt
      * ({@code module · 7919 + 17}, int64 [1]) and the seed given as values: one per-layer graph
-     * then serves every layer and gives the same masks as the whole-model graph. {@code firstIndex}
-     * (an int64 scalar, or null for 0) is the flat index of x's first element in the whole
-     * [tokens × features] input, for a graph that sees a block of rows.
+     * then serves every layer and gives the same masks as the whole-model graph. {@code firstRow}
+     * (an int64 scalar, or null for 0) is the index of x's first row in the whole input, for a graph
+     * that sees a block of rows.
      */
-    public static String loraDropout(GraphBuilder g, String x, String salt, double rate, String seed, String firstIndex) {
+    public static String loraDropout(GraphBuilder g, String x, String salt, double rate, String seed, String firstRow) {
         try (var s = g.scope("lora_dropout")) {
-            String p = g.constInt64(2147483647L);
-            String start = firstIndex == null ? g.constInt64Scalar(0) : firstIndex;
-            String idx = g.op("Range", List.of(start, g.op("Add", List.of(start, g.op("Size", List.of(x)))), g.constInt64Scalar(1)));
-            String salted = g.op("Add", List.of(g.op("Mul", List.of(idx, g.constInt64(2654435761L))),
-                    g.op("Add", List.of(g.op("Mul", List.of(seed, g.constInt64(1000003L))), salt))));
-            String z1 = g.op("Mod", List.of(salted, p));          // int Mod takes the divisor's sign: in [0, p)
-            String z2 = g.op("Mod", List.of(g.op("Mul", List.of(z1, z1)), p));
-            String z3 = g.op("Mod", List.of(g.op("Add", List.of(g.op("Mul", List.of(z2, g.constInt64(48271L))), z1)), p));
-            String u = g.op("Div", List.of(g.op("Cast", List.of(z3), attr("to", (long) FLOAT)), g.constFloat(2147483647f)));
-            float keep = (float) (1 - rate);
-            String mask = g.op("Div", List.of(g.op("Cast", List.of(g.op("Less", List.of(u, g.constFloat(keep)))), attr("to", (long) FLOAT)),
-                    g.constFloat(keep)));
-            return g.op("Mul", List.of(x, g.op("Reshape", List.of(mask, g.op("Shape", List.of(x))))));
+            String key = g.op("Add", List.of(g.op("Mul", List.of(seed, g.constInt64(1000003L))), salt));   // int64 [1]
+            String shape = g.op("Shape", List.of(x));
+            String rows = g.op("Squeeze", List.of(g.op("Slice", List.of(shape, g.constInt64(0), g.constInt64(1))), g.constInt64(0)));
+            String cols = g.op("Squeeze", List.of(g.op("Slice", List.of(shape, g.constInt64(1), g.constInt64(2))), g.constInt64(0)));
+            String start = firstRow == null ? g.constInt64Scalar(0) : firstRow;
+            String one = g.constInt64Scalar(1);
+            String row = g.op("Unsqueeze", List.of(g.op("Range", List.of(start, g.op("Add", List.of(start, rows)), one)), g.constInt64(1))); // [rows, 1]
+            String col = g.op("Unsqueeze", List.of(g.op("Range", List.of(g.constInt64Scalar(0), cols, one)), g.constInt64(0)));              // [1, cols]
+            String h = g.op("Add", List.of(
+                    g.op("Mul", List.of(oddHash(g, row, key, 0x2545F491L), oddHash(g, col, key, 0x4F6CDD1DL))),
+                    g.op("Mul", List.of(oddHash(g, row, key, 0x6A09E667L), oddHash(g, col, key, 0x3C6EF372L)))));         // int32 [rows, cols]
+            // int32 products wrap mod 2³²; read as signed, h is uniform on the even numbers of [−2³¹, 2³¹)
+            // (two odd products: an even sum), so the share keep of them lies below −2³¹ + keep · 2³²
+            String kept = g.op("Less", List.of(h, g.constInt32((int) Math.round((1 - rate) * 0x1p32 - 0x1p31))));
+            return g.op("Mul", List.of(x, g.op("Cast", List.of(kept), attr("to", (long) FLOAT))));
         }
+    }
+
+    /**
+     * A random odd 32-bit number (int32) per index: two 31-bit hashes of (index, key, stream) — multiply,
+     * square, multiply, each mod 2³¹−1 — mixed as hi · 2¹⁶ + lo · 2 + 1 and cut to the low 32 bits.
+     */
+    /** The LoRA scale of a branch whose input went through {@link #loraDropout}: scale / keep. */
+    public static String dropoutScale(GraphBuilder g, String scale, double rate) {
+        return g.op("Mul", List.of(scale, g.constFloat((float) (1 / (1 - rate)))));
+    }
+
+    private static String oddHash(GraphBuilder g, String index, String key, long stream) {
+        String p = g.constInt64(2147483647L);
+        String v = g.op("Add", List.of(g.op("Mul", List.of(index, g.constInt64(1000003L))), g.op("Add", List.of(key, g.constInt64(stream)))));
+        String hi = hash31(g, v, p), lo = hash31(g, g.op("Add", List.of(v, g.constInt64(0x5bd1e995L))), p);
+        String odd = g.op("Add", List.of(g.op("Add", List.of(g.op("Mul", List.of(hi, g.constInt64(1L << 16))),
+                g.op("Mul", List.of(lo, g.constInt64(2L))))), g.constInt64(1L)));
+        return g.op("Cast", List.of(odd), attr("to", (long) INT32)); // the low 32 bits, still odd
+    }
+
+    private static String hash31(GraphBuilder g, String v, String p) {
+        String z1 = g.op("Mod", List.of(g.op("Mul", List.of(v, g.constInt64(2654435761L))), p)); // int Mod takes the divisor's sign: [0, p)
+        String z2 = g.op("Mod", List.of(g.op("Mul", List.of(z1, z1)), p));
+        return g.op("Mod", List.of(g.op("Add", List.of(g.op("Mul", List.of(z2, g.constInt64(48271L))), z1)), p));
     }
 
     private String dropout(String x, long module) {

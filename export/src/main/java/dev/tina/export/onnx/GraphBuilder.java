@@ -136,6 +136,10 @@ public final class GraphBuilder {
         return AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.INT).setI(v).build();
     }
 
+    public static AttributeProto attr(String name, String v) {
+        return AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.STRING).setS(ByteString.copyFromUtf8(v)).build();
+    }
+
     public static AttributeProto attr(String name, float v) {
         return AttributeProto.newBuilder().setName(name).setType(AttributeProto.AttributeType.FLOAT).setF(v).build();
     }
@@ -156,6 +160,18 @@ public final class GraphBuilder {
             graph.addInitializer(t);
             initializers.add(name);
             int64Constants.put(name, values.clone());
+            return name;
+        });
+    }
+
+    /** An int32 [n] constant (shared by value). */
+    public String constInt32(int... values) {
+        return constants.computeIfAbsent("i32" + Arrays.toString(values), k -> {
+            String name = uniqueName("/const/int32_" + String.join("_", Arrays.stream(values).mapToObj(v -> v < 0 ? "m" + -v : "" + v).toList()));
+            var t = TensorProto.newBuilder().setName(name).setDataType(INT32).addDims(values.length);
+            for (int v : values) t.addInt32Data(v);
+            graph.addInitializer(t);
+            initializers.add(name);
             return name;
         });
     }

@@ -61,7 +61,7 @@ class LoraDropoutTest {
             float[] a = mask(s, 1, 200, 50), again = mask(s, 1, 200, 50), b = mask(s, 2, 200, 50);
             int kept = 0, bothNeighbours = 0, differ = 0;
             for (int i = 0; i < a.length; i++) {
-                assertTrue(a[i] == 0f || Math.abs(a[i] - 1 / 0.7f) < 1e-6, "kept values are scaled by 1/keep");
+                assertTrue(a[i] == 0f || a[i] == 1f, "kept values are x itself (1/keep goes into the branch's scale)");
                 if (a[i] != 0) kept++;
                 if (i > 0 && a[i] != 0 && a[i - 1] != 0) bothNeighbours++;
                 if ((a[i] != 0) != (b[i] != 0)) differ++;
@@ -71,6 +71,34 @@ class LoraDropoutTest {
             assertEquals(0.7, (double) kept / n, 0.02, "keep rate");
             assertEquals(0.49, (double) bothNeighbours / (n - 1), 0.03, "neighbours independent");
             assertEquals(0.42, (double) differ / n, 0.03, "another seed, another mask");
+            // rows and features: the mask is built from per-row and per-feature numbers, so check that
+            // no pair of features (over the rows) and no pair of rows (over the features) moves together:
+            // the mean |P(both kept) − keep²| over all pairs stays near that of independent Bernoullis
+            assertPairsIndependent(a, 200, 50, 0.7);
+            assertPairsIndependent(mask(s, 9, 50, 200), 50, 200, 0.7);
+        }
+    }
+
+    /** Mean over column pairs (rows as samples) and over row pairs (columns as samples) of |both kept − keep²|. */
+    static void assertPairsIndependent(float[] m, int rows, int cols, double keep) {
+        double p2 = keep * keep;
+        for (boolean byColumn : new boolean[]{true, false}) {
+            int units = byColumn ? cols : rows, samples = byColumn ? rows : cols;
+            double sum = 0;
+            int pairs = 0;
+            for (int u = 0; u < units; u++) {
+                for (int v = u + 1; v < units; v++, pairs++) {
+                    int both = 0;
+                    for (int k = 0; k < samples; k++) {
+                        float x = byColumn ? m[k * cols + u] : m[u * cols + k], y = byColumn ? m[k * cols + v] : m[v * cols + k];
+                        if (x != 0 && y != 0) both++;
+                    }
+                    sum += Math.abs((double) both / samples - p2);
+                }
+            }
+            // E|mean of n Bernoulli(p²) − p²| ≈ √(2/π)·σ for independent pairs
+            double expected = Math.sqrt(2 / Math.PI) * Math.sqrt(p2 * (1 - p2) / samples);
+            assertEquals(expected, sum / pairs, 0.25 * expected, (byColumn ? "feature" : "row") + " pairs independent");
         }
     }
 
