@@ -13,6 +13,7 @@ import dev.tina.export.quant.QuantizedWeights;
 
 import java.io.IOException;
 import java.util.HashMap;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 
@@ -110,6 +111,14 @@ public final class DecoderGraph {
 
     private boolean dropoutSeedDeclared;
     private String batchDim, seqDim, qShape, kvShape, cos4, sin4, cos5, sin5, maskBias;
+    /** Without a cache: the query blocks' [lo, hi) along the sequence (int64 [1] each) and their mask biases. */
+    private String[] blockLo, blockHi, blockBias;
+    /**
+     * Query blocks of a pass without a cache (training, scoring): block k's queries [lo, hi) see
+     * only keys [0, hi), so the causal upper triangle outside the diagonal blocks is never computed:
+     * (K + 1) / 2K of the full S × S products, softmax and their gradients (62.5% at K = 4).
+     */
+    static final int QUERY_BLOCKS = 4;
 
     private DecoderGraph(GraphBuilder g, ModelConfig c, WeightSource weights, List<Projection> loraTargets, Variant variant,
                          QuantizedWeights quantized) {
@@ -371,6 +380,19 @@ public final class DecoderGraph {
             String pad = g.op("Unsqueeze", List.of(g.op("Cast", List.of("attention_mask"), attr("to", (long) BOOL)),
                     g.constInt64(1, 2, 3)));                                                      // [B, 1, 1, 1, T]
             maskBias = maskBias(g, g.op("And", List.of(pad, causal)));                           // [B, 1, 1, S, T]
+            if (!variant.kvCache()) {
+                // T = S here; boundaries S·k/K (empty blocks when S < K are fine: empty products)
+                blockLo = new String[QUERY_BLOCKS];
+                blockHi = new String[QUERY_BLOCKS];
+                blockBias = new String[QUERY_BLOCKS];
+                for (int k = 0; k < QUERY_BLOCKS; k++) {
+                    blockLo[k] = k == 0 ? g.constInt64(0) : blockHi[k - 1];
+                    blockHi[k] = k == QUERY_BLOCKS - 1 ? seqDim
+                            : g.op("Div", List.of(g.op("Mul", List.of(seqDim, g.constInt64(k + 1))), g.constInt64(QUERY_BLOCKS)));
+                    blockBias[k] = g.op("Slice", List.of(maskBias, g.op("Concat", List.of(blockLo[k], g.constInt64(0)), attr("axis", 0L)),
+                            g.op("Concat", List.of(blockHi[k], blockHi[k]), attr("axis", 0L)), g.constInt64(3, 4)));      // [B,1,1,hi−lo,hi]
+                }
+            }
         }
     }
 
@@ -408,11 +430,19 @@ public final class DecoderGraph {
                     presentV = g.opNamed("Concat", presentValue(i), List.of(pastValue(i), v4), attr("axis", 2L));
                 }
                 String qScaled = g.unbroadcast(g.op("Mul", List.of(qRot, g.constFloat((float) (1.0 / Math.sqrt(d))))), 0);
-                String kT = g.op("Unsqueeze", List.of(g.op("Transpose", List.of(presentK), attrInts("perm", 0, 1, 3, 2)), g.constInt64(2)));
-                String scores = g.unbroadcast(g.op("MatMul", List.of(qScaled, kT)), 0);              // [B,KVH,G,S,T]
-                String masked = g.unbroadcast(g.op("Add", List.of(scores, maskBias)), 0);
-                String probs = g.op("Softmax", List.of(masked), attr("axis", -1L));
-                String ctx = g.unbroadcast(g.op("MatMul", List.of(probs, g.op("Unsqueeze", List.of(presentV, g.constInt64(2))))), 0); // [B,KVH,G,S,D]
+                String ctx;                                                                             // [B,KVH,G,S,D]
+                if (variant.kvCache()) {
+                    ctx = attend(qScaled, presentK, presentV, maskBias);
+                } else {
+                    String[] parts = new String[QUERY_BLOCKS];
+                    for (int b = 0; b < QUERY_BLOCKS; b++) {
+                        String queries = g.op("Slice", List.of(qScaled, blockLo[b], blockHi[b], g.constInt64(3)));
+                        String keys = g.op("Slice", List.of(presentK, g.constInt64(0), blockHi[b], g.constInt64(2)));
+                        String values = g.op("Slice", List.of(presentV, g.constInt64(0), blockHi[b], g.constInt64(2)));
+                        parts[b] = attend(queries, keys, values, blockBias[b]);
+                    }
+                    ctx = g.op("Concat", Arrays.asList(parts), attr("axis", 3L));
+                }
                 String ctx2 = g.op("Reshape", List.of(g.op("Transpose", List.of(ctx), attrInts("perm", 0, 3, 1, 2, 4)),
                         g.constInt64(-1, (long) c.numAttentionHeads() * d)));
                 attnOut = linear(ctx2, i, Projection.O_PROJ);
@@ -433,6 +463,14 @@ public final class DecoderGraph {
     /** SiLU(gate) ⊙ up, shared with the per-layer training graphs (the three have one shape). */
     public static String silu(GraphBuilder g, String gate, String up) {
         return g.unbroadcast(g.op("Mul", List.of(g.unbroadcast(g.op("Mul", List.of(gate, g.op("Sigmoid", List.of(gate)))), 0, 1), up)), 0, 1);
+    }
+
+    /** softmax(q·kᵀ + bias)·v for q [B,KVH,G,S,D], k and v [B,KVH,T,D], bias [B,1,1,S,T]; [B,KVH,G,S,D]. */
+    private String attend(String q, String k, String v, String bias) {
+        String kT = g.op("Unsqueeze", List.of(g.op("Transpose", List.of(k), attrInts("perm", 0, 1, 3, 2)), g.constInt64(2)));
+        String scores = g.unbroadcast(g.op("MatMul", List.of(q, kT)), 0);                          // [B,KVH,G,S,T]
+        String probs = g.op("Softmax", List.of(g.unbroadcast(g.op("Add", List.of(scores, bias)), 0)), attr("axis", -1L));
+        return g.unbroadcast(g.op("MatMul", List.of(probs, g.op("Unsqueeze", List.of(v, g.constInt64(2))))), 0);
     }
 
     /** x · rsqrt(mean(x²) + eps) · w, in the op pattern ONNX Runtime fuses into SimplifiedLayerNormalization. */
