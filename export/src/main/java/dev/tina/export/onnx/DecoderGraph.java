@@ -111,8 +111,12 @@ public final class DecoderGraph {
 
     private boolean dropoutSeedDeclared;
     private String batchDim, seqDim, qShape, kvShape, cos4, sin4, cos5, sin5, maskBias;
-    /** Without a cache: the query blocks' [lo, hi) along the sequence (int64 [1] each) and their mask biases. */
-    private String[] blockLo, blockHi, blockBias;
+    /**
+     * Without a cache, per query block (int64 [1] each): the rows it computes, [from, to) ⊇ its own
+     * [lo, hi) and never empty; where its own rows start in those (lo − from); and the mask bias of
+     * its rows over keys [0, to).
+     */
+    private String[] blockFrom, blockTo, blockSkip, blockRows, blockBias;
     /**
      * Query blocks of a pass without a cache (training, scoring): block k's queries [lo, hi) see
      * only keys [0, hi), so the causal upper triangle outside the diagonal blocks is never computed:
@@ -381,16 +385,27 @@ public final class DecoderGraph {
                     g.constInt64(1, 2, 3)));                                                      // [B, 1, 1, 1, T]
             maskBias = maskBias(g, g.op("And", List.of(pad, causal)));                           // [B, 1, 1, S, T]
             if (!variant.kvCache()) {
-                // T = S here; boundaries S·k/K (empty blocks when S < K are fine: empty products)
-                blockLo = new String[QUERY_BLOCKS];
-                blockHi = new String[QUERY_BLOCKS];
+                // T = S here; block k owns query rows [lo, hi) = [S·k/K, S·(k+1)/K). When S < K some
+                // own none; they then compute one row, [max(hi − 1, 0), max(hi, 1)), and keep none of
+                // it: an empty block would make products with an empty inner axis in the backward,
+                // whose outputs ONNX Runtime leaves uninitialised
+                blockFrom = new String[QUERY_BLOCKS];
+                blockTo = new String[QUERY_BLOCKS];
+                blockSkip = new String[QUERY_BLOCKS];
+                blockRows = new String[QUERY_BLOCKS];
                 blockBias = new String[QUERY_BLOCKS];
+                String zero = g.constInt64(0), oneRow = g.constInt64(1);
+                String lo = zero;
                 for (int k = 0; k < QUERY_BLOCKS; k++) {
-                    blockLo[k] = k == 0 ? g.constInt64(0) : blockHi[k - 1];
-                    blockHi[k] = k == QUERY_BLOCKS - 1 ? seqDim
+                    String hi = k == QUERY_BLOCKS - 1 ? seqDim
                             : g.op("Div", List.of(g.op("Mul", List.of(seqDim, g.constInt64(k + 1))), g.constInt64(QUERY_BLOCKS)));
-                    blockBias[k] = g.op("Slice", List.of(maskBias, g.op("Concat", List.of(blockLo[k], g.constInt64(0)), attr("axis", 0L)),
-                            g.op("Concat", List.of(blockHi[k], blockHi[k]), attr("axis", 0L)), g.constInt64(3, 4)));      // [B,1,1,hi−lo,hi]
+                    blockTo[k] = g.op("Max", List.of(hi, oneRow));
+                    blockFrom[k] = g.op("Max", List.of(g.op("Min", List.of(lo, g.op("Sub", List.of(hi, oneRow)))), zero));
+                    blockSkip[k] = g.op("Sub", List.of(lo, blockFrom[k]));
+                    blockRows[k] = g.op("Sub", List.of(hi, lo));
+                    blockBias[k] = g.op("Slice", List.of(maskBias, g.op("Concat", List.of(blockFrom[k], zero), attr("axis", 0L)),
+                            g.op("Concat", List.of(blockTo[k], blockTo[k]), attr("axis", 0L)), g.constInt64(3, 4)));      // [B,1,1,to−from,to]
+                    lo = hi;
                 }
             }
         }
@@ -436,10 +451,11 @@ public final class DecoderGraph {
                 } else {
                     String[] parts = new String[QUERY_BLOCKS];
                     for (int b = 0; b < QUERY_BLOCKS; b++) {
-                        String queries = g.op("Slice", List.of(qScaled, blockLo[b], blockHi[b], g.constInt64(3)));
-                        String keys = g.op("Slice", List.of(presentK, g.constInt64(0), blockHi[b], g.constInt64(2)));
-                        String values = g.op("Slice", List.of(presentV, g.constInt64(0), blockHi[b], g.constInt64(2)));
-                        parts[b] = attend(queries, keys, values, blockBias[b]);
+                        String queries = g.op("Slice", List.of(qScaled, blockFrom[b], blockTo[b], g.constInt64(3)));
+                        String keys = g.op("Slice", List.of(presentK, g.constInt64(0), blockTo[b], g.constInt64(2)));
+                        String values = g.op("Slice", List.of(presentV, g.constInt64(0), blockTo[b], g.constInt64(2)));
+                        String out = attend(queries, keys, values, blockBias[b]);
+                        parts[b] = g.op("Slice", List.of(out, blockSkip[b], g.op("Add", List.of(blockSkip[b], blockRows[b])), g.constInt64(3)));
                     }
                     ctx = g.op("Concat", Arrays.asList(parts), attr("axis", 3L));
                 }
