@@ -557,14 +557,16 @@ public final class DecoderGraph {
      * step gives the same mask on every run and after a resume (ONNX's random ops keep state across
      * runs), in integer arithmetic that every machine computes alike.
      *
-     * <p>Each row i and feature j gets two random odd 64-bit numbers (R_i, S_i and C_j, D_j: a hash of
-     * the index keyed by the seed and the module, on rows + features values only), and element (i, j)
-     * is kept when R_i·C_j + S_i·D_j (mod 2⁶⁴) falls below keep · 2⁶⁴: for a fixed row the products
-     * by independent uniform odd numbers are independent uniforms, and the sum of two such rank-one
-     * terms has no multiplicative relation between elements. Per element that is two uint64 multiplies,
-     * an add, a compare and a select, where a hash of each element's flat index (three int64 Mod ops,
-     * a division each) took half of a small model's training step. {@code LoraDropoutTest} checks the
-     * rate and the independence of neighbours, of rows and of features.
+     * <p>Each row i and feature j gets two random odd 32-bit numbers (R_i, S_i and C_j, D_j: hashes of
+     * the index keyed by the seed, and for features by the module too; the rows' are made once per
+     * graph), and element (i, j) is kept when R_i·C_j + S_i·D_j (mod 2³²) falls in the lowest share
+     * keep of its range: for a fixed row the products by independent uniform odd numbers are
+     * independent uniforms, and the sum of two such rank-one terms has no multiplicative relation
+     * between elements. Per element that is two int32 multiplies, an add, a compare and a cast, where
+     * a hash of each element's flat index (three int64 Mod ops, a division each) took half of a small
+     * model's training step. The mask is 0/1: PEFT's 1/keep goes into the branch's scale
+     * ({@link #dropoutScale}). {@code LoraDropoutTest} checks the rate and the independence of
+     * neighbours, of rows, of features and of modules.
      * The seed input [1] is set per micro-batch by the trainer and must be declared by the caller.
      */
     public static String loraDropout(GraphBuilder g, String x, long module, double rate) {
@@ -580,17 +582,20 @@ public final class DecoderGraph {
      */
     public static String loraDropout(GraphBuilder g, String x, String salt, double rate, String seed, String firstRow) {
         try (var s = g.scope("lora_dropout")) {
-            String key = g.op("Add", List.of(g.op("Mul", List.of(seed, g.constInt64(1000003L))), salt));   // int64 [1]
-            String shape = g.op("Shape", List.of(x));
-            String rows = g.op("Squeeze", List.of(g.op("Slice", List.of(shape, g.constInt64(0), g.constInt64(1))), g.constInt64(0)));
-            String cols = g.op("Squeeze", List.of(g.op("Slice", List.of(shape, g.constInt64(1), g.constInt64(2))), g.constInt64(0)));
             String start = firstRow == null ? g.constInt64Scalar(0) : firstRow;
             String one = g.constInt64Scalar(1);
-            String row = g.op("Unsqueeze", List.of(g.op("Range", List.of(start, g.op("Add", List.of(start, rows)), one)), g.constInt64(1))); // [rows, 1]
-            String col = g.op("Unsqueeze", List.of(g.op("Range", List.of(g.constInt64Scalar(0), cols, one)), g.constInt64(0)));              // [1, cols]
-            String h = g.op("Add", List.of(
-                    g.op("Mul", List.of(oddHash(g, row, key, 0x2545F491L), oddHash(g, col, key, 0x4F6CDD1DL))),
-                    g.op("Mul", List.of(oddHash(g, row, key, 0x6A09E667L), oddHash(g, col, key, 0x3C6EF372L)))));         // int32 [rows, cols]
+            String shape = g.op("Shape", List.of(x));
+            // the rows' numbers depend on the seed only: every LoRA input of one graph has the same rows
+            // (its tokens), so they are made once per graph and shared by all modules
+            String[] rs = g.memo("lora_dropout_rows/" + seed + "/" + start, 2, () -> {
+                String rows = g.op("Squeeze", List.of(g.op("Slice", List.of(shape, g.constInt64(0), g.constInt64(1))), g.constInt64(0)));
+                String row = g.op("Unsqueeze", List.of(g.op("Range", List.of(start, g.op("Add", List.of(start, rows)), one)), g.constInt64(1))); // [rows, 1]
+                return oddPair(g, row, g.op("Add", List.of(g.op("Mul", List.of(seed, g.constInt64(1000003L))), g.constInt64(0x2545F491L))));
+            });
+            String cols = g.op("Squeeze", List.of(g.op("Slice", List.of(shape, g.constInt64(1), g.constInt64(2))), g.constInt64(0)));
+            String col = g.op("Unsqueeze", List.of(g.op("Range", List.of(g.constInt64Scalar(0), cols, one)), g.constInt64(0)));  // [1, cols]
+            String[] cd = oddPair(g, col, g.op("Add", List.of(g.op("Mul", List.of(seed, g.constInt64(1000003L))), salt)));
+            String h = g.op("Add", List.of(g.op("Mul", List.of(rs[0], cd[0])), g.op("Mul", List.of(rs[1], cd[1]))));   // int32 [rows, cols]
             // int32 products wrap mod 2³²; read as signed, h is uniform on the even numbers of [−2³¹, 2³¹)
             // (two odd products: an even sum), so the share keep of them lies below −2³¹ + keep · 2³²
             String kept = g.op("Less", List.of(h, g.constInt32((int) Math.round((1 - rate) * 0x1p32 - 0x1p31))));
@@ -598,22 +603,26 @@ public final class DecoderGraph {
         }
     }
 
-    /**
-     * A random odd 32-bit number (int32) per index: two 31-bit hashes of (index, key, stream) — multiply,
-     * square, multiply, each mod 2³¹−1 — mixed as hi · 2¹⁶ + lo · 2 + 1 and cut to the low 32 bits.
-     */
     /** The LoRA scale of a branch whose input went through {@link #loraDropout}: scale / keep. */
     public static String dropoutScale(GraphBuilder g, String scale, double rate) {
         return g.op("Mul", List.of(scale, g.constFloat((float) (1 / (1 - rate)))));
     }
 
-    private static String oddHash(GraphBuilder g, String index, String key, long stream) {
+    /**
+     * Two random odd 32-bit numbers (int32) per index: 2h + 1 for two 31-bit hashes h of (index,
+     * key) — multiply, square, multiply, each mod 2³¹−1.
+     */
+    private static String[] oddPair(GraphBuilder g, String index, String key) {
         String p = g.constInt64(2147483647L);
-        String v = g.op("Add", List.of(g.op("Mul", List.of(index, g.constInt64(1000003L))), g.op("Add", List.of(key, g.constInt64(stream)))));
-        String hi = hash31(g, v, p), lo = hash31(g, g.op("Add", List.of(v, g.constInt64(0x5bd1e995L))), p);
-        String odd = g.op("Add", List.of(g.op("Add", List.of(g.op("Mul", List.of(hi, g.constInt64(1L << 16))),
-                g.op("Mul", List.of(lo, g.constInt64(2L))))), g.constInt64(1L)));
-        return g.op("Cast", List.of(odd), attr("to", (long) INT32)); // the low 32 bits, still odd
+        String v = g.op("Add", List.of(g.op("Mul", List.of(index, g.constInt64(1000003L))), key));
+        String[] out = new String[2];
+        for (int i = 0; i < 2; i++) {
+            String h = hash31(g, i == 0 ? v : g.op("Add", List.of(v, g.constInt64(0x5bd1e995L))), p);
+            // the low 32 bits of 2h + 1 < 2³²: odd, uniform over the odd numbers
+            out[i] = g.op("Cast", List.of(g.op("Add", List.of(g.op("Mul", List.of(h, g.constInt64(2L))), g.constInt64(1L)))),
+                    attr("to", (long) INT32));
+        }
+        return out;
     }
 
     private static String hash31(GraphBuilder g, String v, String p) {

@@ -43,6 +43,7 @@ public final class GraphBuilder {
     private final Set<String> usedNames = new HashSet<>();
     private final Set<String> initializers = new HashSet<>();
     private final Map<String, long[]> int64Constants = new HashMap<>();
+    private final Map<String, String[]> memos = new HashMap<>();
     /** Node output → inputs that no broadcasting expands (see {@link #unbroadcast}). */
     private final Map<String, Set<Integer>> unbroadcast = new HashMap<>();
 
@@ -162,6 +163,21 @@ public final class GraphBuilder {
             int64Constants.put(name, values.clone());
             return name;
         });
+    }
+
+    /**
+     * Values computed once per graph and shared by several call sites (like the constants): the
+     * first call for {@code key} builds them with {@code make} ({@code count} values), later calls
+     * get the same names.
+     */
+    public String[] memo(String key, int count, java.util.function.Supplier<String[]> make) {
+        String[] got = memos.get(key);
+        if (got == null) {
+            got = make.get();
+            if (got.length != count) throw new IllegalStateException("memo " + key + ": " + got.length + " values, expected " + count);
+            memos.put(key, got);
+        }
+        return got.clone();
     }
 
     /** An int32 [n] constant (shared by value). */

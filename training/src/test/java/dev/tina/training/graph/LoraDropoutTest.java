@@ -36,12 +36,16 @@ class LoraDropoutTest {
     static final Path FIXTURE = Shared.path("fixtures/qwen2-small");
 
     static float[] mask(OrtSession s, long seed, int rows, int cols) throws Exception {
+        return mask(s, seed, rows, cols, "y");
+    }
+
+    static float[] mask(OrtSession s, long seed, int rows, int cols, String output) throws Exception {
         float[] ones = new float[rows * cols];
         java.util.Arrays.fill(ones, 1f);
         try (OnnxTensor x = OnnxTensor.createTensor(ENV, FloatBuffer.wrap(ones), new long[]{rows, cols});
              OnnxTensor sd = OnnxTensor.createTensor(ENV, LongBuffer.wrap(new long[]{seed}), new long[]{1});
              OrtSession.Result r = s.run(Map.of("x", x, DecoderGraph.DROPOUT_SEED, sd))) {
-            FloatBuffer b = ((OnnxTensor) r.get("y").orElseThrow()).getFloatBuffer();
+            FloatBuffer b = ((OnnxTensor) r.get(output).orElseThrow()).getFloatBuffer();
             float[] a = new float[b.remaining()];
             b.get(a);
             return a;
@@ -55,6 +59,9 @@ class LoraDropoutTest {
         g.input(DecoderGraph.DROPOUT_SEED, GraphBuilder.INT64, 1);
         g.opNamed("Identity", "y", List.of(DecoderGraph.loraDropout(g, "x", 3, 0.3)));
         g.output("y", GraphBuilder.FLOAT, "n", "d");
+        // a second module in the same graph: it shares the rows' numbers, not their masks
+        g.opNamed("Identity", "y2", List.of(DecoderGraph.loraDropout(g, "x", 4, 0.3)));
+        g.output("y2", GraphBuilder.FLOAT, "n", "d");
         byte[] model = ModelProto.newBuilder().setIrVersion(8).addOpsetImport(OperatorSetIdProto.newBuilder().setVersion(17))
                 .setGraph(g.build()).build().toByteArray();
         try (OrtSession.SessionOptions o = new OrtSession.SessionOptions(); OrtSession s = ENV.createSession(model, o)) {
@@ -76,6 +83,14 @@ class LoraDropoutTest {
             // the mean |P(both kept) − keep²| over all pairs stays near that of independent Bernoullis
             assertPairsIndependent(a, 200, 50, 0.7);
             assertPairsIndependent(mask(s, 9, 50, 200), 50, 200, 0.7);
+            float[] other = mask(s, 1, 200, 50, "y2");
+            int both = 0, moduleDiffer = 0;
+            for (int i = 0; i < n; i++) {
+                if (a[i] != 0 && other[i] != 0) both++;
+                if ((a[i] != 0) != (other[i] != 0)) moduleDiffer++;
+            }
+            assertEquals(0.49, (double) both / n, 0.03, "another module, an independent mask");
+            assertEquals(0.42, (double) moduleDiffer / n, 0.03, "another module, another mask");
         }
     }
 
