@@ -590,11 +590,11 @@ public final class DecoderGraph {
             String[] rs = g.memo("lora_dropout_rows/" + seed + "/" + start, 2, () -> {
                 String rows = g.op("Squeeze", List.of(g.op("Slice", List.of(shape, g.constInt64(0), g.constInt64(1))), g.constInt64(0)));
                 String row = g.op("Unsqueeze", List.of(g.op("Range", List.of(start, g.op("Add", List.of(start, rows)), one)), g.constInt64(1))); // [rows, 1]
-                return oddPair(g, row, g.op("Add", List.of(g.op("Mul", List.of(seed, g.constInt64(1000003L))), g.constInt64(0x2545F491L))));
+                return oddPair(g, row, streamKey(g, seed, g.constInt64(0x2545F491L)));
             });
             String cols = g.op("Squeeze", List.of(g.op("Slice", List.of(shape, g.constInt64(1), g.constInt64(2))), g.constInt64(0)));
             String col = g.op("Unsqueeze", List.of(g.op("Range", List.of(g.constInt64Scalar(0), cols, one)), g.constInt64(0)));  // [1, cols]
-            String[] cd = oddPair(g, col, g.op("Add", List.of(g.op("Mul", List.of(seed, g.constInt64(1000003L))), salt)));
+            String[] cd = oddPair(g, col, streamKey(g, seed, salt));
             String h = g.op("Add", List.of(g.op("Mul", List.of(rs[0], cd[0])), g.op("Mul", List.of(rs[1], cd[1]))));   // int32 [rows, cols]
             // int32 products wrap mod 2³²; read as signed, h is uniform on the even numbers of [−2³¹, 2³¹)
             // (two odd products: an even sum), so the share keep of them lies below −2³¹ + keep · 2³²
@@ -606,6 +606,15 @@ public final class DecoderGraph {
     /** The LoRA scale of a branch whose input went through {@link #loraDropout}: scale / keep. */
     public static String dropoutScale(GraphBuilder g, String scale, double rate) {
         return g.op("Mul", List.of(scale, g.constFloat((float) (1 / (1 - rate)))));
+    }
+
+    /**
+     * A key per (seed, stream): a hash of seed · 1000003 + stream, so that the indices of one seed and
+     * those of the next never line up (a key linear in the seed made micro-batch k + 1's mask micro-batch
+     * k's shifted by one row and one feature).
+     */
+    private static String streamKey(GraphBuilder g, String seed, String stream) {
+        return hash31(g, g.op("Add", List.of(g.op("Mul", List.of(seed, g.constInt64(1000003L))), stream)), g.constInt64(2147483647L));
     }
 
     /**

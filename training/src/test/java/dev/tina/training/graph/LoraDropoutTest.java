@@ -90,6 +90,14 @@ class LoraDropoutTest {
                 if ((a[i] != 0) != (other[i] != 0)) moduleDiffer++;
             }
             assertEquals(0.49, (double) both / n, 0.03, "another module, an independent mask");
+            // consecutive seeds (micro-batches of one step) must not give shifted copies of one mask
+            for (int shift = -1; shift <= 1; shift++) {
+                int same = 0, count = 0;
+                for (int r = 1; r < 199; r++) {
+                    for (int c = 1; c < 49; c++, count++) if ((a[(r + shift) * 50 + c + shift] != 0) == (b[r * 50 + c] != 0)) same++;
+                }
+                assertEquals(0.58, (double) same / count, 0.03, "seed 2's mask against seed 1's shifted by " + shift);
+            }
             assertEquals(0.42, (double) moduleDiffer / n, 0.03, "another module, another mask");
         }
     }
