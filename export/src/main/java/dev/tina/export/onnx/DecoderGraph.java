@@ -111,12 +111,15 @@ public final class DecoderGraph {
 
     private boolean dropoutSeedDeclared;
     private String batchDim, seqDim, qShape, kvShape, cos4, sin4, cos5, sin5, maskBias;
+    /** Without a cache: the query blocks, made once per graph and shared by the layers. */
+    private QueryBlock[] blocks;
+
     /**
-     * Without a cache, per query block (int64 [1] each): the rows it computes, [from, to) ⊇ its own
-     * [lo, hi) and never empty; where its own rows start in those (lo − from); and the mask bias of
-     * its rows over keys [0, to).
+     * One query block (int64 [1] values): the rows it computes, [from, to) ⊇ its own [lo, hi) and
+     * never empty; its own rows within those, [keepFrom, keepTo) = [lo − from, hi − from); and the
+     * mask bias of the computed rows over keys [0, to).
      */
-    private String[] blockFrom, blockTo, blockSkip, blockRows, blockBias;
+    private record QueryBlock(String from, String to, String keepFrom, String keepTo, String bias) { }
     /**
      * Query blocks of a pass without a cache (training, scoring): block k's queries [lo, hi) see
      * only keys [0, hi), so the causal upper triangle outside the diagonal blocks is never computed:
@@ -389,22 +392,17 @@ public final class DecoderGraph {
                 // own none; they then compute one row, [max(hi − 1, 0), max(hi, 1)), and keep none of
                 // it: an empty block would make products with an empty inner axis in the backward,
                 // whose outputs ONNX Runtime leaves uninitialised
-                blockFrom = new String[QUERY_BLOCKS];
-                blockTo = new String[QUERY_BLOCKS];
-                blockSkip = new String[QUERY_BLOCKS];
-                blockRows = new String[QUERY_BLOCKS];
-                blockBias = new String[QUERY_BLOCKS];
+                blocks = new QueryBlock[QUERY_BLOCKS];
                 String zero = g.constInt64(0), oneRow = g.constInt64(1);
                 String lo = zero;
                 for (int k = 0; k < QUERY_BLOCKS; k++) {
                     String hi = k == QUERY_BLOCKS - 1 ? seqDim
                             : g.op("Div", List.of(g.op("Mul", List.of(seqDim, g.constInt64(k + 1))), g.constInt64(QUERY_BLOCKS)));
-                    blockTo[k] = g.op("Max", List.of(hi, oneRow));
-                    blockFrom[k] = g.op("Max", List.of(g.op("Min", List.of(lo, g.op("Sub", List.of(hi, oneRow)))), zero));
-                    blockSkip[k] = g.op("Sub", List.of(lo, blockFrom[k]));
-                    blockRows[k] = g.op("Sub", List.of(hi, lo));
-                    blockBias[k] = g.op("Slice", List.of(maskBias, g.op("Concat", List.of(blockFrom[k], zero), attr("axis", 0L)),
-                            g.op("Concat", List.of(blockTo[k], blockTo[k]), attr("axis", 0L)), g.constInt64(3, 4)));      // [B,1,1,to−from,to]
+                    String to = g.op("Max", List.of(hi, oneRow));
+                    String from = g.op("Max", List.of(g.op("Min", List.of(lo, g.op("Sub", List.of(hi, oneRow)))), zero));
+                    String bias = g.op("Slice", List.of(maskBias, g.op("Concat", List.of(from, zero), attr("axis", 0L)),
+                            g.op("Concat", List.of(to, to), attr("axis", 0L)), g.constInt64(3, 4)));                    // [B,1,1,to−from,to]
+                    blocks[k] = new QueryBlock(from, to, g.op("Sub", List.of(lo, from)), g.op("Sub", List.of(hi, from)), bias);
                     lo = hi;
                 }
             }
@@ -451,11 +449,11 @@ public final class DecoderGraph {
                 } else {
                     String[] parts = new String[QUERY_BLOCKS];
                     for (int b = 0; b < QUERY_BLOCKS; b++) {
-                        String queries = g.op("Slice", List.of(qScaled, blockFrom[b], blockTo[b], g.constInt64(3)));
-                        String keys = g.op("Slice", List.of(presentK, g.constInt64(0), blockTo[b], g.constInt64(2)));
-                        String values = g.op("Slice", List.of(presentV, g.constInt64(0), blockTo[b], g.constInt64(2)));
-                        String out = attend(queries, keys, values, blockBias[b]);
-                        parts[b] = g.op("Slice", List.of(out, blockSkip[b], g.op("Add", List.of(blockSkip[b], blockRows[b])), g.constInt64(3)));
+                        QueryBlock qb = blocks[b];
+                        String queries = g.op("Slice", List.of(qScaled, qb.from(), qb.to(), g.constInt64(3)));
+                        String keys = g.op("Slice", List.of(presentK, g.constInt64(0), qb.to(), g.constInt64(2)));
+                        String values = g.op("Slice", List.of(presentV, g.constInt64(0), qb.to(), g.constInt64(2)));
+                        parts[b] = g.op("Slice", List.of(attend(queries, keys, values, qb.bias()), qb.keepFrom(), qb.keepTo(), g.constInt64(3)));
                     }
                     ctx = g.op("Concat", Arrays.asList(parts), attr("axis", 3L));
                 }
@@ -577,17 +575,17 @@ public final class DecoderGraph {
      * As {@link #loraDropout(GraphBuilder, String, long, double)} with the module's salt
      * ({@code module · 7919 + 17}, int64 [1]) and the seed given as values: one per-layer graph
      * then serves every layer and gives the same masks as the whole-model graph. {@code firstRow}
-     * (an int64 scalar, or null for 0) is the index of x's first row in the whole input, for a graph
+     * (int64 [1], or null for 0) is the index of x's first row in the whole input, for a graph
      * that sees a block of rows.
      */
     public static String loraDropout(GraphBuilder g, String x, String salt, double rate, String seed, String firstRow) {
         try (var s = g.scope("lora_dropout")) {
-            String start = firstRow == null ? g.constInt64Scalar(0) : firstRow;
             String one = g.constInt64Scalar(1);
             String shape = g.op("Shape", List.of(x));
             // the rows' numbers depend on the seed only: every LoRA input of one graph has the same rows
             // (its tokens), so they are made once per graph and shared by all modules
-            String[] rs = g.memo("lora_dropout_rows/" + seed + "/" + start, 2, () -> {
+            String[] rs = g.memo("lora_dropout_rows/" + seed + "/" + firstRow, () -> {
+                String start = firstRow == null ? g.constInt64Scalar(0) : g.op("Squeeze", List.of(firstRow, g.constInt64(0)));
                 String rows = g.op("Squeeze", List.of(g.op("Slice", List.of(shape, g.constInt64(0), g.constInt64(1))), g.constInt64(0)));
                 String row = g.op("Unsqueeze", List.of(g.op("Range", List.of(start, g.op("Add", List.of(start, rows)), one)), g.constInt64(1))); // [rows, 1]
                 return oddPair(g, row, streamKey(g, seed, g.constInt64(0x2545F491L)));
@@ -614,7 +612,7 @@ public final class DecoderGraph {
      * k's shifted by one row and one feature).
      */
     private static String streamKey(GraphBuilder g, String seed, String stream) {
-        return hash31(g, g.op("Add", List.of(g.op("Mul", List.of(seed, g.constInt64(1000003L))), stream)), g.constInt64(2147483647L));
+        return hash31(g, g.op("Add", List.of(g.op("Mul", List.of(seed, g.constInt64(1000003L))), stream)));
     }
 
     /**
@@ -622,11 +620,10 @@ public final class DecoderGraph {
      * key) — multiply, square, multiply, each mod 2³¹−1.
      */
     private static String[] oddPair(GraphBuilder g, String index, String key) {
-        String p = g.constInt64(2147483647L);
         String v = g.op("Add", List.of(g.op("Mul", List.of(index, g.constInt64(1000003L))), key));
         String[] out = new String[2];
         for (int i = 0; i < 2; i++) {
-            String h = hash31(g, i == 0 ? v : g.op("Add", List.of(v, g.constInt64(0x5bd1e995L))), p);
+            String h = hash31(g, i == 0 ? v : g.op("Add", List.of(v, g.constInt64(0x5bd1e995L))));
             // the low 32 bits of 2h + 1 < 2³²: odd, uniform over the odd numbers
             out[i] = g.op("Cast", List.of(g.op("Add", List.of(g.op("Mul", List.of(h, g.constInt64(2L))), g.constInt64(1L)))),
                     attr("to", (long) INT32));
@@ -634,7 +631,9 @@ public final class DecoderGraph {
         return out;
     }
 
-    private static String hash31(GraphBuilder g, String v, String p) {
+    /** A 31-bit hash of int64 values: multiply, square, multiply, each mod p = 2³¹−1. */
+    private static String hash31(GraphBuilder g, String v) {
+        String p = g.constInt64(2147483647L);
         String z1 = g.op("Mod", List.of(g.op("Mul", List.of(v, g.constInt64(2654435761L))), p)); // int Mod takes the divisor's sign: [0, p)
         String z2 = g.op("Mod", List.of(g.op("Mul", List.of(z1, z1)), p));
         return g.op("Mod", List.of(g.op("Add", List.of(g.op("Mul", List.of(z2, g.constInt64(48271L))), z1)), p));

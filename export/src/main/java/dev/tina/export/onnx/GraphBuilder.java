@@ -26,6 +26,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Supplier;
 
 /**
  * A small typed builder for ONNX graphs. Nodes get hierarchical names from the current scope
@@ -167,17 +168,10 @@ public final class GraphBuilder {
 
     /**
      * Values computed once per graph and shared by several call sites (like the constants): the
-     * first call for {@code key} builds them with {@code make} ({@code count} values), later calls
-     * get the same names.
+     * first call for {@code key} builds them with {@code make}, later calls get the same names.
      */
-    public String[] memo(String key, int count, java.util.function.Supplier<String[]> make) {
-        String[] got = memos.get(key);
-        if (got == null) {
-            got = make.get();
-            if (got.length != count) throw new IllegalStateException("memo " + key + ": " + got.length + " values, expected " + count);
-            memos.put(key, got);
-        }
-        return got.clone();
+    public String[] memo(String key, Supplier<String[]> make) {
+        return memos.computeIfAbsent(key, k -> make.get()).clone();
     }
 
     /** An int32 [n] constant (shared by value). */
@@ -202,12 +196,12 @@ public final class GraphBuilder {
         });
     }
 
-    /** A float scalar constant (rank 0). */
     /** Whether {@code name} is this builder's {@link #constFloat} of {@code value}. */
     public boolean isConstFloat(String name, float value) {
         return name.equals(constants.get("f32" + Float.floatToRawIntBits(value)));
     }
 
+    /** A float scalar constant (rank 0). */
     public String constFloat(float value) {
         return constants.computeIfAbsent("f32" + Float.floatToRawIntBits(value), k -> {
             String name = uniqueName("/const/float_" + value);

@@ -158,14 +158,18 @@ public final class GradientBuilder {
     long[] constInts(String name) { return g.int64Constant(name); }
 
     /**
-     * {@code t} (the shape of a broadcast result) summed down to the shape of {@code x}: the axes
-     * come from {@code BroadcastGradientArgs} at run time, so any broadcasting works.
+     * {@code t}, the gradient of node {@code n}'s output, for its input {@code input}: unchanged where
+     * the graph builder marked that input as not broadcast ({@code GraphBuilder.unbroadcast}),
+     * otherwise {@link #reduceTo(String, String) summed down} to its shape.
      */
     String reduceTo(String t, NodeProto n, int input) {
         return g.isUnbroadcast(n.getOutput(0), input) ? t : reduceTo(t, n.getInput(input));
     }
 
-    /** As {@link #reduceTo(String, NodeProto, int)} for a value {@code x} whatever node consumed it. */
+    /**
+     * {@code t} (the shape of a broadcast result) summed down to the shape of {@code x}: the axes
+     * come from {@code BroadcastGradientArgs} at run time, so any broadcasting works.
+     */
     String reduceTo(String t, String x) {
         String[] axes = g.opMulti(MS, "BroadcastGradientArgs", 2, List.of(shape(x), shape(t)));
         String summed = op("ReduceSum", List.of(t, axes[0]), attr("keepdims", 1L), attr("noop_with_empty_axes", 1L));

@@ -45,9 +45,9 @@ public sealed interface LossHead extends DecoderGraph.Head permits LossHead.Grpo
         // vocabulary-wide pass forward and backward
         String scaled = g.op("Gemm", List.of(g.op("Div", List.of(hk, TEMPERATURE.graphName())), w), attr("transB", 1L)); // [K, V]
         // LogSoftmax, not target − ReduceLogSumExp: ONNX Runtime's LogSoftmax is one vectorised kernel
-        // (MLAS) and its gradient one fused LogSoftmaxGrad, where ReduceLogSumExp was a slow generic
-        // reduction forward and four vocabulary-wide passes backward (stories15M 8 × 256: 172 of
-        // 1,170 ms a step)
+        // (MLAS) and its gradient (GradientRules) elementwise passes, where ReduceLogSumExp was a slow
+        // generic reduction forward and five vocabulary-wide passes backward (stories15M 8 × 256: 172
+        // of 1,170 ms a step)
         String logSoftmax = g.op("LogSoftmax", List.of(scaled), attr("axis", -1L));                     // [K, V]
         String ids = g.op("Unsqueeze", List.of(TARGET_IDS.graphName(), g.constInt64(1)));
         return g.opNamed("Squeeze", LOGPS, List.of(g.op("GatherElements", List.of(logSoftmax, ids), attr("axis", 1L)), g.constInt64(1)));

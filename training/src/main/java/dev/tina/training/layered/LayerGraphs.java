@@ -323,8 +323,7 @@ public final class LayerGraphs {
             List<String> in = p.hasBias(c) ? List.of(x, w, weightInput(g, suffix(p) + ".bias", p.outFeatures(c))) : List.of(x, w);
             String base = g.op("Gemm", in, attr("transB", 1L));
             if (!targets.contains(p)) return base;
-            String first = dropout > 0 ? g.op("Squeeze", List.of(ROW_OFFSET, g.constInt64(0))) : null;
-            String xIn = dropout > 0 ? DecoderGraph.loraDropout(g, x, saltRole(p), dropout, SEED, first) : x;
+            String xIn = dropout > 0 ? DecoderGraph.loraDropout(g, x, saltRole(p), dropout, SEED, ROW_OFFSET) : x;
             return DecoderGraph.loraBranch(g, xIn, base, loraRole(p, 'A'), loraRole(p, 'B'),
                     dropout > 0 ? DecoderGraph.dropoutScale(g, DecoderGraph.LORA_SCALE, dropout) : DecoderGraph.LORA_SCALE);
         }
