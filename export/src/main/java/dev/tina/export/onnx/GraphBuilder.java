@@ -47,6 +47,8 @@ public final class GraphBuilder {
     private final Map<String, String[]> memos = new HashMap<>();
     /** Node output → inputs that no broadcasting expands (see {@link #unbroadcast}). */
     private final Map<String, Set<Integer>> unbroadcast = new HashMap<>();
+    /** Outputs of Gathers whose indices never repeat (see {@link #uniqueIndices}). */
+    private final Set<String> uniqueIndices = new HashSet<>();
 
     /** @param external where weights go; null keeps every initializer inline (tests, small graphs) */
     public GraphBuilder(String name, ExternalDataWriter external) {
@@ -95,6 +97,20 @@ public final class GraphBuilder {
         Set<Integer> set = unbroadcast.get(output);
         return set != null && set.contains(input);
     }
+
+    /**
+     * Records that the Gather which produced {@code output} never reads a row twice (e.g. the
+     * targets' positions), so its gradient can write each row instead of summing into it. Only a
+     * hint for the gradient builder; a wrong one loses gradient where an index repeats, which the
+     * parity tests catch. Returns {@code output}.
+     */
+    public String uniqueIndices(String output) {
+        uniqueIndices.add(output);
+        return output;
+    }
+
+    /** Whether {@link #uniqueIndices} marked the Gather producing {@code output}. */
+    public boolean hasUniqueIndices(String output) { return uniqueIndices.contains(output); }
 
     /** One node with one output; returns the output name. */
     public String op(String opType, List<String> inputs, AttributeProto... attrs) {

@@ -153,6 +153,8 @@ public final class GradientBuilder {
 
     boolean isConstF(String name, float v) { return g.isConstFloat(name, v); }
 
+    boolean hasUniqueIndices(String output) { return g.hasUniqueIndices(output); }
+
     String ints(long... v) { return g.constInt64(v); }
 
     long[] constInts(String name) { return g.int64Constant(name); }

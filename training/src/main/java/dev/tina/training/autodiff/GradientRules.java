@@ -130,13 +130,21 @@ final class GradientRules {
                 b.add(n.getInput(0), b.ms("GatherGrad", List.of(b.shape(n.getInput(0)), n.getInput(1), dz[0]), attr("axis", axis)));
                 return;
             }
+            String data = n.getInput(0);
+            if (b.hasUniqueIndices(n.getOutput(0))) {
+                // each row read at most once (the targets' positions): dz's rows written into zeros,
+                // nothing summed, so no order to vary (the one-hot product below is [K × rows] × [K × H])
+                String zeros = b.op("ConstantOfShape", List.of(b.shape(data)));
+                String at = b.op("Unsqueeze", List.of(n.getInput(1), b.ints(-1)));
+                b.add(data, b.op("ScatterND", List.of(zeros, at, dz[0])));
+                return;
+            }
             // Rows gathered along axis 0 (the embedding lookup): dData = onehot(indices)ᵀ · dz, one
             // GEMM. ORT's CPU GatherGrad sums repeated indices in an order that varies between runs
             // (1e-8 differences that grow over an SFT run) and ScatterND's reduction="add" loses
             // updates under its thread pool, so neither gives reproducible training. The one-hot
             // matrix is [tokens × rows]: fine for small vocabularies (full-parameter training of
             // small models, the only place an embedding gets a gradient; LoRA never does).
-            String data = n.getInput(0);
             String rows = b.op("Gather", List.of(b.shape(data), b.ints(0)));
             String range = b.op("Range", List.of(b.op("Squeeze", List.of(b.ints(0))), b.op("Squeeze", List.of(rows)),
                     b.op("Squeeze", List.of(b.ints(1)))));

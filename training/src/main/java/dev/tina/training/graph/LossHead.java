@@ -40,7 +40,8 @@ public sealed interface LossHead extends DecoderGraph.Head permits LossHead.Grpo
 
     /** Log-probabilities of the target tokens under softmax(logits / temperature), at the K positions. */
     static String targetLogps(GraphBuilder g, String h, String w) {
-        String hk = g.op("Gather", List.of(h, TARGET_POSITIONS.graphName()), attr("axis", 0L));          // [K, H]
+        // each position predicts one target: the gradient writes rows instead of summing them
+        String hk = g.uniqueIndices(g.op("Gather", List.of(h, TARGET_POSITIONS.graphName()), attr("axis", 0L))); // [K, H]
         // (h/T)·Wᵀ = (h·Wᵀ)/T: dividing the [K, H] rows rather than the [K, V] logits saves a
         // vocabulary-wide pass forward and backward
         String scaled = g.op("Gemm", List.of(g.op("Div", List.of(hk, TEMPERATURE.graphName())), w), attr("transB", 1L)); // [K, V]

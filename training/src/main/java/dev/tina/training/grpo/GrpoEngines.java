@@ -13,8 +13,8 @@ import java.util.List;
 /**
  * The two engines of a GRPO run over a model, opened the same way wherever a step runs (the
  * trainer's own process, every Spark executor): the gradient pass (GRPO loss, LoRA dropout,
- * backward) and the reference scorer (the same forward with {@code lora_scale} 0, no dropout, no
- * backward). Both share the model's memory-mapped weights. Closes both.
+ * backward) and the reference scorer (the base model's forward without LoRA branches, no dropout,
+ * no backward). Both share the model's memory-mapped weights. Closes both.
  */
 public record GrpoEngines(GradientEngine gradients, GradientEngine reference) implements AutoCloseable {
 
@@ -25,7 +25,9 @@ public record GrpoEngines(GradientEngine gradients, GradientEngine reference) im
         String stem = "grpo-r" + recipe.rank() + "-" + targets.size() + "t";
         var gradSpec = new Recompute.Spec(model.exportDir(), model.config(), targets, recipe.rank(), new LossHead.Grpo(), recipe.dropout(), true,
                 stem + (recipe.dropout() > 0 ? "-dropout" : ""));
-        var refSpec = new Recompute.Spec(model.exportDir(), model.config(), targets, recipe.rank(), new LossHead.Grpo(), 0.0, false, stem);
+        // the reference is the adapter-off model: a graph without LoRA branches (the same log-probs as
+        // lora_scale 0, without computing branches only to multiply them by zero: a fifth of its forward)
+        var refSpec = new Recompute.Spec(model.exportDir(), model.config(), List.of(), recipe.rank(), new LossHead.Grpo(), 0.0, false, "grpo-reference");
         LayeredGradients.Options layered = LayeredGradients.Options.defaults();
         GradientEngine gradients = mode.open(gradSpec, model.sharedWeights(), true, recipe.deviceKind(), layered);
         try {

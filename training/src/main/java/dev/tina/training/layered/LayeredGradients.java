@@ -95,7 +95,8 @@ public final class LayeredGradients implements GradientEngine {
      */
     public LayeredGradients(Path exportDir, ModelConfig config, List<Projection> targets, int rank, LossHead lossHead,
                             double loraDropout, SharedWeights shared, Options options) throws Exception {
-        if (targets.isEmpty()) throw new IllegalArgumentException("no LoRA target modules given");
+        // no targets: the base model's forward (GRPO's adapter-off reference)
+        if (targets.isEmpty() && options.backward()) throw new IllegalArgumentException("no LoRA target modules given");
         if (rank < 1) throw new IllegalArgumentException("LoRA rank must be >= 1, got " + rank);
         this.env = TrainingNatives.requireTraining();
         this.c = config;

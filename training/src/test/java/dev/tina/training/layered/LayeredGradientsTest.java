@@ -168,6 +168,35 @@ class LayeredGradientsTest {
         assertClose(full.logps(), scored.logps(), 0, "logps");
     }
 
+    /**
+     * GRPO's reference (the adapter off) scored by a graph without LoRA branches gives the log-probs
+     * of the LoRA graph at lora_scale 0 with a non-zero adapter bound, in both passes.
+     */
+    @Test
+    void theReferenceWithoutBranchesEqualsTheAdapterAtScaleZero(@TempDir Path tmp) throws Exception {
+        Case k = new Case("reference", true, false, 4, 2, DType.F32, "all", 4, 0, 0.04f, 0.7f, false);
+        Path export = model(k, tmp);
+        ModelConfig c = ModelConfig.read(export.resolve("config.json"));
+        List<Projection> targets = Projection.parseList("all");
+        SplittableRandom rng = new SplittableRandom(8);
+        Map<String, float[]> lora = lora(c, targets, 4, rng);
+        GrpoMicroBatch batch = ((GrpoMicroBatch) batch(c, k, rng)).forReference();
+        var withBranches = new Recompute.Spec(export, c, targets, 4, new LossHead.Grpo(), 0, false, "with");
+        var without = new Recompute.Spec(export, c, List.of(), 4, new LossHead.Grpo(), 0, false, "without");
+        for (Recompute mode : List.of(Recompute.NONE, Recompute.LAYER)) {
+            GradientEngine.Result want, got;
+            try (GradientEngine e = mode.open(withBranches, null, false, SessionSettings.Device.CPU, LayeredGradients.Options.defaults())) {
+                want = e.run(batch, lora);
+            }
+            try (GradientEngine e = mode.open(without, null, false, SessionSettings.Device.CPU, LayeredGradients.Options.defaults())) {
+                assertTrue(e.params().isEmpty(), mode + ": no LoRA inputs");
+                got = e.run(batch, Map.of());
+            }
+            assertTrue(want.logps().length > 10, "targets scored");
+            assertClose(want.logps(), got.logps(), 1e-6, mode + " reference logps");
+        }
+    }
+
     static void assertClose(float[] want, float[] got, double rel, String what) {
         assertEquals(want.length, got.length, what + ": length");
         double max = 0, err = 0;
