@@ -19,6 +19,14 @@ import java.util.SplittableRandom;
  * draw inverted through them; only the sums' rounding differs (double lanes instead of one double
  * chain), which moves a cumulative boundary by ~1e-16 of the total.
  *
+ * <p>Below temperature 1 with no truncation (RL rollouts), the draw needs no second pass: the
+ * temperature-1 weights e_i = exp(l_i − max), whose sum the log-probability needs anyway, propose
+ * a token i, accepted with probability e_i^(1/T − 1) ≤ 1 (rejection sampling: an accepted token is
+ * distributed exactly as softmax(l/T), whatever the proposal). The expected number of proposals
+ * is Σe_i / Σe_i^(1/T), a few for peaked rows; each recomputes one block. After
+ * {@value #MAX_PROPOSALS} rejections the tempered pass draws instead, from fresh uniforms, so the
+ * mixture is still exact.
+ *
  * <p>Top-p needs the tokens in probability order, but sorting a 150k vocabulary every step is
  * the slow part of naive samplers. The nucleus is a prefix of that order, and every token outside
  * the candidate set {p ≥ ε·p_max} is less likely than every token inside; so when the candidates
@@ -28,6 +36,8 @@ import java.util.SplittableRandom;
 public final class TokenSampler {
     /** Entries per block of the draw's cumulative search. */
     static final int BLOCK = 256;
+    /** Proposals before the tempered pass takes over: each costs about a block, a pass the whole row. */
+    static final int MAX_PROPOSALS = 16;
     private static final boolean VECTOR_AVAILABLE = vectorAvailable();
 
     /** How the passes over a row run. */
@@ -51,6 +61,8 @@ public final class TokenSampler {
     private int[] order = new int[0];
     private long[] keys = new long[0];
     private float lastLogprob;
+    /** Proposals made and draws that fell back to the tempered pass, since this instance was made (tests, benchmarks). */
+    long proposals, fallbacks;
     /** For rows whose max is NaN or +∞ (made on first need). */
     private TokenSampler scalarTwin;
 
@@ -100,7 +112,10 @@ public final class TokenSampler {
 
     public float lastLogprob() { return lastLogprob; }
 
-    /** Chosen token id; {@code rng} gives exactly one draw per call when sampling, none when greedy. */
+    /**
+     * Chosen token id; {@code rng} gives none of its draws when greedy, one when truncating or at
+     * T ≥ 1, and two per proposal below T = 1 (always the same for the same row and stream).
+     */
     public int sample(float[] logits, int offset, int vocab, SamplingParams p, SplittableRandom rng) {
         if (vectorPasses != null) return sampleVector(MemorySegment.ofArray(logits), offset, vocab, p, rng, false);
         return scalar(logits, offset, vocab, p, rng);
@@ -120,7 +135,7 @@ public final class TokenSampler {
     }
 
     private int scalarWithLogprob(float[] logits, int offset, int vocab, SamplingParams p, SplittableRandom rng) {
-        if (p.isGreedy() || p.temperature() != 1.0) {
+        if (p.isGreedy() || (p.temperature() != 1.0 && !proposes(p, vocab))) { // proposals keep the normaliser
             int token = scalar(logits, offset, vocab, p, rng);
             lastLogprob = fastLogprob(logits, offset, vocab, token);
             return token;
@@ -135,6 +150,29 @@ public final class TokenSampler {
         double invT = 1.0 / p.temperature();
         float max = Float.NEGATIVE_INFINITY;
         for (int i = 0; i < vocab; i++) max = Math.max(max, logits[offset + i]);
+        if (proposes(p, vocab)) {
+            for (int i = 0; i < vocab; i++) weights[i] = FastExp.exp(logits[offset + i] - max);
+            double all = 0;
+            for (int i = 0; i < vocab; i++) all += weights[i];
+            double excess = invT - 1;
+            for (int k = 0; k < MAX_PROPOSALS; k++) {
+                proposals++;
+                int i = walk(vocab, rng.nextDouble() * all);
+                if (rng.nextDouble() < Math.exp((logits[offset + i] - max) * excess)) {
+                    lastLogprob = (float) (logits[offset + i] - (max + Math.log(all)));
+                    return i;
+                }
+            }
+            // the tempered pass, from fresh uniforms, with the normaliser kept
+            fallbacks++;
+            float invTf = (float) invT;
+            for (int i = 0; i < vocab; i++) weights[i] = FastExp.exp((logits[offset + i] - max) * invTf);
+            double total = 0;
+            for (int i = 0; i < vocab; i++) total += weights[i];
+            int chosen = walk(vocab, rng.nextDouble() * total);
+            lastLogprob = (float) (logits[offset + chosen] - (max + Math.log(all)));
+            return chosen;
+        }
         // weights = exp((l - max) / T), i.e. probabilities up to a common factor, p_max ↦ 1
         float invTf = (float) invT;
         for (int i = 0; i < vocab; i++) weights[i] = FastExp.exp((logits[offset + i] - max) * invTf);
@@ -154,7 +192,18 @@ public final class TokenSampler {
         }
         double total = 0;
         for (int i = 0; i < vocab; i++) total += weights[i];
-        double u = rng.nextDouble() * total;
+        int chosen = walk(vocab, rng.nextDouble() * total);
+        lastLogprob = (float) (logits[offset + chosen] - logNormaliser);
+        return chosen;
+    }
+
+    /** Below T = 1 with no truncation the draw proposes from the temperature-1 weights (see the class comment). */
+    private static boolean proposes(SamplingParams p, int vocab) {
+        return p.temperature() < 1 && !(p.topK() > 0 && p.topK() < vocab) && p.topP() >= 1 && p.minP() <= 0;
+    }
+
+    /** The first token whose cumulative weight exceeds {@code u}, one weight at a time. */
+    private int walk(int vocab, double u) {
         int chosen = -1;
         for (int i = 0; i < vocab; i++) {
             if (weights[i] == 0) continue;
@@ -162,7 +211,6 @@ public final class TokenSampler {
             u -= weights[i];
             if (u < 0) break;
         }
-        lastLogprob = (float) (logits[offset + chosen] - logNormaliser);
         return chosen;
     }
 
@@ -184,6 +232,27 @@ public final class TokenSampler {
         }
         ensure(vocab);
         float invTf = (float) (1.0 / p.temperature());
+        if (proposes(p, vocab)) {
+            // one pass: the temperature-1 weights' block sums, which are also the normaliser
+            double all = vectorPasses.expSum(logits, offset, vocab, max, blockSums);
+            int blocks = (vocab + BLOCK - 1) / BLOCK;
+            double excess = 1.0 / p.temperature() - 1;
+            int chosen = -1;
+            for (int k = 0; k < MAX_PROPOSALS && chosen < 0; k++) {
+                proposals++;
+                int i = draw(logits, offset, vocab, max, 1f, false, rng.nextDouble() * all);
+                if (rng.nextDouble() < Math.exp((VectorPasses.get(logits, offset + i) - max) * excess)) chosen = i;
+            }
+            if (chosen < 0) { // the tempered pass, from fresh uniforms
+                fallbacks++;
+                vectorPasses.temperedPass(logits, offset, vocab, max, invTf, blockSums, null);
+                double total = 0;
+                for (int b = 0; b < blocks; b++) total += blockSums[b];
+                chosen = draw(logits, offset, vocab, max, invTf, false, rng.nextDouble() * total);
+            }
+            lastLogprob = (float) (VectorPasses.get(logits, offset + chosen) - (max + Math.log(all)));
+            return chosen;
+        }
         boolean unitT = p.temperature() == 1.0;
         boolean topK = p.topK() > 0 && p.topK() < vocab, truncate = topK || p.topP() < 1 || p.minP() > 0;
         float[] store = truncate ? weights : null;

@@ -114,13 +114,25 @@ final class VectorPasses {
 
     /** Σ exp(l_i − max) over the row (float lanes within a block, double across blocks). */
     double expSum(MemorySegment l, long off, int n, float max) {
+        return expSum(l, off, n, max, null);
+    }
+
+    /**
+     * As {@link #expSum(MemorySegment, long, int, float)}, also writing each block's sum into
+     * {@code blockSums} (unless null): the temperature-1 proposals' cumulative search, whose total
+     * is then the same normaliser bit for bit.
+     */
+    double expSum(MemorySegment l, long off, int n, float max, double[] blockSums) {
         double sum = 0;
-        for (int start = 0; start < n; start += TokenSampler.BLOCK) {
+        int block = 0;
+        for (int start = 0; start < n; start += TokenSampler.BLOCK, block++) {
             int end = Math.min(n, start + TokenSampler.BLOCK), i = start, upper = start + F.loopBound(end - start);
             FloatVector u = FloatVector.zero(F);
             for (; i < upper; i += L) u = u.add(exp(load(l, off + i).sub(max)));
-            sum += inOrder(u);
-            for (; i < end; i++) sum += FastExp.exp(get(l, off + i) - max);
+            double b = inOrder(u);
+            for (; i < end; i++) b += FastExp.exp(get(l, off + i) - max);
+            if (blockSums != null) blockSums[block] = b;
+            sum += b;
         }
         return sum;
     }

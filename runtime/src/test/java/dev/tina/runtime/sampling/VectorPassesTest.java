@@ -1,6 +1,8 @@
 package dev.tina.runtime.sampling;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -136,17 +138,23 @@ class VectorPassesTest {
         }
     }
 
-    /** Pearson's chi-square of many draws on fixed logits against the exact tempered softmax. */
-    @Test
-    void drawsFollowTheTemperedDistributionOverSeveralBlocks() {
+    /**
+     * Pearson's chi-square of many draws on fixed logits against the exact tempered softmax, for
+     * both passes. Below T = 1 the draws are proposals accepted or rejected: T 0.7 accepts most
+     * of them, T 0.15 (Σe/Σe^(1/T) about 15 here) falls back to the tempered pass after
+     * {@link TokenSampler#MAX_PROPOSALS} rejections on a third of the draws; both must be exact.
+     */
+    @ParameterizedTest
+    @EnumSource(TokenSampler.Passes.class)
+    void drawsFollowTheTemperedDistributionOverSeveralBlocks(TokenSampler.Passes passes) {
         int vocab = 1000, draws = 200_000;
         float[] l = gaussianRows(1, vocab, 1.5, 5);
-        for (double t : new double[]{0.7, 1.0}) {
+        for (double t : new double[]{0.7, 1.0, 0.15}) {
             double[] p = new double[vocab];
             double z = 0;
             for (int i = 0; i < vocab; i++) z += p[i] = Math.exp(l[i] / t);
             int[] counts = new int[vocab];
-            TokenSampler s = new TokenSampler(TokenSampler.Passes.VECTOR);
+            TokenSampler s = new TokenSampler(passes);
             SplittableRandom rng = new SplittableRandom(9);
             for (int k = 0; k < draws; k++) counts[s.sample(l, 0, vocab, params(t, 1, 0, 0), rng)]++;
             // merge tokens into bins of expected count ≥ 20
@@ -164,7 +172,9 @@ class VectorPassesTest {
             int df = bins - 1;
             // Wilson–Hilferty: the 0.999 quantile of chi-square(df)
             double h = 2.0 / (9 * df), critical = df * Math.pow(1 - h + 3.09 * Math.sqrt(h), 3);
-            assertTrue(bins > 100, "bins " + bins);
+            assertTrue(bins > (t < 0.5 ? 5 : 100), "bins " + bins);
+            if (t == 0.7) assertTrue(s.fallbacks < draws / 1000 && s.proposals < 3L * draws, s.proposals + " proposals, " + s.fallbacks + " fallbacks");
+            if (t == 0.15) assertTrue(s.fallbacks > draws / 10, s.fallbacks + " of " + draws + " draws fell back: the test must reach that path");
             assertTrue(chi2 < critical, "T " + t + ": chi-square " + chi2 + " over " + df + " degrees of freedom, 0.999 quantile " + critical);
         }
     }
