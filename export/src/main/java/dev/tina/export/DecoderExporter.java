@@ -120,6 +120,7 @@ public final class DecoderExporter {
 
     /** Every projection's in-features (and the head's, when quantized) must be a multiple of the block size: one line naming the first that is not. */
     static void checkQuantizable(ModelConfig c, QuantizedWeights.Settings q) {
+        if (!q.scheme().blockWise()) return; // per-channel scales: any shape
         for (Projection p : Projection.values()) {
             String bad = BlockQuantizer.check(p.moduleName(), p.outFeatures(c), p.inFeatures(c), q.blockSize());
             if (bad != null) throw new IllegalArgumentException("--quantize " + q.scheme().cli() + ": " + bad);
@@ -135,7 +136,7 @@ public final class DecoderExporter {
                                                                Map<String, String> meta) throws Exception {
         QuantizedWeights.Settings q = options.quantize();
         Map<String, String> qMeta = new LinkedHashMap<>(meta);
-        qMeta.put("tina.quantization", q.scheme().cli() + ", block " + q.blockSize() + (q.head() ? ", head" : "") + ", accuracy_level " + q.accuracyLevel());
+        qMeta.put("tina.quantization", q.describe());
         long bytes;
         try (QuantizedWeights weights = new QuantizedWeights(q, dir, sampling)) {
             GraphBuilder qs = new GraphBuilder("tina_decoder_" + q.scheme().cli(), null);

@@ -56,7 +56,14 @@ public record ModelDescriptor(
             @JsonProperty("full_logits_file") String fullLogitsFile,
             @JsonProperty("in_place_file") String inPlaceFile,
             @JsonProperty("data_file") String dataFile,
-            @JsonProperty("quantized_bytes") long quantizedBytes) {}
+            @JsonProperty("quantized_bytes") long quantizedBytes) {
+
+        /** The scheme in words, as the export printed it: {@code int4, block 32, head} or {@code w8a8, per channel}. */
+        public String describe() {
+            boolean blocks = !"w8a8".equals(scheme);
+            return scheme + (blocks ? ", block " + blockSize : ", per-channel weights, per-token activations") + (head ? ", LM head too" : "");
+        }
+    }
 
     @JsonCreator
     public ModelDescriptor {}

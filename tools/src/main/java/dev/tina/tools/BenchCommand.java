@@ -97,7 +97,7 @@ final class BenchCommand {
                              : m.sampler(Math.max(64, batches.stream().mapToInt(i -> i).max().orElse(1)), false)) {
                     var q = m.decoder().quantized() ? m.decoder().descriptor().quantization() : null;
                     System.out.printf("model %s, %s, prompt %d ids, %d new tokens per sequence, %s (%s), %d threads, %s sampling passes%n", m.exportDir(),
-                            q == null ? "full precision" : q.scheme() + " (block " + q.blockSize() + (q.head() ? ", head" : "") + ")", prompt.length,
+                            q == null ? "full precision" : q.describe(), prompt.length,
                             newTokens, device.get().cli(), sampler.backend().name(), Runtime.getRuntime().availableProcessors(), TokenSampler.defaultPasses());
                     sampler.generate(List.of(prompt), SamplingParams.greedy(Math.min(16, newTokens)), binding); // warm-up
                     System.out.println("| batch | tokens | seconds | tokens/s | × batch 1 | prefill | decode (ORT) | sampling (Java) | sampling ms/token | KV gather |");

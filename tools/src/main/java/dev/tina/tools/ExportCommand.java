@@ -33,10 +33,11 @@ final class ExportCommand implements Callable<Integer> {
     boolean overwrite;
 
     @Option(names = "--quantize", paramLabel = "SCHEME", description = "also write inference graphs whose base projections are int8 or int4 "
-            + "(ONNX Runtime's MatMulNBits, block-wise scales); generate, eval, serve and bench use them, training and parity's reference stay full precision (docs/quantization.md)")
+            + "(ONNX Runtime's MatMulNBits, block-wise scales) or w8a8 (int8 weights per output channel, int8 activations per token, integer GEMM); "
+            + "generate, eval, serve and bench use them, training and parity's reference stay full precision (docs/quantization.md)")
     String quantize;
 
-    @Option(names = "--block-size", defaultValue = "32", description = "--quantize: weights per scale along the input features (16, 32, 64, 128 or 256); default ${DEFAULT-VALUE}")
+    @Option(names = "--block-size", defaultValue = "32", description = "--quantize int8|int4: weights per scale along the input features (16, 32, 64, 128 or 256; w8a8 has one scale per output channel); default ${DEFAULT-VALUE}")
     int blockSize;
 
     @Option(names = "--quantize-head", description = "--quantize: the LM head too (at Qwen's 151,936 × 1,536, 13% of the fp32 bytes)")
@@ -53,7 +54,7 @@ final class ExportCommand implements Callable<Integer> {
         if (quantize != null) {
             q = new QuantizedWeights.Settings(BlockQuantizer.Scheme.parse(quantize), blockSize, quantizeHead, accuracyLevel);
         } else if (quantizeHead) {
-            throw new IllegalArgumentException("--quantize-head needs --quantize int8|int4");
+            throw new IllegalArgumentException("--quantize-head needs --quantize int8|int4|w8a8");
         }
         long total = ModelConfig.read(model.resolve("config.json")).parameterCount() * storage.byteSize();
         ModelDescriptor d;
@@ -64,9 +65,9 @@ final class ExportCommand implements Callable<Integer> {
                 d.architecture(), d.numLayers(), d.vocabSize(), d.weightsDtype(), d.loraTargets(), out, (System.nanoTime() - t0) / 1e9);
         if (d.quantized()) {
             var dq = d.quantization();
-            System.out.printf("quantized graphs: %s, block %d%s, accuracy level %d: %s, %s, %s over %s (%.1f MB)%n", dq.scheme(), dq.blockSize(),
-                    dq.head() ? ", LM head too" : "", dq.accuracyLevel(), dq.samplingFile(), dq.fullLogitsFile(), dq.inPlaceFile(), dq.dataFile(),
-                    dq.quantizedBytes() / 1e6);
+            System.out.printf("quantized graphs: %s%s: %s, %s, %s over %s (%.1f MB)%n", dq.describe(),
+                    "w8a8".equals(dq.scheme()) ? "" : ", accuracy level " + dq.accuracyLevel(), dq.samplingFile(), dq.fullLogitsFile(), dq.inPlaceFile(),
+                    dq.dataFile(), dq.quantizedBytes() / 1e6);
         }
         return 0;
     }

@@ -88,7 +88,7 @@ final class ParityCommand implements Callable<Integer> {
         var q = ModelDescriptor.read(exported).quantization();
         if (q != null && onDevice != SessionSettings.Device.TENSORRT) {
             // the quantized graphs are not held to float32 tolerances: their error is reported
-            System.out.printf("quantized graphs (%s, block %d%s): error against the reference%n", q.scheme(), q.blockSize(), q.head() ? ", LM head too" : "");
+            System.out.printf("quantized graphs (%s): error against the reference%n", q.describe());
             try (OrtDecoder d = OrtDecoder.open(exported, SessionSettings.of(onDevice), OrtDecoder.Precision.AS_EXPORTED)) {
                 List<ParityCheck.Comparison> results = ParityCheck.run(d, peft, caseFile, null);
                 results.forEach(r -> System.out.println(r.line()));

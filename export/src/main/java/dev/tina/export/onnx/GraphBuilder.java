@@ -202,6 +202,17 @@ public final class GraphBuilder {
         });
     }
 
+    /** A uint8 scalar (rank 0) constant (a zero point). */
+    public String constUint8(int value) {
+        if (value < 0 || value > 255) throw new IllegalArgumentException("uint8 constant out of range: " + value);
+        return constants.computeIfAbsent("u8" + value, k -> {
+            String name = uniqueName("/const/uint8_" + value);
+            graph.addInitializer(TensorProto.newBuilder().setName(name).setDataType(2).setRawData(ByteString.copyFrom(new byte[]{(byte) value})));
+            initializers.add(name);
+            return name;
+        });
+    }
+
     /** An int64 scalar (rank 0) constant, as Range wants. */
     public String constInt64Scalar(long value) {
         return constants.computeIfAbsent("i64s" + value, k -> {

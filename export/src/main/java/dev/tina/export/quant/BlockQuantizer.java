@@ -17,7 +17,13 @@ import java.util.Locale;
  */
 public final class BlockQuantizer {
     public enum Scheme {
-        INT8(8), INT4(4);
+        INT8(8), INT4(4),
+        /**
+         * int8 weights with one scale per output channel and int8 activations with one scale per
+         * row (token), quantized in the graph: integer matrix products ({@code MatMulInteger}, ONNX
+         * Runtime's u8s8 GEMM with VNNI/AMX) instead of MatMulNBits; see {@link ChannelQuantizer}.
+         */
+        W8A8(8);
 
         public final int bits;
 
@@ -25,11 +31,15 @@ public final class BlockQuantizer {
 
         public String cli() { return name().toLowerCase(Locale.ROOT); }
 
+        /** Whether weights are cut into blocks along K (MatMulNBits); W8A8 has one scale per output channel. */
+        public boolean blockWise() { return this != W8A8; }
+
         public static Scheme parse(String s) {
             return switch (s.toLowerCase(Locale.ROOT)) {
                 case "int8", "q8" -> INT8;
                 case "int4", "q4" -> INT4;
-                default -> throw new IllegalArgumentException("unknown quantization scheme '" + s + "', expected int8 or int4");
+                case "w8a8" -> W8A8;
+                default -> throw new IllegalArgumentException("unknown quantization scheme '" + s + "', expected int8, int4 or w8a8");
             };
         }
     }

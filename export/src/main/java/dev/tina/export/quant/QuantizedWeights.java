@@ -34,7 +34,7 @@ public final class QuantizedWeights implements AutoCloseable {
      */
     public record Settings(Scheme scheme, int blockSize, boolean head, int accuracyLevel) {
         public Settings {
-            if (!BlockQuantizer.BLOCK_SIZES.contains(blockSize)) {
+            if (scheme.blockWise() && !BlockQuantizer.BLOCK_SIZES.contains(blockSize)) {
                 throw new IllegalArgumentException("--block-size " + blockSize + ": expected one of " + BlockQuantizer.BLOCK_SIZES);
             }
             if (accuracyLevel < 0 || accuracyLevel > 4) throw new IllegalArgumentException("accuracy_level must be in [0, 4], got " + accuracyLevel);
@@ -44,6 +44,12 @@ public final class QuantizedWeights implements AutoCloseable {
         public static Settings of(Scheme scheme, int blockSize, boolean head) { return new Settings(scheme, blockSize, head, 4); }
 
         public String dataFile() { return "model." + scheme.cli() + ".onnx.data"; }
+
+        /** The scheme in words: its blocks (or per-channel scales), the head, the kernel. */
+        public String describe() {
+            return scheme.cli() + (scheme.blockWise() ? ", block " + blockSize : ", per-channel weights, per-token activations")
+                    + (head ? ", head" : "") + (scheme.blockWise() ? ", accuracy_level " + accuracyLevel : "");
+        }
     }
 
     private final Settings settings;
@@ -67,8 +73,21 @@ public final class QuantizedWeights implements AutoCloseable {
     /** Bytes of B, scales and zero points written so far. */
     public long quantizedBytes() { return quantizedBytes; }
 
-    /** y = x · Wᵀ for the full-precision weight {@code name} [n, k], as a MatMulNBits node in {@code g}. */
+    /** y = x · Wᵀ for the full-precision weight {@code name} [n, k], as a MatMulNBits node (W8A8: integer product) in {@code g}. */
     public String matMul(GraphBuilder g, String x, String name, int n, int k) throws IOException {
+        if (!settings.scheme().blockWise()) {
+            List<TensorProto> ts = written.get(name);
+            if (ts == null) {
+                ChannelQuantizer.Quantized q = ChannelQuantizer.quantize(read(name, n, k), n, k);
+                GraphBuilder scratch = new GraphBuilder("quantized", out);
+                ChannelQuantizer.addInitializers(scratch, name, q);
+                ts = scratch.build().getInitializerList();
+                quantizedBytes += q.b().length + 4L * q.scales().length;
+                written.put(name, ts);
+            }
+            for (TensorProto t : ts) if (!g.hasInitializer(t.getName())) g.addInitializer(t);
+            return ChannelQuantizer.node(g, x, name);
+        }
         List<TensorProto> ts = written.get(name);
         if (ts == null) {
             String bad = BlockQuantizer.check(name, n, k, settings.blockSize());

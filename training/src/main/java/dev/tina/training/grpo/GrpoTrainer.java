@@ -186,11 +186,11 @@ public final class GrpoTrainer {
         LoadedModel q = LoadedModel.open(model.exportDir(), SessionSettings.of(recipe.deviceKind()));
         if (!q.decoder().quantized()) {
             q.close();
-            throw new IllegalArgumentException("quantized_rollouts: " + model.exportDir() + " has no quantized graphs; export it with tina export --quantize int8|int4");
+            throw new IllegalArgumentException("quantized_rollouts: " + model.exportDir() + " has no quantized graphs; export it with tina export --quantize int8|int4|w8a8");
         }
         var d = q.decoder().descriptor().quantization();
-        System.err.printf("rollouts sampled on the %s graphs (block %d%s): off-policy, the sampler/trainer log-prob gap is logged every step "
-                + "(sampler_trainer_logp_gap)%n", d.scheme(), d.blockSize(), d.head() ? ", LM head too" : "");
+        System.err.printf("rollouts sampled on the %s graphs: off-policy, the sampler/trainer log-prob gap is logged every step "
+                + "(sampler_trainer_logp_gap)%n", d.describe());
         return q;
     }
 
