@@ -10,7 +10,7 @@
 # --work DIR          where the model, the exports, the GGUFs and the logs go (reused when present)
 # --config FILE       model config.json (default onnx-models/configs/deepseek-r1-distill-qwen-1.5b.json)
 # --tokenizer DIR     tokenizer.json folder for the GGUF's vocabulary (default ../shared/tokenizers/qwen2-bpe)
-# --tina LIST         Tina precisions, comma-separated from fp32,int8,int4 (default fp32,int8,int4)
+# --tina LIST         Tina precisions, comma-separated from fp32,int8,w8a8,int4 (default fp32,int8,int4; w8a8 pairs with Q8_0)
 # --llama LIST        llama.cpp formats from F16,Q8_0,Q4_K_M (default F16,Q8_0,Q4_K_M)
 # --quantize-head yes|no   quantize Tina's LM head too (default yes: llama.cpp's Q8_0 and Q4_K_M quantize theirs)
 # --threads N         threads for both engines (default 2)
@@ -68,7 +68,7 @@ case "$qhead" in yes|no) ;; *) die "--quantize-head takes yes or no" ;; esac
 [[ "$repeats" =~ ^[1-9][0-9]*$ ]] || die "--repeats takes a positive number"
 IFS=, read -r -a tina_precs <<<"$tina_list"
 IFS=, read -r -a llama_fmts <<<"$llama_list"
-for p in "${tina_precs[@]}"; do case "$p" in fp32|int8|int4) ;; *) die "--tina: unknown precision '$p' (fp32, int8, int4)" ;; esac; done
+for p in "${tina_precs[@]}"; do case "$p" in fp32|int8|w8a8|int4) ;; *) die "--tina: unknown precision '$p' (fp32, int8, w8a8, int4)" ;; esac; done
 for f in "${llama_fmts[@]}"; do case "$f" in F16|Q8_0|Q4_K_M) ;; *) die "--llama: unknown format '$f' (F16, Q8_0, Q4_K_M)" ;; esac; done
 vocab_size="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["vocab_size"])' "$config")" || die "cannot read vocab_size from $config"
 
@@ -133,7 +133,7 @@ for f in "${llama_fmts[@]}"; do
   mv "$work/model-$f.gguf.tmp" "$work/model-$f.gguf"
 done
 
-# ---- the runs, paired by bit width: F16 then fp32, Q8_0 then int8, Q4_K_M then int4 --------------------------------
+# ---- the runs, paired by bit width: F16 then fp32, Q8_0 then int8 and w8a8, Q4_K_M then int4 ------------------------------
 prompt_ids="$(python3 -c 'import sys; v=int(sys.argv[1]); print(",".join(str(1000 + (i * 7919) % (v - 1000)) for i in range(512)))' "$vocab_size")"
 results="$work/results.tsv"
 : >"$results"
@@ -204,11 +204,12 @@ print("\t".join(["tina", prec, str(size), f"{dr[1]['tokens_per_second']:.3f}", f
                  f"{512 / pr['prefill_s']:.3f}", rss[-1] if rss else "", ""]))
 EOF
 }
-pair_of() { case "$1" in fp32) echo F16 ;; int8) echo Q8_0 ;; int4) echo Q4_K_M ;; F16) echo fp32 ;; Q8_0) echo int8 ;; Q4_K_M) echo int4 ;; esac; }
+pairs_of() { case "$1" in F16) echo fp32 ;; Q8_0) echo int8 w8a8 ;; Q4_K_M) echo int4 ;; esac; }
 for f in F16 Q8_0 Q4_K_M; do
-  p="$(pair_of "$f")"
   [[ ",$llama_list," == *",$f,"* ]] && bench_llama "$f"
-  [[ ",$tina_list," == *",$p,"* ]] && bench_tina "$p"
+  for p in $(pairs_of "$f"); do
+    [[ ",$tina_list," == *",$p,"* ]] && bench_tina "$p"
+  done
 done
 step "done"
 
@@ -218,7 +219,7 @@ import sys
 results, loadlog, config, threads, new_tokens, repeats, qhead, commit, llargs = sys.argv[1:]
 llargs = f" (with {llargs})" if llargs else ""
 rows = [l.rstrip("\n").split("\t") for l in open(results) if l.strip()]
-pair = {"fp32": "F16", "int8": "Q8_0", "int4": "Q4_K_M"}
+pair = {"fp32": "F16", "int8": "Q8_0", "w8a8": "Q8_0", "int4": "Q4_K_M"}
 llama = {r[1]: r for r in rows if r[0] == "llama.cpp"}
 def ratio(a, b):
     return f"{float(a) / float(b):.2f}×" if a and b and float(b) > 0 else "—"
