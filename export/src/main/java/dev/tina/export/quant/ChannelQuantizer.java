@@ -24,7 +24,7 @@ import static dev.tina.export.onnx.GraphBuilder.attrInts;
  * The rows' scales are made once per input and shared by the projections that read it (q, k, v;
  * gate, up). ONNX Runtime's {@code DynamicQuantizeMatMul} is as fast but takes one activation scale
  * for the whole tensor, so one outlier token (a prompt's first) would coarsen every other token's
- * codes: rows are scaled alone here. Written by hand: no Java library writes this layout.
+ * codes, and a row's result would depend on the other rows of its batch: rows are scaled alone here. Written by hand: no Java library writes this layout.
  */
 public final class ChannelQuantizer {
     private ChannelQuantizer() {}
