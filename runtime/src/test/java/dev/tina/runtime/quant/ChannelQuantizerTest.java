@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -39,17 +40,25 @@ class ChannelQuantizerTest {
         }
 
         GraphBuilder g = new GraphBuilder("w8a8", null);
-        g.input("x", GraphBuilder.FLOAT, m, k);
+        g.input("x", GraphBuilder.FLOAT, "m", k);
         String y = ChannelQuantizer.matMul(g, "x", "w", q);
         g.opNamed("Identity", "y", List.of(y));
-        g.output("y", GraphBuilder.FLOAT, m, n);
+        g.output("y", GraphBuilder.FLOAT, "m", n);
         byte[] model = GraphBuilder.model(g.build()).build().toByteArray();
         OrtEnvironment env = OrtEnvironment.getEnvironment();
         float[][] got;
-        try (OrtSession s = env.createSession(model, new OrtSession.SessionOptions());
-             OnnxTensor xt = OnnxTensor.createTensor(env, FloatBuffer.wrap(x), new long[]{m, k});
-             OrtSession.Result res = s.run(Map.of("x", xt))) {
-            got = (float[][]) res.get(0).getValue();
+        try (OrtSession s = env.createSession(model, new OrtSession.SessionOptions())) {
+            try (OnnxTensor xt = OnnxTensor.createTensor(env, FloatBuffer.wrap(x), new long[]{m, k});
+                 OrtSession.Result res = s.run(Map.of("x", xt))) {
+                got = (float[][]) res.get(0).getValue();
+            }
+            // exact integer sums and per-row scales: a row's result does not depend on the rows beside it
+            for (int i = 0; i < m; i++) {
+                try (OnnxTensor xt = OnnxTensor.createTensor(env, FloatBuffer.wrap(x, i * k, k), new long[]{1, k});
+                     OrtSession.Result res = s.run(Map.of("x", xt))) {
+                    assertArrayEquals(got[i], ((float[][]) res.get(0).getValue())[0], "row " + i + " alone vs in the batch");
+                }
+            }
         }
         for (int i = 0; i < m; i++) {
             float amax = 0;
