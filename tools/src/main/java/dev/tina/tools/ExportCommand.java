@@ -11,6 +11,8 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.Callable;
 
 @Command(name = "export", mixinStandardHelpOptions = true,
@@ -37,8 +39,9 @@ final class ExportCommand implements Callable<Integer> {
             + "generate, eval, serve and bench use them, training and parity's reference stay full precision (docs/quantization.md)")
     String quantize;
 
-    @Option(names = "--block-size", defaultValue = "32", description = "--quantize int8|int4: weights per scale along the input features (16, 32, 64, 128 or 256; w8a8 has one scale per output channel); default ${DEFAULT-VALUE}")
-    int blockSize;
+    @Option(names = "--block-size", description = "--quantize int8|int4: weights per scale along the input features (16, 32, 64, 128 or 256; w8a8 has one "
+            + "scale per output channel); default: int4 128 where every projection's in-features are a multiple of it (else 64, 32, 16), int8 32")
+    Integer blockSize;
 
     @Option(names = "--quantize-head", description = "--quantize: the LM head too (at Qwen's 151,936 × 1,536, 13% of the fp32 bytes)")
     boolean quantizeHead;
@@ -46,13 +49,22 @@ final class ExportCommand implements Callable<Integer> {
     @Option(names = "--accuracy-level", defaultValue = "4", description = "--quantize: MatMulNBits' accuracy_level; 4 = int8 activations on the CPU (fastest), 0 = float; default ${DEFAULT-VALUE}")
     int accuracyLevel;
 
+    /** Every projection's in-features (the head's are the hidden size, q's too). */
+    static Set<Integer> inFeatures(ModelConfig c) {
+        Set<Integer> k = new TreeSet<>();
+        for (Projection p : Projection.values()) k.add(p.inFeatures(c));
+        return k;
+    }
+
     @Override
     public Integer call() throws Exception {
         long t0 = System.nanoTime();
         DType storage = DType.fromCli(dtype);
         QuantizedWeights.Settings q = null;
         if (quantize != null) {
-            q = new QuantizedWeights.Settings(BlockQuantizer.Scheme.parse(quantize), blockSize, quantizeHead, accuracyLevel);
+            BlockQuantizer.Scheme scheme = BlockQuantizer.Scheme.parse(quantize);
+            int block = blockSize != null ? blockSize : BlockQuantizer.defaultBlockSize(scheme, inFeatures(ModelConfig.read(model.resolve("config.json"))));
+            q = new QuantizedWeights.Settings(scheme, block, quantizeHead, accuracyLevel);
         } else if (quantizeHead) {
             throw new IllegalArgumentException("--quantize-head needs --quantize int8|int4|w8a8");
         }
