@@ -127,6 +127,9 @@ public final class DecoderGraph {
      */
     static final int QUERY_BLOCKS = 4;
 
+    /** The share of the S × S attention tensors a pass without a cache computes: (K + 1) / 2K for K query blocks. */
+    public static double attentionShare() { return (QUERY_BLOCKS + 1) / (2.0 * QUERY_BLOCKS); }
+
     private DecoderGraph(GraphBuilder g, ModelConfig c, WeightSource weights, List<Projection> loraTargets, Variant variant,
                          QuantizedWeights quantized) {
         if (quantized != null && !variant.kvCache()) throw new IllegalArgumentException("quantized weights are for inference graphs only");

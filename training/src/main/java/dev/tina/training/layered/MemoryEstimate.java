@@ -2,6 +2,7 @@ package dev.tina.training.layered;
 
 import dev.tina.export.checkpoint.ModelConfig;
 import dev.tina.export.checkpoint.Projection;
+import dev.tina.export.onnx.DecoderGraph;
 
 import java.util.Locale;
 
@@ -15,14 +16,16 @@ import java.util.Locale;
  *       token and layer (the norms, projections, MLP, LoRA branches and their gradients that
  *       ONNX Runtime holds at the backward pass's peak);</li>
  *   <li>attention: {@value #ATTENTION_COPIES} × heads × seq × seq floats per row and layer (scores and
- *       probabilities, kept whole);</li>
+ *       probabilities), times the share of them the graph's query blocks compute
+ *       ({@link DecoderGraph#attentionShare}, 62.5%);</li>
  *   <li>the head: {@value #HEAD_COPIES} × vocabulary floats per target token (logits, softmax,
  *       their gradients and ONNX Runtime's arena rounding), plus a fixed {@value #OVERHEAD_GB} GB
  *       for the runtime and the JVM.</li>
  * </ul>
  * The coefficients are a least-squares fit to peaks measured with {@code tina bench train
  * --recompute none --low-memory} at six shapes of three models (docs/training.md, "Choosing the
- * pass"), rounded up so that the estimate is 0–25% above each measured peak.
+ * pass"), rounded up so that the estimate is 0–25% above each measured peak; the attention share
+ * came later, with the query blocks, and the peaks were measured again (0–30% above).
  */
 public record MemoryEstimate(long weightBytes, long activationBytes, long attentionBytes, long headBytes, long overheadBytes) {
     static final int FLOATS_PER_TOKEN_LAYER = 21;
@@ -41,7 +44,7 @@ public record MemoryEstimate(long weightBytes, long activationBytes, long attent
         }
         long tokens = (long) rows * length, layers = c.numHiddenLayers();
         long activations = 4L * FLOATS_PER_TOKEN_LAYER * (c.hiddenSize() + c.intermediateSize()) * tokens * layers;
-        long attention = (long) (4 * ATTENTION_COPIES * c.numAttentionHeads() * rows * (double) length * length * layers);
+        long attention = (long) (4 * ATTENTION_COPIES * DecoderGraph.attentionShare() * c.numAttentionHeads() * rows * (double) length * length * layers);
         long head = 4L * HEAD_COPIES * c.vocabSize() * targets;
         return new MemoryEstimate(4L * parameters(c), activations, attention, head, (long) (OVERHEAD_GB * 1e9));
     }
