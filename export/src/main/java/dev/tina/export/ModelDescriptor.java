@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tina.export.checkpoint.CheckpointFormatException;
 import dev.tina.export.checkpoint.JsonErrors;
 import dev.tina.export.checkpoint.SafetensorsWriter;
+import dev.tina.export.quant.BlockQuantizer;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -58,10 +59,12 @@ public record ModelDescriptor(
             @JsonProperty("data_file") String dataFile,
             @JsonProperty("quantized_bytes") long quantizedBytes) {
 
-        /** The scheme in words, as the export printed it: {@code int4, block 32, head} or {@code w8a8, per channel}. */
+        /** Whether the weights are cut into blocks (MatMulNBits: {@code block_size} and {@code accuracy_level} apply). */
+        public boolean blockWise() { return BlockQuantizer.Scheme.parse(scheme).blockWise(); }
+
+        /** The scheme in words: {@code int4, block 32, LM head too} or {@code w8a8, per-channel weights, per-token activations}. */
         public String describe() {
-            boolean blocks = !"w8a8".equals(scheme);
-            return scheme + (blocks ? ", block " + blockSize : ", per-channel weights, per-token activations") + (head ? ", LM head too" : "");
+            return scheme + (blockWise() ? ", block " + blockSize : ", per-channel weights, per-token activations") + (head ? ", LM head too" : "");
         }
     }
 

@@ -78,7 +78,7 @@ final class ExportCommand implements Callable<Integer> {
         if (d.quantized()) {
             var dq = d.quantization();
             System.out.printf("quantized graphs: %s%s: %s, %s, %s over %s (%.1f MB)%n", dq.describe(),
-                    "w8a8".equals(dq.scheme()) ? "" : ", accuracy level " + dq.accuracyLevel(), dq.samplingFile(), dq.fullLogitsFile(), dq.inPlaceFile(),
+                    dq.blockWise() ? ", accuracy level " + dq.accuracyLevel() : "", dq.samplingFile(), dq.fullLogitsFile(), dq.inPlaceFile(),
                     dq.dataFile(), dq.quantizedBytes() / 1e6);
         }
         return 0;

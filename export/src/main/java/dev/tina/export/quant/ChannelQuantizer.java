@@ -4,8 +4,7 @@ import dev.tina.export.checkpoint.DType;
 import dev.tina.export.onnx.GraphBuilder;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
+import java.io.UncheckedIOException;
 import java.util.List;
 
 import static dev.tina.export.onnx.GraphBuilder.attr;
@@ -24,7 +23,8 @@ import static dev.tina.export.onnx.GraphBuilder.attrInts;
  * The rows' scales are made once per input and shared by the projections that read it (q, k, v;
  * gate, up). ONNX Runtime's {@code DynamicQuantizeMatMul} is as fast but takes one activation scale
  * for the whole tensor, so one outlier token (a prompt's first) would coarsen every other token's
- * codes, and a row's result would depend on the other rows of its batch: rows are scaled alone here. Written by hand: no Java library writes this layout.
+ * codes, and a row's result would depend on the other rows of its batch: rows are scaled alone here.
+ * Written by hand: no Java library writes this layout.
  */
 public final class ChannelQuantizer {
     private ChannelQuantizer() {}
@@ -60,10 +60,8 @@ public final class ChannelQuantizer {
 
     /** Adds q's initializers (to the builder's external data, if any) under {@code name}. */
     public static void addInitializers(GraphBuilder g, String name, Quantized q) throws IOException {
-        g.weight(bName(name), DType.I8, new long[]{q.k(), q.n()}, q.b().length, out -> writeFully(out, ByteBuffer.wrap(q.b())));
-        ByteBuffer s = ByteBuffer.allocate(q.scales().length * 4).order(ByteOrder.LITTLE_ENDIAN);
-        for (float v : q.scales()) s.putFloat(v);
-        g.weight(scalesName(name), DType.F32, new long[]{q.n()}, s.capacity(), out -> writeFully(out, s.flip()));
+        QuantizedLinear.addBytes(g, bName(name), DType.I8, q.b(), q.k(), q.n());
+        QuantizedLinear.addFloats(g, scalesName(name), q.scales(), q.n());
     }
 
     /** y = x · Wᵀ over initializers already added for {@code name}; x [..., k] float. */
@@ -89,12 +87,9 @@ public final class ChannelQuantizer {
         try {
             addInitializers(g, name, q);
         } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
+            throw new UncheckedIOException(e);
         }
         return node(g, x, name);
     }
 
-    private static void writeFully(java.nio.channels.WritableByteChannel out, ByteBuffer b) throws IOException {
-        while (b.hasRemaining()) out.write(b);
-    }
 }

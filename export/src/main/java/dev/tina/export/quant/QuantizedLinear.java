@@ -26,14 +26,21 @@ public final class QuantizedLinear {
 
     /** Adds q's initializers (to the builder's external data, if any) under {@code name}. */
     public static void addInitializers(GraphBuilder g, String name, Quantized q) throws IOException {
-        g.weight(bName(name), DType.U8, new long[]{q.n(), q.blocks(), q.blobSize()}, q.b().length, out -> writeFully(out, ByteBuffer.wrap(q.b())));
-        ByteBuffer s = ByteBuffer.allocate(q.scales().length * 4).order(ByteOrder.LITTLE_ENDIAN);
-        for (float v : q.scales()) s.putFloat(v);
-        g.weight(scalesName(name), DType.F32, new long[]{q.scales().length}, s.capacity(), out -> writeFully(out, s.flip()));
-        if (q.zeroPoints() != null) {
-            g.weight(zeroPointsName(name), DType.U8, new long[]{q.zeroPoints().length}, q.zeroPoints().length,
-                    out -> writeFully(out, ByteBuffer.wrap(q.zeroPoints())));
-        }
+        addBytes(g, bName(name), DType.U8, q.b(), q.n(), q.blocks(), q.blobSize());
+        addFloats(g, scalesName(name), q.scales(), q.scales().length);
+        if (q.zeroPoints() != null) addBytes(g, zeroPointsName(name), DType.U8, q.zeroPoints(), q.zeroPoints().length);
+    }
+
+    /** A one-byte-per-value initializer (uint8 or int8) of {@code shape}, to the builder's external data if any. */
+    static void addBytes(GraphBuilder g, String name, DType type, byte[] bytes, long... shape) throws IOException {
+        g.weight(name, type, shape, bytes.length, out -> writeFully(out, ByteBuffer.wrap(bytes)));
+    }
+
+    /** A float32 initializer of {@code shape} (little-endian), to the builder's external data if any. */
+    static void addFloats(GraphBuilder g, String name, float[] values, long... shape) throws IOException {
+        ByteBuffer s = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+        for (float v : values) s.putFloat(v);
+        g.weight(name, DType.F32, shape, s.capacity(), out -> writeFully(out, s.flip()));
     }
 
     /** The node over initializers already added for {@code name} (see {@link #addInitializers}). */

@@ -75,31 +75,25 @@ public final class QuantizedWeights implements AutoCloseable {
 
     /** y = x · Wᵀ for the full-precision weight {@code name} [n, k], as a MatMulNBits node (W8A8: integer product) in {@code g}. */
     public String matMul(GraphBuilder g, String x, String name, int n, int k) throws IOException {
-        if (!settings.scheme().blockWise()) {
-            List<TensorProto> ts = written.get(name);
-            if (ts == null) {
-                ChannelQuantizer.Quantized q = ChannelQuantizer.quantize(read(name, n, k), n, k);
-                GraphBuilder scratch = new GraphBuilder("quantized", out);
-                ChannelQuantizer.addInitializers(scratch, name, q);
-                ts = scratch.build().getInitializerList();
-                quantizedBytes += q.b().length + 4L * q.scales().length;
-                written.put(name, ts);
-            }
-            for (TensorProto t : ts) if (!g.hasInitializer(t.getName())) g.addInitializer(t);
-            return ChannelQuantizer.node(g, x, name);
-        }
         List<TensorProto> ts = written.get(name);
         if (ts == null) {
-            String bad = BlockQuantizer.check(name, n, k, settings.blockSize());
-            if (bad != null) throw new IllegalArgumentException(bad);
-            Quantized q = BlockQuantizer.quantize(read(name, n, k), n, k, settings.scheme(), settings.blockSize());
             GraphBuilder scratch = new GraphBuilder("quantized", out); // writes the bytes; its protos are kept
-            QuantizedLinear.addInitializers(scratch, name, q);
+            if (settings.scheme().blockWise()) {
+                String bad = BlockQuantizer.check(name, n, k, settings.blockSize());
+                if (bad != null) throw new IllegalArgumentException(bad);
+                Quantized q = BlockQuantizer.quantize(read(name, n, k), n, k, settings.scheme(), settings.blockSize());
+                QuantizedLinear.addInitializers(scratch, name, q);
+                quantizedBytes += q.b().length + 4L * q.scales().length + (q.zeroPoints() == null ? 0 : q.zeroPoints().length);
+            } else {
+                ChannelQuantizer.Quantized q = ChannelQuantizer.quantize(read(name, n, k), n, k);
+                ChannelQuantizer.addInitializers(scratch, name, q);
+                quantizedBytes += q.b().length + 4L * q.scales().length;
+            }
             ts = scratch.build().getInitializerList();
-            quantizedBytes += q.b().length + 4L * q.scales().length + (q.zeroPoints() == null ? 0 : q.zeroPoints().length);
             written.put(name, ts);
         }
         for (TensorProto t : ts) if (!g.hasInitializer(t.getName())) g.addInitializer(t);
+        if (!settings.scheme().blockWise()) return ChannelQuantizer.node(g, x, name);
         return QuantizedLinear.node(g, x, name, settings.scheme(), n, k, settings.blockSize(), settings.scheme() == Scheme.INT4,
                 settings.accuracyLevel());
     }

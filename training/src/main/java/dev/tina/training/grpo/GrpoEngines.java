@@ -26,7 +26,8 @@ public record GrpoEngines(GradientEngine gradients, GradientEngine reference) im
         var gradSpec = new Recompute.Spec(model.exportDir(), model.config(), targets, recipe.rank(), new LossHead.Grpo(), recipe.dropout(), true,
                 stem + (recipe.dropout() > 0 ? "-dropout" : ""));
         // the reference is the adapter-off model: a graph without LoRA branches (the same log-probs as
-        // lora_scale 0, without computing branches only to multiply them by zero: a fifth of its forward)
+        // lora_scale 0, without computing branches only to multiply them by zero: a sixth of its forward at
+        // rank 16 on all seven projections)
         var refSpec = new Recompute.Spec(model.exportDir(), model.config(), List.of(), recipe.rank(), new LossHead.Grpo(), 0.0, false, "grpo-reference");
         LayeredGradients.Options layered = LayeredGradients.Options.defaults();
         GradientEngine gradients = mode.open(gradSpec, model.sharedWeights(), true, recipe.deviceKind(), layered);

@@ -380,10 +380,10 @@ public final class GrpoTrainer {
         EventFiles.deleteAll(out);
     }
 
-    /** Redraws {@code curves.png} from {@code metrics.jsonl}: reward, each reward function, loss, KL, completion length. */
     /** {@code curves.png} is redrawn at most this often, and at every checkpoint and the last step. */
     static final long PLOT_EVERY_NANOS = 10_000_000_000L;
 
+    /** Redraws {@code curves.png} from {@code metrics.jsonl}: reward, each reward function, loss, KL, completion length. */
     private void plotCurves() throws IOException {
         Map<String, List<Double>> series = new LinkedHashMap<>();
         for (String line : Files.readAllLines(out.resolve("metrics.jsonl"))) {
