@@ -23,6 +23,12 @@ if [ -f "$native/libonnxruntime_providers_cuda.so" ]; then
 fi
 RUST_LIBRARY_PATH="$native/libtokenizers.so"   # DJL takes the library file itself
 export RUST_LIBRARY_PATH
+# Under an unset, C or POSIX locale (env -i, many containers) the JVM prints '?' for every non-ASCII character;
+# write UTF-8 there, as most current tools do. A named locale keeps the JVM's own choice.
+encoding=
+case "${LC_ALL:-${LC_CTYPE:-${LANG:-}}}" in
+  ""|C|POSIX) encoding="-Dstdout.encoding=UTF-8 -Dstderr.encoding=UTF-8" ;;
+esac
 exec "$here/runtime/bin/java" --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow \
-  --add-opens=java.base/java.nio=ALL-UNNAMED --add-modules jdk.incubator.vector -Djava.awt.headless=true -Donnxruntime.native.path="$native" ${TINA_JAVA_OPTS:-} \
+  --add-opens=java.base/java.nio=ALL-UNNAMED --add-modules jdk.incubator.vector -Djava.awt.headless=true -Donnxruntime.native.path="$native" $encoding ${TINA_JAVA_OPTS:-} \
   -cp "$here/lib/*" dev.tina.tools.TinaCommand "$@"

@@ -1,6 +1,8 @@
 package dev.tina.tools.dist;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tina.testsupport.Shared;
+import dev.tina.tools.Cli;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -68,6 +70,53 @@ class DistributionIT {
         assertTrue(r.output.contains("\"text\""), r.output);
     }
 
+    /** The training graphs (forward, GRPO loss, gradients) from the distribution's runtime match the fixture's references. */
+    @Test
+    void passesParityWithGrpoOnTheFixture() throws Exception {
+        Path fixture = Shared.path("fixtures/qwen2-small");
+        Run r = tina(300, "parity", "--model", fixture.resolve("model").toString(), "--adapter", fixture.resolve("adapter").toString(),
+                "--case", fixture.resolve("case.safetensors").toString(), "--grpo");
+        assertEquals(0, r.rc, r.output);
+        long ok = r.output.lines().filter(l -> l.endsWith(")") && l.contains(" OK (tolerance")).count();
+        assertTrue(ok >= 30, "every comparison OK:\n" + r.output);
+        assertFalse(r.output.contains("FAIL"), r.output);
+    }
+
+    /** A shortened demo end to end: evaluation, GRPO steps, the report (JSON, Markdown, chart); non-ASCII output under env -i. */
+    @Test
+    void runsAShortDemo() throws Exception {
+        Path out = work.resolve("demo");
+        Run r = tina(600, "demo", "--steps", "3", "--seeds", "1", "--eval-problems", "32", "--out", out.toString());
+        assertEquals(0, r.rc, r.output);
+        assertTrue(r.output.contains("held-out accuracy") && r.output.contains("\u2192"), "UTF-8 output without a locale:\n" + r.output);
+        var report = new ObjectMapper().readTree(out.resolve("report.json").toFile());
+        assertEquals(32, report.path("evaluation").path("problems").asInt(), report.toString());
+        assertTrue(report.path("accuracy_after").isNumber() && report.path("accuracy_before").isNumber(), report.toString());
+        assertTrue(Files.size(out.resolve("report.png")) > 1000, "chart drawn headless");
+        assertTrue(Files.exists(out.resolve("report.md")));
+    }
+
+    /** The grader's CAS (Symja) in the distribution grades every fixture case as the build does in-process. */
+    @Test
+    void gradesAsTheBuildDoes() throws Exception {
+        Path cases = Shared.path("fixtures/grading/math_verify_cases.jsonl");
+        Path graded = work.resolve("graded.jsonl");
+        Run r = tina(300, "grade", "--input", cases.toString(), "--out", graded.toString());
+        assertEquals(0, r.rc, r.output);
+        Path inProcess = work.resolve("graded-in-process.jsonl");
+        Cli.Run here = Cli.tina("grade", "--input", cases.toString(), "--out", inProcess.toString());
+        assertEquals(0, here.code(), here.err());
+        ObjectMapper json = new ObjectMapper();
+        List<String> a = Files.readAllLines(graded), b = Files.readAllLines(inProcess);
+        assertEquals(106, a.size());
+        assertEquals(b.size(), a.size());
+        for (int i = 0; i < a.size(); i++) {
+            var x = json.readTree(a.get(i));
+            var y = json.readTree(b.get(i));
+            assertEquals(y.path("correct"), x.path("correct"), "line " + (i + 1) + ": " + a.get(i));
+        }
+    }
+
     @Test
     void refusesToBuildWithoutAJdk() throws Exception {
         Run r = run(List.of("env", "-i", home.resolve("bin/tina").toString(), "dist", "--out", work.resolve("again").toString()), 120);
@@ -128,6 +177,13 @@ class DistributionIT {
     }
 
     record Run(int rc, String output) {}
+
+    /** {@code bin/tina args} under an empty environment (its cache in the test's folder). */
+    static Run tina(long timeoutSeconds, String... args) throws IOException, InterruptedException {
+        List<String> command = new ArrayList<>(List.of("env", "-i", "TINA_CACHE=" + work.resolve("cache"), home.resolve("bin/tina").toString()));
+        command.addAll(List.of(args));
+        return run(command, timeoutSeconds);
+    }
 
     static Run run(List<String> command, long timeoutSeconds) throws IOException, InterruptedException {
         Path log = Files.createTempFile(work, "run-", ".log");
