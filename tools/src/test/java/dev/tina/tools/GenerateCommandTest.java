@@ -4,13 +4,17 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.tina.export.checkpoint.DType;
 import dev.tina.export.init.RandomCheckpoint;
+import dev.tina.runtime.text.HfTokenizer;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -43,7 +47,7 @@ class GenerateCommandTest {
     static Cli.Run tina(String... args) { return Cli.tina(args); }
 
     static List<JsonNode> lines(String s) throws Exception {
-        List<JsonNode> out = new java.util.ArrayList<>();
+        List<JsonNode> out = new ArrayList<>();
         for (String l : s.split("\n")) if (!l.isBlank()) out.add(JSON.readTree(l));
         return out;
     }
@@ -87,6 +91,58 @@ class GenerateCommandTest {
                     || row.get("finish_reason").asText().equals("stop"), row.toString());
         }
         assertNotEquals(rows.get(0).get("token_ids"), rows.get(1).get("token_ids"));
+    }
+
+    /**
+     * Stop strings cut each sample at the first occurrence of any of them, at the token where it first
+     * appears: the same seeded samples without stop strings, cut in the test, are the oracle (random
+     * weights over the real vocabulary give multi-character, byte and special tokens).
+     */
+    @Test
+    void stopStringsCutEachSampleAtTheFirstOccurrence(@TempDir Path dir) throws Exception {
+        String[] common = {"generate", "--model", qwenTiny.toString(), "--prompt", "Once upon a time", "--n", "8", "--seed", "21",
+                "--temperature", "1.0", "--top-p", "1", "--max-new-tokens", "40"};
+        List<JsonNode> free = lines(tina(common).out());
+        String t0 = free.get(0).get("text").asText(), t1 = free.get(1).get("text").asText();
+        String s1 = t0.substring(t0.length() / 2, t0.length() / 2 + 3), s2 = t1.substring(t1.length() / 3, t1.length() / 3 + 2);
+        List<JsonNode> cut = lines(tina(Stream.concat(Arrays.stream(common),
+                Stream.of("--stop", s1, "--stop", s2)).toArray(String[]::new)).out());
+        assertEquals(8, cut.size());
+        int stopped = 0;
+        try (HfTokenizer tok = HfTokenizer.open(qwenTiny)) {
+            for (int i = 0; i < 8; i++) {
+                String text = free.get(i).get("text").asText();
+                int at = firstOf(text, s1, s2);
+                JsonNode c = cut.get(i);
+                if (at < 0) {
+                    assertEquals(free.get(i), c, "no stop string in sample " + i);
+                    continue;
+                }
+                stopped++;
+                assertEquals(text.substring(0, at), c.get("text").asText(), "sample " + i + " cut at " + at);
+                assertEquals("stop", c.get("finish_reason").asText());
+                long[] ids = longs(free.get(i).get("token_ids"));
+                int m = 1;
+                while (firstOf(tok.decode(Arrays.copyOf(ids, m), true), s1, s2) < 0) m++;
+                assertEquals(Arrays.toString(Arrays.copyOf(ids, m)).replace(" ", ""), c.get("token_ids").toString(), "sample " + i + " ends at the token completing the stop string");
+            }
+        }
+        assertTrue(stopped >= 2, "both stop strings fire (samples 0 and 1 at least): " + stopped);
+    }
+
+    static int firstOf(String text, String... stops) {
+        int cut = -1;
+        for (String s : stops) {
+            int at = text.indexOf(s);
+            if (at >= 0 && (cut < 0 || at < cut)) cut = at;
+        }
+        return cut;
+    }
+
+    static long[] longs(JsonNode a) {
+        long[] out = new long[a.size()];
+        for (int i = 0; i < out.length; i++) out[i] = a.get(i).asLong();
+        return out;
     }
 
     @Test

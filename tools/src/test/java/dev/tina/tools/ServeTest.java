@@ -168,6 +168,24 @@ class ServeTest {
         }
     }
 
+    /** With stop strings: each sample cut at its first occurrence, streamed and not streamed alike, never streaming the stop string. */
+    @Test
+    void streamingWithStopStringsEqualsNonStreaming() {
+        ChatCompletionCreateParams free = chat("tiny", 60).n(3).seed(5).temperature(1.0).build();
+        String t0 = client.chat().completions().create(free).choices().getFirst().message().content().orElse("");
+        assertTrue(t0.length() > 6, t0);
+        String stop = t0.substring(t0.length() / 2, t0.length() / 2 + 2);
+        ChatCompletionCreateParams p = chat("tiny", 60).n(3).seed(5).temperature(1.0).stop(stop).build();
+        ChatCompletion whole = client.chat().completions().create(p);
+        assertEquals(t0.substring(0, t0.indexOf(stop)), whole.choices().getFirst().message().content().orElse(""));
+        assertEquals("stop", whole.choices().getFirst().finishReason().asString());
+        StringBuilder[] parts = {new StringBuilder(), new StringBuilder(), new StringBuilder()};
+        try (StreamResponse<ChatCompletionChunk> s = client.chat().completions().createStreaming(p)) {
+            s.stream().forEach(ch -> ch.choices().forEach(c -> c.delta().content().ifPresent(parts[(int) c.index()]::append)));
+        }
+        for (int i = 0; i < 3; i++) assertEquals(whole.choices().get(i).message().content().orElse(""), parts[i].toString(), "choice " + i);
+    }
+
     @Test
     void streamingWithUsageEndsWithDone() throws Exception {
         String body = """

@@ -256,6 +256,8 @@ public final class BatchSampler implements AutoCloseable {
         int n;
         long nextPosition;
         FinishReason finish;
+        /** The stop strings' watch over this row's text (null without stop strings). */
+        StopRules.Watch stopWatch;
         long finishedAtStep = -1;
 
         Row(int prompt, int sample, long seed, long nextPosition) {
@@ -512,7 +514,8 @@ public final class BatchSampler implements AutoCloseable {
     }
 
     private void checkFinished(Row row, SamplingParams p, Consumer<Completion> onDone) {
-        StopRules.Finish f = StopRules.check(row.tokens, row.n, eosIds, false, p, tokenizer);
+        if (row.n == 1) row.stopWatch = StopRules.watch(p, tokenizer);
+        StopRules.Finish f = StopRules.check(row.tokens, row.n, eosIds, false, p, tokenizer, row.stopWatch);
         if (f == null) return;
         row.finish = f.reason();
         row.finishedAtStep = stats.decodeSteps;

@@ -1,8 +1,10 @@
 package dev.tina.runtime.sampling;
 
 import dev.tina.runtime.text.HfTokenizer;
+import dev.tina.runtime.text.IncrementalDetokenizer;
 
 import java.util.Arrays;
+import java.util.List;
 import java.util.Set;
 
 /**
@@ -16,17 +18,50 @@ public final class StopRules {
     private StopRules() {}
 
     /**
-     * The finish of the first {@code n} of {@code tokens}, or null while the sequence goes on.
+     * Watches one sequence's text for the request's stop strings as its tokens arrive, each token
+     * decoding a short window ({@link IncrementalDetokenizer}) and searching only where a new
+     * occurrence can end; null where there is nothing to watch (no stop strings or no tokenizer).
+     */
+    public static Watch watch(SamplingParams p, HfTokenizer tokenizer) {
+        return p.stopStrings().isEmpty() || tokenizer == null ? null : new Watch(p, tokenizer);
+    }
+
+    public static final class Watch {
+        private final List<String> stops;
+        private final IncrementalDetokenizer text;
+        private final int longest;
+
+        private Watch(SamplingParams p, HfTokenizer tokenizer) {
+            this.stops = p.stopStrings();
+            this.text = new IncrementalDetokenizer(tokenizer, true);
+            this.longest = stops.stream().mapToInt(String::length).max().orElse(1);
+        }
+
+        /** Adds the next token; whether a stop string now appears in the text (one not seen before ends in the new text). */
+        boolean sees(long token) {
+            int before = text.text().length();
+            if (text.append(token).isEmpty()) return false;
+            StringBuilder t = (StringBuilder) text.text();
+            int from = Math.max(0, before - longest + 1);
+            for (String s : stops) if (t.indexOf(s, from) >= 0) return true;
+            return false;
+        }
+    }
+
+    /**
+     * The finish of the first {@code n} of {@code tokens}, or null while the sequence goes on. Called
+     * once per token, in order: {@code watch} ({@link #watch}, or null) sees each token once.
      *
      * @param ignoreEos neither EOS nor the stop ids end it (stop strings and the length still do)
      */
-    public static Finish check(long[] tokens, int n, Set<Long> eosIds, boolean ignoreEos, SamplingParams p, HfTokenizer tokenizer) {
+    public static Finish check(long[] tokens, int n, Set<Long> eosIds, boolean ignoreEos, SamplingParams p, HfTokenizer tokenizer, Watch watch) {
         long last = tokens[n - 1];
         FinishReason reason = null;
         String text = null;
         if (!ignoreEos && (eosIds.contains(last) || p.stopTokenIds().contains(last))) {
             reason = FinishReason.STOP;
-        } else if (!p.stopStrings().isEmpty() && tokenizer != null) {
+        } else if (watch != null && watch.sees(last)) {
+            // the answer's text is the whole sequence's decoding, cut at the first stop string in it
             text = tokenizer.decode(Arrays.copyOf(tokens, n), true);
             int cut = p.stopAt(text);
             if (cut >= 0) {

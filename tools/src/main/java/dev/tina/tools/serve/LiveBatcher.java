@@ -94,6 +94,8 @@ final class LiveBatcher implements AutoCloseable {
         int n;
         long nextPosition;
         FinishReason finish;
+        /** The stop strings' watch over this row's text (null without stop strings). */
+        StopRules.Watch stopWatch;
 
         Row(Job job, int sample) {
             this.job = job;
@@ -447,7 +449,8 @@ final class LiveBatcher implements AutoCloseable {
 
     /** The stop rules of {@code BatchSampler} ({@link StopRules}), with the request's ignore_eos. */
     private void checkFinished(Row row) {
-        StopRules.Finish f = StopRules.check(row.tokens, row.n, eosIds, row.job.ignoreEos, row.job.params, tokenizer);
+        if (row.n == 1) row.stopWatch = StopRules.watch(row.job.params, tokenizer);
+        StopRules.Finish f = StopRules.check(row.tokens, row.n, eosIds, row.job.ignoreEos, row.job.params, tokenizer, row.stopWatch);
         if (f == null) return;
         row.finish = f.reason();
         row.job.listener.finished(row.sample, new Completion(0, row.sample, Arrays.copyOf(row.tokens, row.n),

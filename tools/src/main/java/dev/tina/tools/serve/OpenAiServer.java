@@ -19,6 +19,7 @@ import dev.tina.runtime.sampling.SlotBackend;
 import dev.tina.runtime.text.ChatMessage;
 import dev.tina.runtime.text.ChatTemplate;
 import dev.tina.runtime.text.HfTokenizer;
+import dev.tina.runtime.text.IncrementalDetokenizer;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -662,10 +663,10 @@ public final class OpenAiServer implements AutoCloseable {
             int n = g.params().n();
             int holdBack = 0;
             for (String s : g.params().stopStrings()) holdBack = Math.max(holdBack, s.length() - 1);
-            long[][] tokens = new long[n][16];
-            int[] count = new int[n], textOffset = new int[n];
-            String[] emitted = new String[n];
-            Arrays.fill(emitted, "");
+            // each sample's text grows by a short window's decoding per token, not the whole sequence's
+            IncrementalDetokenizer[] texts = new IncrementalDetokenizer[n];
+            for (int i = 0; i < n; i++) texts[i] = new IncrementalDetokenizer(tokenizer, true);
+            int[] emitted = new int[n], textOffset = new int[n];
             ex.getResponseHeaders().set("Content-Type", "text/event-stream; charset=utf-8");
             ex.getResponseHeaders().set("Cache-Control", "no-cache");
             ex.sendResponseHeaders(200, 0);
@@ -692,19 +693,18 @@ public final class OpenAiServer implements AutoCloseable {
                     switch (e) {
                         case Tok t -> {
                             int s = t.sample();
-                            if (count[s] == tokens[s].length) tokens[s] = Arrays.copyOf(tokens[s], count[s] * 2);
-                            tokens[s][count[s]++] = t.id();
-                            String full = tokenizer.decode(Arrays.copyOf(tokens[s], count[s]), true);
+                            texts[s].append(t.id());
+                            CharSequence full = texts[s].text();
                             int safe = full.length() - holdBack;
                             for (String stop : g.params().stopStrings()) {
-                                int at = full.indexOf(stop);
+                                // an occurrence cannot start in what was sent: the hold-back kept its start unsent
+                                int at = ((StringBuilder) full).indexOf(stop, emitted[s]);
                                 if (at >= 0) safe = Math.min(safe, at); // never stream the stop string itself
                             }
-                            while (safe > 0 && full.charAt(safe - 1) == '\uFFFD') safe--; // an incomplete UTF-8 sequence
                             String delta = "";
-                            if (safe > emitted[s].length() && full.startsWith(emitted[s])) {
-                                delta = full.substring(emitted[s].length(), safe);
-                                emitted[s] = full.substring(0, safe);
+                            if (safe > emitted[s]) {
+                                delta = full.subSequence(emitted[s], safe).toString();
+                                emitted[s] = safe;
                             }
                             if (delta.isEmpty() && !g.logprobs()) continue;
                             if (g.logprobs()) write(out, deltaChunk(s, delta, List.of(t), textOffset[s], null));
@@ -714,7 +714,8 @@ public final class OpenAiServer implements AutoCloseable {
                         case Done d -> {
                             int s = d.sample();
                             String text = d.c().text() == null ? "" : d.c().text();
-                            String rest = text.startsWith(emitted[s]) ? text.substring(emitted[s].length()) : "";
+                            String sent = texts[s].text().subSequence(0, emitted[s]).toString();
+                            String rest = text.startsWith(sent) ? text.substring(sent.length()) : "";
                             total += d.c().tokenIds().length;
                             write(out, deltaChunk(s, rest, null, textOffset[s], d.c().finishReason().wire()));
                             left--;
