@@ -78,6 +78,7 @@ final class BenchServe implements Callable<Integer> {
     @Option(names = "--load-seconds", defaultValue = "0", description = "then run the load test this long (0: none)") int loadSeconds;
     @Option(names = "--load-clients", defaultValue = "8", description = "concurrent clients of the load test; default ${DEFAULT-VALUE}") int loadClients;
     @Option(names = "--load-only", description = "skip (a), (b), (c)") boolean loadOnly;
+    @Option(names = "--stream-interval", defaultValue = "1", description = "the servers' --stream-interval (tokens per streamed event); default ${DEFAULT-VALUE}") int streamInterval;
     @Option(names = "--sections", defaultValue = "abc", description = "which of (a), (b), (c) to run; default ${DEFAULT-VALUE}") String sections;
 
     private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
@@ -96,7 +97,7 @@ final class BenchServe implements Callable<Integer> {
                 adapters.put("ad" + i, dir);
             }
             int queue = Math.max(requests, sequential) * 4 + loadClients * 4;
-            ServeOptions o = ServeOptions.defaults("base").withLimits(Math.max(1, adapterCount), queue, batchRows);
+            ServeOptions o = ServeOptions.defaults("base").withLimits(Math.max(1, adapterCount), queue, batchRows).withStreamInterval(streamInterval);
             int vocab = m.decoder().descriptor().vocabSize();
             Set<Long> eos = new HashSet<>(m.decoder().descriptor().eosTokenIds());
             eos.addAll(m.defaults().eosTokenIds());
@@ -107,8 +108,8 @@ final class BenchServe implements Callable<Integer> {
                  OpenAiServer g = loadOnly ? null : OpenAiServer.start(o.withLoraMixing(ServeOptions.LoraMixing.GROUPED), m, adapters)) {
                 server = s;
                 grouped = g;
-                System.out.printf("model %s (vocab %d), %d threads, prompts of %d random ids, max_tokens %d greedy, %d rows; load average %s%n",
-                        m.exportDir(), vocab, Runtime.getRuntime().availableProcessors(), promptTokens, newTokens, batchRows, loadAverage());
+                System.out.printf("model %s (vocab %d), %d threads, prompts of %d random ids, max_tokens %d greedy, %d rows, stream interval %d; load average %s%n",
+                        m.exportDir(), vocab, Runtime.getRuntime().availableProcessors(), promptTokens, newTokens, batchRows, streamInterval, loadAverage());
                 run(prompts.subList(0, Math.min(4, prompts.size())), i -> "base", false); // warm-up
                 int code = 0;
                 if (!loadOnly) throughput(m, prompts);

@@ -33,6 +33,7 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--max-model-len", defaultValue = "4096", description = "cache positions per row (prompt + max_tokens), at most the model's context; default ${DEFAULT-VALUE}") int maxModelLen;
     @Option(names = "--max-body-bytes", defaultValue = "1048576", description = "larger request bodies get 413; default ${DEFAULT-VALUE}") int maxBodyBytes;
     @Option(names = "--lora-mixing", defaultValue = "per-row", description = "per-row (one engine call for all adapters' rows) or grouped (one call per adapter); default ${DEFAULT-VALUE}") String loraMixing;
+    @Option(names = "--stream-interval", defaultValue = "1", description = "streaming: one event per choice every N tokens (the first token and the end at once); larger values cost the server less per token and deliver text in bursts; default ${DEFAULT-VALUE}") int streamInterval;
     @Mixin DeviceOption device;
 
     @Override
@@ -41,7 +42,7 @@ final class ServeCommand implements Callable<Integer> {
         Map<String, Path> named = parseAdapters(adapters);
         String name = servedModelName != null ? servedModelName : model.path().toAbsolutePath().normalize().getFileName().toString();
         ServeOptions options = new ServeOptions(host, port, apiKey, name, allowRuntimeLora, loraRoot, maxLoras, maxLoraRank, maxQueue,
-                batchRows, maxModelLen, maxBodyBytes, ServeOptions.LoraMixing.parse(loraMixing));
+                batchRows, maxModelLen, maxBodyBytes, ServeOptions.LoraMixing.parse(loraMixing), streamInterval);
         try (LoadedModel m = LoadedModel.open(model.path(), SessionSettings.of(SessionSettings.Device.CPU));
              OpenAiServer server = OpenAiServer.start(options, m, named)) {
             System.err.println("tina serve: " + name + (named.isEmpty() ? "" : " + adapters " + named.keySet()) + " on " + server.baseUrl()

@@ -365,7 +365,7 @@ class ServeTest {
     @Test
     void adaptersOverMaxLorasAreRebound_andOverMaxRankRefused() throws Exception {
         ServeOptions o = new ServeOptions("127.0.0.1", 0, null, "tiny", true, tmp, 1, 4, 16, 4, 4096, 1 << 20,
-                ServeOptions.LoraMixing.GROUPED);
+                ServeOptions.LoraMixing.GROUPED, 1);
         Map<String, Path> two = new LinkedHashMap<>();
         two.put("a1", tmp.resolve("a1"));
         two.put("a3", loraRoot.resolve("a3"));
@@ -378,6 +378,38 @@ class ServeTest {
             HttpResponse<String> r = post(s, "/v1/load_lora_adapter", "{\"lora_name\": \"big\", \"lora_path\": \"a2\"}", null);
             assertEquals(400, r.statusCode(), r.body());
             assertTrue(r.body().contains("rank 8, over --max-lora-rank 4"), r.body());
+        }
+    }
+
+    /**
+     * --stream-interval 4: the first token alone, then at most one event per 4 tokens per choice (fewer when
+     * the handler merges), the same text as every token streamed and as the whole answer.
+     */
+    @Test
+    void streamIntervalSendsFewerEventsWithTheSameText() throws Exception {
+        String body = """
+                {"model": "tiny", "prompt": "12+30=", "max_tokens": 40, "temperature": 1.0, "seed": 9, "n": 2, "stream": true,
+                 "ignore_eos": true}""";
+        String plain = body.replace("\"stream\": true", "\"stream\": false");
+        JsonNode whole = JSON.readTree(post("/v1/completions", plain, null).body());
+        try (OpenAiServer s = OpenAiServer.start(ServeOptions.defaults("tiny").withStreamInterval(4), loaded, Map.of())) {
+            for (String b : List.of(body, plain)) assertEquals(200, post(s, "/v1/completions", b, null).statusCode());
+            List<JsonNode> events = new ArrayList<>();
+            for (String line : post(s, "/v1/completions", body, null).body().split("\n")) {
+                if (line.startsWith("data: {")) events.add(JSON.readTree(line.substring(6)));
+            }
+            for (int i = 0; i < 2; i++) {
+                StringBuilder text = new StringBuilder();
+                int n = 0;
+                for (JsonNode e : events) {
+                    JsonNode c = e.get("choices").get(0);
+                    if (c.get("index").asInt() != i) continue;
+                    text.append(c.get("text").asText());
+                    n++;
+                }
+                assertEquals(whole.get("choices").get(i).get("text").asText(), text.toString(), "choice " + i);
+                assertTrue(n >= 2 && n <= 1 + 39 / 4 + 1 + 1, n + " events for 40 tokens: the first, one per 4, the last");
+            }
         }
     }
 

@@ -40,9 +40,7 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -515,7 +513,9 @@ public final class OpenAiServer implements AutoCloseable {
         final boolean chat;
         final String id, fingerprint;
         final long created = System.currentTimeMillis() / 1000, arrived = System.nanoTime();
-        final LinkedBlockingQueue<Event> events = new LinkedBlockingQueue<>();
+        final Mailbox<Event> events = new Mailbox<>();
+        /** Per sample: tokens so far (each sample's tokens come from one batcher thread per step). */
+        private final int[] sampleTokens;
         /** This request's series, looked up once instead of once per token. */
         private final CounterDataPoint generated;
         /** Per sample: the token chunk without log-probs around its text (built at the first token, streaming only). */
@@ -533,6 +533,7 @@ public final class OpenAiServer implements AutoCloseable {
             this.fingerprint = "tina-" + baseHash.substring(0, Math.min(12, baseHash.length()))
                     + (lease.entry().isBase() ? "" : "-" + lease.hash().substring(0, 12));
             this.generated = metrics.generationTokens.labelValues(g.model());
+            this.sampleTokens = new int[g.params().n()];
         }
 
         @Override
@@ -547,8 +548,14 @@ public final class OpenAiServer implements AutoCloseable {
                 }
             }
             generated.inc();
-            // a non-streaming answer without log-probs needs only the finished samples: no wake-up per token
-            if (g.stream() || g.logprobs()) events.add(new Tok(sample, tokenId, logprob, top));
+            if (g.stream()) {
+                // the first token at once (time to first token), then every --stream-interval tokens
+                int k = ++sampleTokens[sample];
+                events.add(new Tok(sample, tokenId, logprob, top), k == 1 || k % options.streamInterval() == 0);
+            } else if (g.logprobs()) {
+                events.add(new Tok(sample, tokenId, logprob, top), false); // read when the answer is complete
+            }
+            // a non-streaming answer without log-probs needs only the finished samples
         }
 
         @Override
@@ -557,13 +564,13 @@ public final class OpenAiServer implements AutoCloseable {
                 metrics.perToken.labelValues(g.model()).observe((System.nanoTime() - firstToken) / 1e9 / (c.tokenIds().length - 1));
             }
             finishedSamples.incrementAndGet();
-            events.add(new Done(sample, c));
+            events.add(new Done(sample, c), true);
         }
 
         @Override
         public void failed(String message) {
             failed = true;
-            events.add(new Fail(message));
+            events.add(new Fail(message), true);
         }
 
         @Override
@@ -604,7 +611,7 @@ public final class OpenAiServer implements AutoCloseable {
             long nextBeat = System.nanoTime() + HEARTBEAT_NANOS;
             try {
                 for (int left = n; left > 0; ) {
-                    Event e = events.poll(Math.max(0, nextBeat - System.nanoTime()), TimeUnit.NANOSECONDS);
+                    Event e = events.take(Math.max(1, nextBeat - System.nanoTime()));
                     if (e == null) {
                         if (early == null) {
                             ex.getResponseHeaders().set("Content-Type", "application/json");
@@ -658,7 +665,11 @@ public final class OpenAiServer implements AutoCloseable {
             else early.write(JSON.writeValueAsBytes(o));
         }
 
-        /** Streaming: server-sent events, one chunk per token and choice, ending in {@code data: [DONE]}. */
+        /**
+         * Streaming: server-sent events, ending in {@code data: [DONE]}: per choice one chunk with the text
+         * (and log-probs) gained since its last chunk, written when the handler is woken (every token, or
+         * every {@code --stream-interval} tokens) and merged when it falls behind.
+         */
         void stream(HttpExchange ex) throws Exception {
             int n = g.params().n();
             int holdBack = 0;
@@ -683,12 +694,29 @@ public final class OpenAiServer implements AutoCloseable {
                     }
                 }
                 int total = 0;
+                // what each sample gained since its last event: written as one event per sample once the
+                // mailbox is empty, so a handler that falls behind sends fewer, larger events (as vLLM merges)
+                StringBuilder[] pendingText = new StringBuilder[n];
+                int[] pendingCount = new int[n];
+                boolean[] sentAny = new boolean[n];
+                List<List<Tok>> pendingToks = new ArrayList<>();
+                for (int i = 0; i < n; i++) {
+                    pendingText[i] = new StringBuilder();
+                    pendingToks.add(new ArrayList<>());
+                }
                 for (int left = n; left > 0; ) {
                     Event e = events.poll();
                     if (e == null) {
-                        // caught up: send what is written, then wait (one flush per burst of tokens, not per token)
+                        for (int i = 0; i < n; i++) {
+                            // the first token at once, then whole intervals (another choice's wake-up may come first)
+                            if (pendingCount[i] > 0 && (!sentAny[i] || pendingCount[i] >= options.streamInterval())) {
+                                writePending(out, i, pendingText, pendingToks, textOffset);
+                                pendingCount[i] = 0;
+                                sentAny[i] = true;
+                            }
+                        }
                         out.flush();
-                        e = events.take();
+                        e = events.take(0);
                     }
                     switch (e) {
                         case Tok t -> {
@@ -701,18 +729,16 @@ public final class OpenAiServer implements AutoCloseable {
                                 int at = ((StringBuilder) full).indexOf(stop, emitted[s]);
                                 if (at >= 0) safe = Math.min(safe, at); // never stream the stop string itself
                             }
-                            String delta = "";
                             if (safe > emitted[s]) {
-                                delta = full.subSequence(emitted[s], safe).toString();
+                                pendingText[s].append(full, emitted[s], safe);
                                 emitted[s] = safe;
                             }
-                            if (delta.isEmpty() && !g.logprobs()) continue;
-                            if (g.logprobs()) write(out, deltaChunk(s, delta, List.of(t), textOffset[s], null));
-                            else tokenChunk(s).write(out, delta);
-                            textOffset[s] += delta.length();
+                            if (g.logprobs()) pendingToks.get(s).add(t);
+                            pendingCount[s]++;
                         }
                         case Done d -> {
                             int s = d.sample();
+                            writePending(out, s, pendingText, pendingToks, textOffset);
                             String text = d.c().text() == null ? "" : d.c().text();
                             String sent = texts[s].text().subSequence(0, emitted[s]).toString();
                             String rest = text.startsWith(sent) ? text.substring(sent.length()) : "";
@@ -741,6 +767,18 @@ public final class OpenAiServer implements AutoCloseable {
                 batcher.cancel(job);
                 throw e;
             }
+        }
+
+        /** One event with what sample {@code s} gained since its last one (nothing when it gained nothing). */
+        private void writePending(OutputStream out, int s, StringBuilder[] text, List<List<Tok>> toks, int[] textOffset) throws IOException {
+            List<Tok> lps = toks.get(s);
+            if (text[s].isEmpty() && lps.isEmpty()) return;
+            String delta = text[s].toString();
+            if (g.logprobs()) write(out, deltaChunk(s, delta, List.copyOf(lps), textOffset[s], null));
+            else tokenChunk(s).write(out, delta);
+            textOffset[s] += delta.length();
+            text[s].setLength(0);
+            lps.clear();
         }
 
         /** The chunk of one token of sample {@code s} without log-probs, as {@link #deltaChunk} writes it (only the text escaped per token). */
