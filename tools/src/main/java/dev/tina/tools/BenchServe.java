@@ -78,12 +78,15 @@ final class BenchServe implements Callable<Integer> {
     @Option(names = "--load-seconds", defaultValue = "0", description = "then run the load test this long (0: none)") int loadSeconds;
     @Option(names = "--load-clients", defaultValue = "8", description = "concurrent clients of the load test; default ${DEFAULT-VALUE}") int loadClients;
     @Option(names = "--load-only", description = "skip (a), (b), (c)") boolean loadOnly;
+    @Option(names = "--url", description = "run the load test against this running server (e.g. http://127.0.0.1:8000, started by tina serve in its own process) instead of an in-process one; its models from /v1/models, its memory from its /metrics; implies --load-only") URI url;
     @Option(names = "--stream-interval", defaultValue = "1", description = "the servers' --stream-interval (tokens per streamed event); default ${DEFAULT-VALUE}") int streamInterval;
     @Option(names = "--sections", defaultValue = "abc", description = "which of (a), (b), (c) to run; default ${DEFAULT-VALUE}") String sections;
 
     private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
     /** The server measured (per-row LoRA mixing), and one with grouped mixing for (b). */
     private OpenAiServer server, grouped;
+    /** Where the load test sends its requests: the in-process server's address or {@code --url}. */
+    private String baseUrl;
 
     @Override
     public Integer call() throws Exception {
@@ -101,6 +104,12 @@ final class BenchServe implements Callable<Integer> {
             int vocab = m.decoder().descriptor().vocabSize();
             Set<Long> eos = new HashSet<>(m.decoder().descriptor().eosTokenIds());
             eos.addAll(m.defaults().eosTokenIds());
+            if (url != null) {
+                if (loadSeconds <= 0) throw new IllegalArgumentException("--url runs the load test only: give --load-seconds");
+                baseUrl = url.toString().replaceAll("/+$", "");
+                System.out.printf("server %s, model %s (vocab %d); load average %s%n", baseUrl, m.exportDir(), vocab, loadAverage());
+                return load(servedModels(), vocab, eos, true);
+            }
             SplittableRandom rng = new SplittableRandom(seed);
             List<long[]> prompts = new ArrayList<>();
             for (int i = 0; i < Math.max(requests, sequential); i++) prompts.add(randomPrompt(rng, promptTokens, vocab, eos));
@@ -108,12 +117,17 @@ final class BenchServe implements Callable<Integer> {
                  OpenAiServer g = loadOnly ? null : OpenAiServer.start(o.withLoraMixing(ServeOptions.LoraMixing.GROUPED), m, adapters)) {
                 server = s;
                 grouped = g;
+                baseUrl = s.baseUrl();
                 System.out.printf("model %s (vocab %d), %d threads, prompts of %d random ids, max_tokens %d greedy, %d rows, stream interval %d; load average %s%n",
                         m.exportDir(), vocab, Runtime.getRuntime().availableProcessors(), promptTokens, newTokens, batchRows, streamInterval, loadAverage());
                 run(prompts.subList(0, Math.min(4, prompts.size())), i -> "base", false); // warm-up
                 int code = 0;
                 if (!loadOnly) throughput(m, prompts);
-                if (loadSeconds > 0) code = load(adapters.keySet().stream().toList(), vocab, eos);
+                if (loadSeconds > 0) {
+                    List<String> models = new ArrayList<>(List.of("base"));
+                    models.addAll(adapters.keySet());
+                    code = load(models, vocab, eos, false);
+                }
                 return code;
             }
         } finally {
@@ -264,17 +278,19 @@ final class BenchServe implements Callable<Integer> {
     // ---------------------------------------------------------------- load test
 
     /** Random good, bad and cancelled requests from several clients; exit 1 if a good request failed or anything leaked. */
-    private int load(List<String> adapters, int vocab, Set<Long> eos) throws Exception {
-        List<String> models = new ArrayList<>(List.of("base"));
-        models.addAll(adapters);
+    /**
+     * {@code models}: the base model first, then adapters. {@code external}: the server runs in another
+     * process, so its memory and idleness are read from its {@code /metrics}.
+     */
+    private int load(List<String> models, int vocab, Set<Long> eos, boolean external) throws Exception {
         AtomicLong good = new AtomicLong(), bad = new AtomicLong(), cancelled = new AtomicLong(), failures = new AtomicLong();
         List<String> failureNotes = Collections.synchronizedList(new ArrayList<>());
-        long end = System.nanoTime() + loadSeconds * 1_000_000_000L;
-        System.gc();
-        double rssStart = ProcessMemory.rssGb(), rssMax = rssStart;
-        long heapStart = usedHeap();
-        System.out.printf("%nload test: %d s, %d clients, models %s; start RSS %.3f GB, heap %.1f MB, load average %s%n", loadSeconds, loadClients,
-                models, rssStart, heapStart / 1e6, loadAverage());
+        long start = System.nanoTime(), end = start + loadSeconds * 1_000_000_000L;
+        if (!external) System.gc();
+        double rssStart = rssGb(external), rssMax = rssStart, rssThird = -1;
+        double heapStart = heapMb(external);
+        System.out.printf("%nload test: %d s, %d clients, models %s; %s RSS %.3f GB, heap %.1f MB, load average %s%n", loadSeconds, loadClients,
+                models, external ? "server" : "start", rssStart, heapStart, loadAverage());
         try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
             List<Future<?>> fs = new ArrayList<>();
             for (int c = 0; c < loadClients; c++) {
@@ -283,7 +299,7 @@ final class BenchServe implements Callable<Integer> {
                     while (System.nanoTime() < end) {
                         double kind = rng.nextDouble();
                         try {
-                            if (kind < 0.1) badRequest(rng, bad, failures, failureNotes);
+                            if (kind < 0.1) badRequest(rng, models.getFirst(), bad, failures, failureNotes);
                             else if (kind < 0.25) cancelledRequest(rng, models, vocab, eos, cancelled);
                             else goodRequest(rng, models, vocab, eos, good, failures, failureNotes);
                         } catch (Exception e) {
@@ -297,28 +313,64 @@ final class BenchServe implements Callable<Integer> {
             long next = System.nanoTime() + 10_000_000_000L;
             while (fs.stream().anyMatch(f -> !f.isDone())) {
                 Thread.sleep(200);
-                rssMax = Math.max(rssMax, ProcessMemory.rssGb());
+                double rss = rssGb(external);
+                rssMax = Math.max(rssMax, rss);
+                if (rssThird < 0 && System.nanoTime() - start > (end - start) / 3) rssThird = rss;
                 if (System.nanoTime() > next) {
                     next += 10_000_000_000L;
-                    System.out.printf("  %d good, %d bad, %d cancelled, %d failed; RSS %.3f GB; load average %s%n", good.get(), bad.get(),
-                            cancelled.get(), failures.get(), ProcessMemory.rssGb(), loadAverage());
+                    System.out.printf("  %d good, %d bad, %d cancelled, %d failed; RSS %.3f GB, heap %.1f MB; load average %s%n", good.get(), bad.get(),
+                            cancelled.get(), failures.get(), rss, heapMb(external), loadAverage());
                 }
             }
             for (Future<?> f : fs) f.get();
         }
+        // back to idle: nothing in flight, no active row, an empty queue, in the server's own metrics
         long deadline = System.nanoTime() + 10_000_000_000L;
-        while (server.busy() > 0 && System.nanoTime() < deadline) Thread.sleep(20);
-        String metrics = http.send(HttpRequest.newBuilder(URI.create(server.baseUrl() + "/metrics")).build(), HttpResponse.BodyHandlers.ofString()).body();
-        boolean idle = server.busy() == 0 && metrics.lines().filter(l -> l.startsWith("tina_running_requests{") || l.startsWith("tina_active_rows ")
-                || l.startsWith("tina_queue_length ")).allMatch(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1)) == 0);
-        System.gc();
-        double rssEnd = ProcessMemory.rssGb();
-        long heapEnd = usedHeap();
+        boolean idle;
+        do {
+            String metrics = http.send(HttpRequest.newBuilder(URI.create(baseUrl + "/metrics")).build(), HttpResponse.BodyHandlers.ofString()).body();
+            idle = (external || server.busy() == 0) && metrics.lines().filter(l -> l.startsWith("tina_running_requests{")
+                    || l.startsWith("tina_active_rows ") || l.startsWith("tina_queue_length "))
+                    .allMatch(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1)) == 0);
+            if (!idle) Thread.sleep(50);
+        } while (!idle && System.nanoTime() < deadline);
+        if (!external) System.gc();
+        double rssEnd = rssGb(external), heapEnd = heapMb(external);
+        // flat: the resident memory at the end within 10% of its value a third of the way in (runs of a minute or more)
+        boolean flat = loadSeconds < 60 || rssEnd <= 1.10 * rssThird;
         System.out.printf("load test done: %d good, %d bad (all 4xx as expected), %d cancelled, %d failed; back to idle: %s;"
-                        + " RSS %.3f → %.3f GB (max %.3f), heap after GC %.1f → %.1f MB; load average %s%n", good.get(), bad.get(), cancelled.get(),
-                failures.get(), idle ? "yes" : "NO", rssStart, rssEnd, rssMax, heapStart / 1e6, heapEnd / 1e6, loadAverage());
+                        + " RSS %.3f → %.3f (at a third) → %.3f GB (max %.3f)%s, heap %s %.1f → %.1f MB; load average %s%n", good.get(), bad.get(),
+                cancelled.get(), failures.get(), idle ? "yes" : "NO", rssStart, rssThird, rssEnd, rssMax,
+                loadSeconds < 60 ? "" : flat ? ", flat" : ", NOT FLAT (over 10% above its value at a third)", external ? "in use" : "after GC",
+                heapStart, heapEnd, loadAverage());
         for (String f : failureNotes.subList(0, Math.min(10, failureNotes.size()))) System.out.println("  failure: " + f);
-        return failures.get() == 0 && idle ? 0 : 1;
+        return failures.get() == 0 && idle && flat ? 0 : 1;
+    }
+
+    /** The server's resident memory: this process's, or from the external server's {@code process_resident_memory_bytes}. */
+    private double rssGb(boolean external) throws Exception {
+        return external ? metric("process_resident_memory_bytes ") / 1e9 : ProcessMemory.rssGb();
+    }
+
+    /** The server's Java heap in use: this process's, or the external server's {@code jvm_memory_used_bytes{area="heap"}}. */
+    private double heapMb(boolean external) throws Exception {
+        return (external ? metric("jvm_memory_used_bytes{area=\"heap\"} ") : usedHeap()) / 1e6;
+    }
+
+    private double metric(String prefix) throws Exception {
+        String metrics = http.send(HttpRequest.newBuilder(URI.create(baseUrl + "/metrics")).build(), HttpResponse.BodyHandlers.ofString()).body();
+        return metrics.lines().filter(l -> l.startsWith(prefix)).mapToDouble(l -> Double.parseDouble(l.substring(prefix.length()).trim()))
+                .findFirst().orElseThrow(() -> new IllegalStateException(baseUrl + "/metrics has no " + prefix.strip()));
+    }
+
+    /** The external server's models from {@code /v1/models}: the base model first (it is listed first), then its adapters. */
+    private List<String> servedModels() throws Exception {
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(baseUrl + "/v1/models")).build(), HttpResponse.BodyHandlers.ofString());
+        if (r.statusCode() != 200) throw new IllegalArgumentException(baseUrl + "/v1/models: HTTP " + r.statusCode() + " " + r.body());
+        List<String> out = new ArrayList<>();
+        for (JsonNode m : JSON.readTree(r.body()).path("data")) out.add(m.get("id").asText());
+        if (out.isEmpty()) throw new IllegalArgumentException(baseUrl + "/v1/models lists no model");
+        return out;
     }
 
     private static long usedHeap() {
@@ -335,7 +387,7 @@ final class BenchServe implements Callable<Integer> {
                 .put("temperature", rng.nextDouble() < 0.3 ? 0 : rng.nextDouble() * 1.5).put("seed", rng.nextLong()).put("n", n).put("stream", stream);
         ArrayNode ids = body.putArray("prompt");
         for (long id : prompt) ids.add(id);
-        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(server.baseUrl() + "/v1/completions"))
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(baseUrl + "/v1/completions"))
                 .POST(HttpRequest.BodyPublishers.ofString(body.toString())).build(), HttpResponse.BodyHandlers.ofString());
         boolean ok = r.statusCode() == 200;
         if (ok && stream) {
@@ -360,12 +412,13 @@ final class BenchServe implements Callable<Integer> {
         }
     }
 
-    private void badRequest(SplittableRandom rng, AtomicLong bad, AtomicLong failures, List<String> notes) throws Exception {
+    private void badRequest(SplittableRandom rng, String base, AtomicLong bad, AtomicLong failures, List<String> notes) throws Exception {
         String[] bodies = {"{\"model\": ", "{\"model\": \"base\", \"prompt\": \"x\", \"max_tokens\": \"many\"}", "{\"model\": \"nope\", \"prompt\": \"x\"}",
                 "{\"model\": \"base\", \"prompt\": \"x\", \"max_tokens\": 100000000}", "{\"model\": \"base\", \"prompt\": [], \"n\": 0}"};
+        for (int i = 0; i < bodies.length; i++) bodies[i] = bodies[i].replace("\"base\"", JSON.writeValueAsString(base));
         int[] expected = {400, 400, 404, 400, 400};
         int k = rng.nextInt(bodies.length);
-        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(server.baseUrl() + "/v1/completions"))
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(baseUrl + "/v1/completions"))
                 .POST(HttpRequest.BodyPublishers.ofString(bodies[k])).build(), HttpResponse.BodyHandlers.ofString());
         if (r.statusCode() == expected[k] && JSON.readTree(r.body()).has("error")) bad.incrementAndGet();
         else {
@@ -381,7 +434,7 @@ final class BenchServe implements Callable<Integer> {
         ArrayNode ids = body.putArray("prompt");
         for (long id : randomPrompt(rng, 1 + rng.nextInt(32), vocab, eos)) ids.add(id);
         byte[] b = body.toString().getBytes(StandardCharsets.UTF_8);
-        try (Socket socket = new Socket("127.0.0.1", server.port())) {
+        try (Socket socket = new Socket(URI.create(baseUrl).getHost(), URI.create(baseUrl).getPort())) {
             OutputStream out = socket.getOutputStream();
             out.write(("POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: " + b.length + "\r\n\r\n")
                     .getBytes(StandardCharsets.UTF_8));

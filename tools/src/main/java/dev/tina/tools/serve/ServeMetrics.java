@@ -4,6 +4,7 @@ import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.Gauge;
 import io.prometheus.metrics.core.metrics.Histogram;
 import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
+import io.prometheus.metrics.instrumentation.jvm.JvmMetrics;
 import io.prometheus.metrics.model.registry.PrometheusRegistry;
 
 import java.io.ByteArrayOutputStream;
@@ -13,7 +14,9 @@ import java.util.List;
 /**
  * {@code /metrics} in Prometheus' text format, through Prometheus' own Java client (its histogram
  * and exposition code are maintained against the format; ours would drift). Per-model series are
- * created when a model is registered, so idle adapters show zeros instead of disappearing.
+ * created when a model is registered, so idle adapters show zeros instead of disappearing. The
+ * client's standard JVM and process series come too ({@code process_resident_memory_bytes},
+ * {@code jvm_memory_used_bytes}, threads, collections), which the load test reads from outside.
  */
 final class ServeMetrics {
     static final List<String> OUTCOMES = List.of("ok", "cancelled", "failed");
@@ -39,6 +42,10 @@ final class ServeMetrics {
             .help("time per generated token after the first, per completion").classicOnly()
             .classicUpperBounds(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1)
             .labelNames("model").register(registry);
+
+    ServeMetrics() {
+        JvmMetrics.builder().register(registry);
+    }
 
     /** Creates the model's series at zero. */
     void register(String model) {
