@@ -13,6 +13,8 @@
 # --tina LIST         Tina precisions, comma-separated from fp32,int8,w8a8,int4 (default fp32,int8,int4; w8a8 pairs with Q8_0)
 # --llama LIST        llama.cpp formats from F16,Q8_0,Q4_K_M (default F16,Q8_0,Q4_K_M)
 # --quantize-head yes|no   quantize Tina's LM head too (default yes: llama.cpp's Q8_0 and Q4_K_M quantize theirs)
+# --lora-targets all|none  Tina's exports with LoRA inputs on every projection (default, what training and adapters need)
+#                     or none (an inference-only export, as llama.cpp's model has no LoRA branches)
 # --threads N         threads for both engines (default 2)
 # --new-tokens N      decode tokens per sequence (default 32)
 # --repeats N         repetitions (Tina: best of N; llama-bench: mean of N) (default 1)
@@ -23,7 +25,7 @@ set -euo pipefail
 die() { echo "llamacpp-compare: error: $*" >&2; exit 2; }
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-llama_args=() llama_src= llama_bin= llama_commit= work= tina_list=fp32,int8,int4 llama_list=F16,Q8_0,Q4_K_M qhead=yes threads=2 new_tokens=32 repeats=1
+llama_args=() llama_src= llama_bin= llama_commit= work= tina_list=fp32,int8,int4 llama_list=F16,Q8_0,Q4_K_M qhead=yes lora=all threads=2 new_tokens=32 repeats=1
 config="$root/onnx-models/configs/deepseek-r1-distill-qwen-1.5b.json"
 tokenizer="$root/../shared/tokenizers/qwen2-bpe"
 while [ $# -gt 0 ]; do
@@ -36,6 +38,7 @@ while [ $# -gt 0 ]; do
     --tina) tina_list="${2:?}"; shift 2 ;;
     --llama) llama_list="${2:?}"; shift 2 ;;
     --quantize-head) qhead="${2:?}"; shift 2 ;;
+    --lora-targets) lora="${2:?}"; shift 2 ;;
     --threads) threads="${2:?}"; shift 2 ;;
     --new-tokens) new_tokens="${2:?}"; shift 2 ;;
     --repeats) repeats="${2:?}"; shift 2 ;;
@@ -63,6 +66,7 @@ if [ -z "${JAVA_HOME:-}" ] && [ -x /usr/lib/jvm/temurin-25-jdk-amd64/bin/java ];
 [ -x "${JAVA_HOME:+$JAVA_HOME/bin/}java" ] || command -v java >/dev/null || die "no java (set JAVA_HOME to a JDK 25)"
 [ -f "$root/tools/target/tina.jar" ] || die "$root/tools/target/tina.jar missing: build Tina first (./tina --help builds it)"
 case "$qhead" in yes|no) ;; *) die "--quantize-head takes yes or no" ;; esac
+case "$lora" in all|none) ;; *) die "--lora-targets takes all or none" ;; esac
 [[ "$threads" =~ ^[1-9][0-9]*$ ]] || die "--threads takes a positive number"
 [[ "$new_tokens" =~ ^[1-9][0-9]*$ ]] || die "--new-tokens takes a positive number"
 [[ "$repeats" =~ ^[1-9][0-9]*$ ]] || die "--repeats takes a positive number"
@@ -108,13 +112,15 @@ for p in "${tina_precs[@]}"; do
   if [ -f "$work/$p/tina-model.json" ]; then
     [ "$p" = fp32 ] || python3 -c 'import json,sys; q=json.load(open(sys.argv[1]))["quantization"]; sys.exit(0 if q and q["head"] == (sys.argv[2] == "yes") else 1)' \
       "$work/$p/tina-model.json" "$qhead" || die "$work/$p was exported with another --quantize-head than '$qhead': use another --work"
+    python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["lora_targets"]; sys.exit(0 if bool(t) == (sys.argv[2] == "all") else 1)' \
+      "$work/$p/tina-model.json" "$lora" || die "$work/$p was exported with other --lora-targets than '$lora': use another --work"
     skipped "export $p"; continue
   fi
   step "export $p"
   if [ "$p" = fp32 ]; then
-    run_logged "$log/export-$p.txt" tina export --model "$hf" --out "$work/$p"
+    run_logged "$log/export-$p.txt" tina export --model "$hf" --out "$work/$p" --lora-targets "$lora"
   else
-    run_logged "$log/export-$p.txt" tina export --model "$hf" --dtype bf16 --out "$work/$p" --quantize "$p" "${head_flag[@]}"
+    run_logged "$log/export-$p.txt" tina export --model "$hf" --dtype bf16 --out "$work/$p" --quantize "$p" "${head_flag[@]}" --lora-targets "$lora"
   fi
 done
 f16="$work/model-F16.gguf"
@@ -214,9 +220,9 @@ done
 step "done"
 
 # ---- the table --------------------------------------------------------------------------------------------------
-python3 - "$results" "$loadlog" "$config" "$threads" "$new_tokens" "$repeats" "$qhead" "$llama_commit" "${llama_args[*]+${llama_args[*]}}" <<'EOF'
+python3 - "$results" "$loadlog" "$config" "$threads" "$new_tokens" "$repeats" "$qhead" "$lora" "$llama_commit" "${llama_args[*]+${llama_args[*]}}" <<'EOF'
 import sys
-results, loadlog, config, threads, new_tokens, repeats, qhead, commit, llargs = sys.argv[1:]
+results, loadlog, config, threads, new_tokens, repeats, qhead, lora, commit, llargs = sys.argv[1:]
 llargs = f" (with {llargs})" if llargs else ""
 rows = [l.rstrip("\n").split("\t") for l in open(results) if l.strip()]
 pair = {"fp32": "F16", "int8": "Q8_0", "w8a8": "Q8_0", "int4": "Q4_K_M"}
@@ -224,7 +230,7 @@ llama = {r[1]: r for r in rows if r[0] == "llama.cpp"}
 def ratio(a, b):
     return f"{float(a) / float(b):.2f}×" if a and b and float(b) > 0 else "—"
 print(f"config {config}; {threads} threads each; decode: 1 prompt token, {new_tokens} new tokens per sequence; "
-      f"prefill: 512 prompt tokens; repeats {repeats}; Tina LM head quantized: {qhead}; llama.cpp {commit}{llargs}")
+      f"prefill: 512 prompt tokens; repeats {repeats}; Tina LM head quantized: {qhead}; Tina LoRA inputs: {lora}; llama.cpp {commit}{llargs}")
 print()
 print("| engine / format | weights | decode b1 (tok/s) | decode b16 (tok/s) | prefill 512 (tok/s) | peak RSS | Tina ÷ llama.cpp: b1 / b16 / prefill |")
 print("|---|---|---|---|---|---|---|")
