@@ -101,6 +101,10 @@ public final class OpenAiServer implements AutoCloseable {
                 if (mixed != null) mixed.close();
                 throw e;
             }
+            // Streamed events are small writes: without TCP_NODELAY, Nagle's algorithm holds each one back while the
+            // previous is unacknowledged (a round trip per event on a real network). The JDK's server reads this
+            // once, when its first server starts; a value the user set is kept.
+            if (System.getProperty("sun.net.httpserver.nodelay") == null) System.setProperty("sun.net.httpserver.nodelay", "true");
             server = HttpServer.create(new InetSocketAddress(options.host(), options.port()), 128);
         } catch (Exception | Error e) {
             if (b != null) b.close();
