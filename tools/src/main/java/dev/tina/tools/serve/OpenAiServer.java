@@ -701,7 +701,7 @@ public final class OpenAiServer implements AutoCloseable {
                 // what each sample gained since its last event: written as one event per sample once the
                 // mailbox is empty, so a handler that falls behind sends fewer, larger events (as vLLM merges)
                 StringBuilder[] pendingText = new StringBuilder[n];
-                int[] pendingCount = new int[n];
+                int[] pendingCount = new int[n], seen = new int[n];
                 boolean[] sentAny = new boolean[n];
                 List<List<Tok>> pendingToks = new ArrayList<>();
                 for (int i = 0; i < n; i++) {
@@ -712,8 +712,10 @@ public final class OpenAiServer implements AutoCloseable {
                     Event e = events.poll();
                     if (e == null) {
                         for (int i = 0; i < n; i++) {
-                            // the first token at once, then whole intervals (another choice's wake-up may come first)
-                            if (pendingCount[i] > 0 && (!sentAny[i] || pendingCount[i] >= options.streamInterval())) {
+                            // the first token at once, then at the tokens the batcher wakes us for (every interval-th), or
+                            // once a whole interval waits; another choice's wake-up may come before this one's tokens
+                            int every = options.streamInterval();
+                            if (pendingCount[i] > 0 && (!sentAny[i] || seen[i] % every == 0 || pendingCount[i] >= every)) {
                                 writePending(out, i, pendingText, pendingToks, textOffset);
                                 pendingCount[i] = 0;
                                 sentAny[i] = true;
@@ -739,6 +741,7 @@ public final class OpenAiServer implements AutoCloseable {
                             }
                             if (g.logprobs()) pendingToks.get(s).add(t);
                             pendingCount[s]++;
+                            seen[s]++;
                         }
                         case Done d -> {
                             int s = d.sample();
