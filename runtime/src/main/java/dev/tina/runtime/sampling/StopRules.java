@@ -41,9 +41,8 @@ public final class StopRules {
         boolean sees(long token) {
             int before = text.text().length();
             if (text.append(token).isEmpty()) return false;
-            StringBuilder t = (StringBuilder) text.text();
             int from = Math.max(0, before - longest + 1);
-            for (String s : stops) if (t.indexOf(s, from) >= 0) return true;
+            for (String s : stops) if (text.indexOf(s, from) >= 0) return true;
             return false;
         }
     }

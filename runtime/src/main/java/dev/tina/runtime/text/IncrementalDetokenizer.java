@@ -54,6 +54,9 @@ public final class IncrementalDetokenizer {
     /** The text emitted so far. */
     public CharSequence text() { return text; }
 
+    /** Where {@code s} first occurs in the text emitted so far at or after {@code from}, or -1. */
+    public int indexOf(String s, int from) { return text.indexOf(s, from); }
+
     /** The tokens appended so far. */
     public int tokenCount() { return count; }
 

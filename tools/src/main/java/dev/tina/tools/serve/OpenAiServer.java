@@ -701,8 +701,7 @@ public final class OpenAiServer implements AutoCloseable {
                 // what each sample gained since its last event: written as one event per sample once the
                 // mailbox is empty, so a handler that falls behind sends fewer, larger events (as vLLM merges)
                 StringBuilder[] pendingText = new StringBuilder[n];
-                int[] pendingCount = new int[n], seen = new int[n];
-                boolean[] sentAny = new boolean[n];
+                int[] pendingCount = new int[n];
                 List<List<Tok>> pendingToks = new ArrayList<>();
                 for (int i = 0; i < n; i++) {
                     pendingText[i] = new StringBuilder();
@@ -712,13 +711,14 @@ public final class OpenAiServer implements AutoCloseable {
                     Event e = events.poll();
                     if (e == null) {
                         for (int i = 0; i < n; i++) {
-                            // the first token at once, then at the tokens the batcher wakes us for (every interval-th), or
-                            // once a whole interval waits; another choice's wake-up may come before this one's tokens
+                            // the first event at once (nothing sent yet: all seen tokens pending), then at the tokens the
+                            // batcher wakes us for (every interval-th), or once a whole interval waits; another choice's
+                            // wake-up may come before this one's tokens
                             int every = options.streamInterval();
-                            if (pendingCount[i] > 0 && (!sentAny[i] || seen[i] % every == 0 || pendingCount[i] >= every)) {
+                            int seen = texts[i].tokenCount();
+                            if (pendingCount[i] > 0 && (seen == pendingCount[i] || seen % every == 0 || pendingCount[i] >= every)) {
                                 writePending(out, i, pendingText, pendingToks, textOffset);
                                 pendingCount[i] = 0;
-                                sentAny[i] = true;
                             }
                         }
                         out.flush();
@@ -732,7 +732,7 @@ public final class OpenAiServer implements AutoCloseable {
                             int safe = full.length() - holdBack;
                             for (String stop : g.params().stopStrings()) {
                                 // an occurrence cannot start in what was sent: the hold-back kept its start unsent
-                                int at = ((StringBuilder) full).indexOf(stop, emitted[s]);
+                                int at = texts[s].indexOf(stop, emitted[s]);
                                 if (at >= 0) safe = Math.min(safe, at); // never stream the stop string itself
                             }
                             if (safe > emitted[s]) {
@@ -741,7 +741,6 @@ public final class OpenAiServer implements AutoCloseable {
                             }
                             if (g.logprobs()) pendingToks.get(s).add(t);
                             pendingCount[s]++;
-                            seen[s]++;
                         }
                         case Done d -> {
                             int s = d.sample();

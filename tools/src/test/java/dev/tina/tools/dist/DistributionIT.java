@@ -55,7 +55,7 @@ class DistributionIT {
 
     @Test
     void versionRunsOnItsOwnRuntimeInAnEmptyEnvironment() throws Exception {
-        Run r = run(List.of("env", "-i", home.resolve("bin/tina").toString(), "--version"), 120);
+        Run r = tina(120, "--version");
         assertEquals(0, r.rc, r.output);
         assertTrue(r.output.lines().anyMatch(l -> l.matches("tina \\S+")), r.output); // besides the JVM's note on the incubating Vector API
     }
@@ -64,8 +64,7 @@ class DistributionIT {
     @Test
     void generatesWithTheEmbeddedModel() throws Exception {
         Path model = Shared.REPO.resolve("onnx-models/tiny-reasoner");
-        Run r = run(List.of("env", "-i", "TINA_CACHE=" + work.resolve("cache"), home.resolve("bin/tina").toString(), "generate",
-                "--model", model.toString(), "--prompt", "12+30=", "--greedy", "--max-new-tokens", "8"), 300);
+        Run r = tina(300, "generate", "--model", model.toString(), "--prompt", "12+30=", "--greedy", "--max-new-tokens", "8");
         assertEquals(0, r.rc, r.output);
         assertTrue(r.output.contains("\"text\""), r.output);
     }
@@ -119,7 +118,7 @@ class DistributionIT {
 
     @Test
     void refusesToBuildWithoutAJdk() throws Exception {
-        Run r = run(List.of("env", "-i", home.resolve("bin/tina").toString(), "dist", "--out", work.resolve("again").toString()), 120);
+        Run r = tina(120, "dist", "--out", work.resolve("again").toString());
         assertEquals(2, r.rc, r.output);
         assertEquals("tina dist: error: tina dist needs a JDK 25 with jlink; this Java runtime has none (run ./tina dist from a checkout)",
                 r.output.strip().lines().reduce((a, b) -> b).orElse(""));
