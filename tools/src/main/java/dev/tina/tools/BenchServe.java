@@ -63,6 +63,7 @@ import java.util.stream.Stream;
         description = "tina serve under concurrent HTTP clients: tokens/s, time to first token, per-token latency; optional load test.")
 final class BenchServe implements Callable<Integer> {
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final int MAX_AUTO_WARMUP = 60;
 
     @Mixin ModelOption model; // needs a tokenizer.json
     @Option(names = "--requests", defaultValue = "64", description = "concurrent requests of (a) and (b); default ${DEFAULT-VALUE}") int requests;
@@ -74,7 +75,7 @@ final class BenchServe implements Callable<Integer> {
     @Option(names = "--batch-rows", defaultValue = "64", description = "server and sampler rows; default ${DEFAULT-VALUE}") int batchRows;
     @Option(names = "--seed", defaultValue = "1", description = "prompts and adapters; default ${DEFAULT-VALUE}") long seed;
     @Option(names = "--repeats", defaultValue = "3", description = "runs of each measurement, interleaved with the one it is compared with; the best is reported; default ${DEFAULT-VALUE}") int repeats;
-    @Option(names = "--warmup", defaultValue = "1", description = "untimed rounds of each path of (a) before its repeats (the server's code compiles later than the sampler's); default ${DEFAULT-VALUE}") int warmup;
+    @Option(names = "--warmup", defaultValue = "auto", description = "untimed rounds of each path of (a) before its repeats (the server's code compiles later than the sampler's): a number, or auto: until two rounds in a row spend at most 2%% of their time compiling (at most " + MAX_AUTO_WARMUP + "), the state of a server that has been running a while; default ${DEFAULT-VALUE}") String warmup;
     @Option(names = "--load-seconds", defaultValue = "0", description = "then run the load test this long (0: none)") int loadSeconds;
     @Option(names = "--load-clients", defaultValue = "8", description = "concurrent clients of the load test; default ${DEFAULT-VALUE}") int loadClients;
     @Option(names = "--load-only", description = "skip (a), (b), (c)") boolean loadOnly;
@@ -90,6 +91,7 @@ final class BenchServe implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        warmupRounds(); // a bad --warmup fails before the model loads
         Path tmp = Files.createTempDirectory("tina-bench-serve");
         try (LoadedModel m = LoadedModel.open(model.path(), SessionSettings.of(SessionSettings.Device.CPU))) {
             ModelConfig cfg = m.config();
@@ -142,23 +144,41 @@ final class BenchServe implements Callable<Integer> {
         List<long[]> seq = prompts.subList(0, sequential);
         Result generate = null, served = null, servedPlain = null, one = null, spread = null, together = null, oneByOne = null,
                 oneGrouped = null, spreadGrouped = null;
+        // each repeat's server runs against the sampler run just before them
+        List<Double> streamRatios = new ArrayList<>(), plainRatios = new ArrayList<>();
         try (AdapterBinding none = m.adapter(null); BatchSampler sampler = m.sampler(batchRows, true)) {
             SamplingParams p = new SamplingParams(1, 0, 1, 0, 0, newTokens, List.of(), new HashSet<>(m.defaults().eosTokenIds()), 0);
-            for (int w = 0; w < warmup && sections.contains("a"); w++) {
+            if (sections.contains("a")) {
                 // untimed rounds of each path first: the compiler warms the server's and the clients' code as the sampler's
-                sampler.generate(batch, p, none);
-                run(batch, i -> "base", true);
-                run(batch, i -> "base", false);
+                int fixed = warmupRounds(), rounds = 0, calm = 0;
+                long compiled = 0;
+                double roundMs = 0;
+                while (fixed >= 0 ? rounds < fixed : calm < 2 && rounds < MAX_AUTO_WARMUP) {
+                    long t0 = System.nanoTime(), c0 = compileMillis();
+                    sampler.generate(batch, p, none);
+                    run(batch, i -> "base", true);
+                    run(batch, i -> "base", false);
+                    roundMs = (System.nanoTime() - t0) / 1e6;
+                    compiled = compileMillis() - c0;
+                    calm = compiled <= 0.02 * roundMs ? calm + 1 : 0;
+                    rounds++;
+                }
+                System.out.printf("warm-up: %d round%s of (a)'s three paths (--warmup %s), the last %.0f ms with %d ms of JIT compilation%n", rounds,
+                        rounds == 1 ? "" : "s", warmup, roundMs, compiled);
             }
             // each measurement interleaved with the one it is compared with, best of --repeats: others share the machine
             for (int r = 0; r < repeats && sections.contains("a"); r++) {
-                long t0 = System.nanoTime(), cpu0 = cpuNanos();
+                long t0 = System.nanoTime(), cpu0 = cpuNanos(), c0 = compileMillis();
                 List<Completion> cs = sampler.generate(batch, p, none);
                 double sec = (System.nanoTime() - t0) / 1e9;
-                generate = best(generate, new Result(requests, cs.stream().mapToLong(c -> c.tokenIds().length).sum(), sampler.lastStats().decodeSteps, sec,
-                        (cpuNanos() - cpu0) / 1e9, new double[0], new double[0], loadAverage()));
-                served = best(served, run(batch, i -> "base", true));
-                servedPlain = best(servedPlain, run(batch, i -> "base", false));
+                Result g = new Result(requests, cs.stream().mapToLong(c -> c.tokenIds().length).sum(), sampler.lastStats().decodeSteps, sec,
+                        (cpuNanos() - cpu0) / 1e9, compileMillis() - c0, new double[0], new double[0], loadAverage());
+                Result s = run(batch, i -> "base", true), plain = run(batch, i -> "base", false);
+                streamRatios.add(s.tps() / g.tps());
+                plainRatios.add(plain.tps() / g.tps());
+                generate = best(generate, g);
+                served = best(served, s);
+                servedPlain = best(servedPlain, plain);
             }
         }
         for (int r = 0; r < repeats && adapterCount >= 1 && sections.contains("b"); r++) {
@@ -175,19 +195,21 @@ final class BenchServe implements Callable<Integer> {
         }
         for (int r = 0; r < repeats && sections.contains("c"); r++) {
             together = best(together, run(seq, i -> "base", true));
-            long t0 = System.nanoTime(), cpu0 = cpuNanos();
+            long t0 = System.nanoTime(), cpu0 = cpuNanos(), c0 = compileMillis();
             long tokens = 0;
             for (int i = 0; i < seq.size(); i++) tokens += run(seq.subList(i, i + 1), k -> "base", true).tokens();
-            oneByOne = best(oneByOne, new Result(sequential, tokens, 0, (System.nanoTime() - t0) / 1e9, (cpuNanos() - cpu0) / 1e9, new double[0],
+            oneByOne = best(oneByOne, new Result(sequential, tokens, 0, (System.nanoTime() - t0) / 1e9, (cpuNanos() - cpu0) / 1e9, compileMillis() - c0, new double[0],
                     new double[0], loadAverage()));
         }
         System.out.println();
-        System.out.println("| run | requests | tokens | decode steps | seconds | tokens/s | ratio | CPU seconds | TTFT p50 / p99 (ms) | per-token p50 / p99 (ms) | load average |");
-        System.out.println("|---|---|---|---|---|---|---|---|---|---|---|");
+        System.out.println("| run | requests | tokens | decode steps | seconds | tokens/s | ratio | CPU seconds | JIT ms | TTFT p50 / p99 (ms) | per-token p50 / p99 (ms) | load average |");
+        System.out.println("|---|---|---|---|---|---|---|---|---|---|---|---|");
         if (generate != null) {
             row("(a) tina generate path (BatchSampler)", generate, 1.0);
             row("(a) tina serve, streaming clients", served, served.tps() / generate.tps());
             row("(a) tina serve, non-streaming clients", servedPlain, servedPlain.tps() / generate.tps());
+            System.out.printf("(a) the median of the %d repeats' own ratios (each against the BatchSampler run just before it): streaming %.2f, non-streaming %.2f%n",
+                    streamRatios.size(), median(streamRatios), median(plainRatios));
             if (served.tokens() != generate.tokens()) {
                 System.out.printf("note: the server generated %d tokens, BatchSampler %d%n", served.tokens(), generate.tokens());
             }
@@ -210,12 +232,14 @@ final class BenchServe implements Callable<Integer> {
     private static void row(String name, Result r, double ratio) {
         String ttft = r.ttft().length == 0 || r.perToken().length == 0 ? "" : String.format("%.1f / %.1f", r.ttftMs(0.5), r.ttftMs(0.99));
         String per = r.perToken().length == 0 ? "" : String.format("%.2f / %.2f", r.perTokenMs(0.5), r.perTokenMs(0.99));
-        System.out.printf("| %s | %d | %d | %s | %.2f | %.0f | %.2f | %.2f | %s | %s | %s |%n", name, r.requests(), r.tokens(),
+        System.out.printf("| %s | %d | %d | %s | %.2f | %.0f | %.2f | %.2f | %d | %s | %s | %s |%n", name, r.requests(), r.tokens(),
                 r.steps() == 0 ? "" : String.valueOf(r.steps()), r.seconds(), r.tps(), ratio,
-                r.cpuSeconds(), ttft, per, r.load());
+                r.cpuSeconds(), r.compileMs(), ttft, per, r.load());
     }
 
-    record Result(int requests, long tokens, long steps, double seconds, double cpuSeconds, double[] ttft, double[] perToken, String load) {
+    /** {@code compileMs}: the JIT compilers' time during the measurement. */
+    record Result(int requests, long tokens, long steps, double seconds, double cpuSeconds, long compileMs, double[] ttft, double[] perToken,
+                  String load) {
         double tps() { return tokens / seconds; }
 
         double ttftMs(double q) { return percentile(ttft, q) * 1e3; }
@@ -249,7 +273,7 @@ final class BenchServe implements Callable<Integer> {
             if (stream) body.putObject("stream_options").put("include_usage", true);
             bodies.add(JSON.writeValueAsBytes(body));
         }
-        long t0 = System.nanoTime(), cpu0 = cpuNanos(), steps0 = server.decodeSteps();
+        long t0 = System.nanoTime(), cpu0 = cpuNanos(), steps0 = server.decodeSteps(), c0 = compileMillis();
         List<LeanReply> replies = LeanReply.postAll(server.port(), "/v1/completions", bodies, sent);
         long end = System.nanoTime();
         for (int k = 0; k < n; k++) {
@@ -266,8 +290,32 @@ final class BenchServe implements Callable<Integer> {
             perToken[k] = chunks > 1 ? (r.lastEvent() - r.firstEvent()) / 1e9 / (chunks - 1) : 0;
         }
         double sec = (end - t0) / 1e9;
-        return new Result(n, Arrays.stream(tokens).sum(), server.decodeSteps() - steps0, sec, (cpuNanos() - cpu0) / 1e9, ttft,
+        return new Result(n, Arrays.stream(tokens).sum(), server.decodeSteps() - steps0, sec, (cpuNanos() - cpu0) / 1e9, compileMillis() - c0, ttft,
                 stream ? perToken : new double[0], loadAverage());
+    }
+
+    /** The JIT compilers' accumulated time so far, in milliseconds (0 where the JVM does not say). */
+    static long compileMillis() {
+        var c = ManagementFactory.getCompilationMXBean();
+        return c != null && c.isCompilationTimeMonitoringSupported() ? c.getTotalCompilationTime() : 0;
+    }
+
+    /** {@code --warmup} as a round count, or -1 for auto. */
+    private int warmupRounds() {
+        if (warmup.equals("auto")) return -1;
+        try {
+            int n = Integer.parseInt(warmup);
+            if (n >= 0) return n;
+        } catch (NumberFormatException ignored) {
+            // the message below
+        }
+        throw new IllegalArgumentException("--warmup " + warmup + ": expected auto or a number of rounds >= 0");
+    }
+
+    static double median(List<Double> v) {
+        if (v.isEmpty()) return Double.NaN;
+        double[] s = v.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
     }
 
     /** CPU time of this process so far (every thread: server, clients, ONNX Runtime's pool, compiler, collector). */

@@ -504,6 +504,18 @@ class ServeTest {
     }
 
     @Test
+    void benchServeComparesWithTheSamplerAfterWarmingUp() {
+        Cli.Run r = GenerateCommandTest.tina("bench", "serve", "--model", model.toString(), "--sections", "a", "--requests", "4",
+                "--new-tokens", "4", "--repeats", "2", "--warmup", "1", "--adapters", "0");
+        assertEquals(0, r.code(), r.out() + r.err());
+        assertTrue(r.out().contains("warm-up: 1 round of (a)'s three paths (--warmup 1)"), r.out());
+        assertTrue(r.out().contains("(a) the median of the 2 repeats' own ratios"), r.out());
+        r = GenerateCommandTest.tina("bench", "serve", "--model", model.toString(), "--warmup", "soon");
+        assertEquals(2, r.code(), r.out() + r.err());
+        assertEquals("tina bench serve: error: --warmup soon: expected auto or a number of rounds >= 0", r.err().strip());
+    }
+
+    @Test
     void badCommandLinesAreOneLineErrors() {
         Cli.Run r = GenerateCommandTest.tina("serve", "--model", model.toString(), "--allow-runtime-lora");
         assertEquals(2, r.code());
