@@ -12,10 +12,12 @@ import dev.tina.export.peft.PeftAdapter;
 import dev.tina.export.quant.QuantizedWeights;
 
 import java.io.IOException;
-import java.util.HashMap;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Collectors;
 
 import static dev.tina.export.onnx.GraphBuilder.BOOL;
 import static dev.tina.export.onnx.GraphBuilder.FLOAT;
@@ -429,9 +431,8 @@ public final class DecoderGraph {
         String attnOut;
         try (var s = g.scope("attn")) {
             String x = rmsNorm(h, prefix + "input_layernorm.weight");
-            String q = linear(x, i, Projection.Q_PROJ);
-            String k = linear(x, i, Projection.K_PROJ);
-            String v = linear(x, i, Projection.V_PROJ);
+            String[] qkv = linears(x, i, Projection.Q_PROJ, Projection.K_PROJ, Projection.V_PROJ);
+            String q = qkv[0], k = qkv[1], v = qkv[2];
             if (variant.inPlaceCache()) {
                 attnOut = linear(inPlaceAttention(i, q, k, v), i, Projection.O_PROJ);
             } else {
@@ -528,19 +529,62 @@ public final class DecoderGraph {
             String path = p.modulePath(layer);
             String base;
             if (quantized != null) {
-                base = quantizedMatMul(x, path + ".weight", p.outFeatures(c), p.inFeatures(c));
-                if (p.hasBias(c)) base = g.op("Add", List.of(base, weight(path + ".bias", p.outFeatures(c))));
+                base = withBias(quantizedMatMul(x, path + ".weight", p.outFeatures(c), p.inFeatures(c)), layer, p);
             } else {
                 String w = weight(path + ".weight", p.outFeatures(c), p.inFeatures(c));
                 List<String> in = p.hasBias(c) ? List.of(x, w, weight(path + ".bias", p.outFeatures(c))) : List.of(x, w);
                 base = g.op("Gemm", in, attr("transB", 1L));
             }
-            if (!loraTargets.contains(p)) return base;
-            boolean drop = variant.loraDropout() > 0;
-            String xIn = drop ? dropout(x, layer * 16L + p.ordinal()) : x;
-            return loraBranch(g, xIn, base, PeftAdapter.tensorName(layer, p, 'A'), PeftAdapter.tensorName(layer, p, 'B'),
-                    drop ? dropoutScale(g, LORA_SCALE, variant.loraDropout()) : LORA_SCALE);
+            return withLora(x, layer, p, base);
         }
+    }
+
+    /**
+     * {@link #linear} for projections that read the same x (q, k and v). Under a quantization
+     * scheme that stacks ({@link QuantizedWeights#stacks()}), their products run as one node over
+     * the weights side by side, then split: with per-output-channel scales each column's number is
+     * what it was apart, and k and v (256 columns each at the 1.5B shape) are too small alone to
+     * keep the memory bus busy when decoding one token. Gate and up stay apart: splitting their
+     * [tokens, 2 × 8,960] product copies it, which cost prefill more than the stacking saved.
+     */
+    private String[] linears(String x, int layer, Projection... ps) throws Exception {
+        String[] out = new String[ps.length];
+        if (quantized == null || !quantized.stacks()) {
+            for (int j = 0; j < ps.length; j++) out[j] = linear(x, layer, ps[j]);
+            return out;
+        }
+        List<String> names = new ArrayList<>();
+        int[] ns = new int[ps.length];
+        StringBuilder stacked = new StringBuilder(ps[0].modulePath(layer));
+        for (int j = 0; j < ps.length; j++) {
+            names.add(ps[j].modulePath(layer) + ".weight");
+            ns[j] = ps[j].outFeatures(c);
+            if (ps[j].inFeatures(c) != ps[0].inFeatures(c)) throw new IllegalArgumentException(ps[j] + " reads another width than " + ps[0]);
+            if (j > 0) stacked.append('+').append(ps[j].moduleName());
+        }
+        String[] bases;
+        try (var s = g.scope(Arrays.stream(ps).map(Projection::moduleName).collect(Collectors.joining("+")))) {
+            bases = quantized.matMulStacked(g, x, stacked + ".weight", names, ns, ps[0].inFeatures(c));
+        }
+        for (int j = 0; j < ps.length; j++) {
+            try (var s = g.scope(ps[j].moduleName())) {
+                out[j] = withLora(x, layer, ps[j], withBias(bases[j], layer, ps[j]));
+            }
+        }
+        return out;
+    }
+
+    private String withBias(String base, int layer, Projection p) throws IOException {
+        return p.hasBias(c) ? g.op("Add", List.of(base, weight(p.modulePath(layer) + ".bias", p.outFeatures(c)))) : base;
+    }
+
+    /** base, plus the projection's LoRA branch when it is a target. */
+    private String withLora(String x, int layer, Projection p, String base) {
+        if (!loraTargets.contains(p)) return base;
+        boolean drop = variant.loraDropout() > 0;
+        String xIn = drop ? dropout(x, layer * 16L + p.ordinal()) : x;
+        return loraBranch(g, xIn, base, PeftAdapter.tensorName(layer, p, 'A'), PeftAdapter.tensorName(layer, p, 'B'),
+                drop ? dropoutScale(g, LORA_SCALE, variant.loraDropout()) : LORA_SCALE);
     }
 
     /** base + scale · (x Aᵀ) Bᵀ: the LoRA branch of {@link #linear}, shared with the per-layer training graphs. */

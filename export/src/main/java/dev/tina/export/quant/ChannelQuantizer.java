@@ -54,6 +54,29 @@ public final class ChannelQuantizer {
         return new Quantized(n, k, b, scales);
     }
 
+    /**
+     * Weights that read the same input, side by side along the output axis: B [k, Σn] whose columns
+     * are each part's in order, and their scales. Each part keeps its own per-channel scales, so
+     * every output column is computed as it was apart.
+     */
+    public static Quantized stack(List<Quantized> parts) {
+        if (parts.isEmpty()) throw new IllegalArgumentException("nothing to stack");
+        int k = parts.getFirst().k(), n = 0;
+        for (Quantized p : parts) {
+            if (p.k() != k) throw new IllegalArgumentException("stacked weights read " + k + " and " + p.k() + " features");
+            n += p.n();
+        }
+        byte[] b = new byte[n * k];
+        float[] scales = new float[n];
+        int col = 0;
+        for (Quantized p : parts) {
+            for (int j = 0; j < k; j++) System.arraycopy(p.b(), j * p.n(), b, j * n + col, p.n());
+            System.arraycopy(p.scales(), 0, scales, col, p.n());
+            col += p.n();
+        }
+        return new Quantized(n, k, b, scales);
+    }
+
     public static String bName(String name) { return name + "/w8_b"; }
 
     public static String scalesName(String name) { return name + "/w8_scales"; }
@@ -70,6 +93,13 @@ public final class ChannelQuantizer {
         String[] a = g.memo("w8a8_rows/" + x, () -> codes(g, x));
         String acc = g.op("MatMulInteger", List.of(a[0], bName(name), g.constUint8(128)));
         return g.op("Mul", List.of(g.op("Mul", List.of(g.op("Cast", List.of(acc), attr("to", (long) GraphBuilder.FLOAT)), a[1])), scalesName(name)));
+    }
+
+    /** The products of {@link #stack}ed weights (initializers added under {@code name}), split back into one output per part of width {@code ns[j]}. */
+    public static String[] stackedNodes(GraphBuilder g, String x, String name, int[] ns) {
+        long[] widths = new long[ns.length];
+        for (int j = 0; j < ns.length; j++) widths[j] = ns[j];
+        return g.opMulti("", "Split", ns.length, List.of(node(g, x, name), g.constInt64(widths)), attr("axis", -1L));
     }
 
     /** uint8 codes (zero point 128) of t [..., f] and its scales [..., 1]: max |t| / 127 over the last axis. */

@@ -16,6 +16,7 @@ import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -96,6 +97,35 @@ public final class QuantizedWeights implements AutoCloseable {
         if (!settings.scheme().blockWise()) return ChannelQuantizer.node(g, x, name);
         return QuantizedLinear.node(g, x, name, settings.scheme(), n, k, settings.blockSize(), settings.scheme() == Scheme.INT4,
                 settings.accuracyLevel());
+    }
+
+    /**
+     * Whether projections that read one input are stacked into one product ({@link #matMulStacked}):
+     * W8A8, whose per-output-channel scales make each column's result independent of its neighbours.
+     */
+    public boolean stacks() { return settings.scheme() == Scheme.W8A8; }
+
+    /**
+     * y_j = x · W_jᵀ for the full-precision weights {@code names} [ns[j], k] that read the same x,
+     * as one W8A8 integer product over the weights side by side (stored once under
+     * {@code stackedName}), split back into one output per weight.
+     */
+    public String[] matMulStacked(GraphBuilder g, String x, String stackedName, List<String> names, int[] ns, int k) throws IOException {
+        if (!stacks()) throw new IllegalStateException(settings.scheme().cli() + " does not stack projections");
+        if (names.size() != ns.length) throw new IllegalArgumentException(names.size() + " weights, " + ns.length + " widths");
+        List<TensorProto> ts = written.get(stackedName);
+        if (ts == null) {
+            GraphBuilder scratch = new GraphBuilder("quantized", out);
+            List<ChannelQuantizer.Quantized> parts = new ArrayList<>();
+            for (int j = 0; j < ns.length; j++) parts.add(ChannelQuantizer.quantize(read(names.get(j), ns[j], k), ns[j], k));
+            ChannelQuantizer.Quantized q = ChannelQuantizer.stack(parts);
+            ChannelQuantizer.addInitializers(scratch, stackedName, q);
+            quantizedBytes += q.b().length + 4L * q.scales().length;
+            ts = scratch.build().getInitializerList();
+            written.put(stackedName, ts);
+        }
+        for (TensorProto t : ts) if (!g.hasInitializer(t.getName())) g.addInitializer(t);
+        return ChannelQuantizer.stackedNodes(g, x, stackedName, ns);
     }
 
     /** The weight's values as float32, from its external data (stored as float32, float16 or bfloat16). */

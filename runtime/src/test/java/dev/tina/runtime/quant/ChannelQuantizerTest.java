@@ -23,6 +23,43 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class ChannelQuantizerTest {
     @Test
+    void stackedProjectionsComputeWhatEachComputesApart() throws Exception {
+        int m = 5, k = 64;
+        int[] ns = {48, 16, 16}; // q, k, v of a small GQA layer
+        Random r = new Random(11);
+        float[] x = new float[m * k];
+        for (int i = 0; i < x.length; i++) x[i] = (float) (r.nextGaussian() * (i / k == 1 ? 20 : 1));
+        List<ChannelQuantizer.Quantized> parts = new java.util.ArrayList<>();
+        GraphBuilder g = new GraphBuilder("stacked", null);
+        g.input("x", GraphBuilder.FLOAT, "m", k);
+        for (int j = 0; j < ns.length; j++) {
+            float[] w = new float[ns[j] * k];
+            for (int i = 0; i < w.length; i++) w[i] = (float) (r.nextGaussian() * 0.05 * (j + 1));
+            parts.add(ChannelQuantizer.quantize(w, ns[j], k));
+            g.opNamed("Identity", "apart" + j, List.of(ChannelQuantizer.matMul(g, "x", "w" + j, parts.get(j))));
+            g.output("apart" + j, GraphBuilder.FLOAT, "m", ns[j]);
+        }
+        ChannelQuantizer.Quantized stacked = ChannelQuantizer.stack(parts);
+        assertEquals(80, stacked.n());
+        ChannelQuantizer.addInitializers(g, "qkv", stacked);
+        String[] ys = ChannelQuantizer.stackedNodes(g, "x", "qkv", ns);
+        for (int j = 0; j < ns.length; j++) {
+            g.opNamed("Identity", "stacked" + j, List.of(ys[j]));
+            g.output("stacked" + j, GraphBuilder.FLOAT, "m", ns[j]);
+        }
+        OrtEnvironment env = OrtEnvironment.getEnvironment();
+        try (OrtSession s = env.createSession(GraphBuilder.model(g.build()).build().toByteArray(), new OrtSession.SessionOptions());
+             OnnxTensor xt = OnnxTensor.createTensor(env, FloatBuffer.wrap(x), new long[]{m, k});
+             OrtSession.Result res = s.run(Map.of("x", xt))) {
+            for (int j = 0; j < ns.length; j++) {
+                float[][] apart = (float[][]) res.get("apart" + j).orElseThrow().getValue();
+                float[][] together = (float[][]) res.get("stacked" + j).orElseThrow().getValue();
+                for (int i = 0; i < m; i++) assertArrayEquals(apart[i], together[i], "part " + j + ", row " + i); // bit for bit
+            }
+        }
+    }
+
+    @Test
     void kernelComputesTheIntegerProductOfTheLayout() throws Exception {
         int m = 7, n = 40, k = 96;
         Random r = new Random(3);
