@@ -65,7 +65,12 @@ public final class LoadedModel implements AutoCloseable {
     /** The shared base weights, when opened with {@link #openShared}. */
     public SharedWeights sharedWeights() { return shared; }
 
-    private static Path resolveExport(Path model) throws Exception {
+    /**
+     * The export folder of {@code model}: the folder itself when it is an export, else the export
+     * cache's for a Hugging Face folder (made on first use). For callers that need the model's files
+     * (its config, tokenizer) without its sessions.
+     */
+    public static Path resolveExport(Path model) throws Exception {
         if (!Files.isDirectory(model)) throw new IllegalArgumentException(model + ": no such model folder");
         if (!ExportCache.isExport(model) && !Files.isRegularFile(model.resolve("config.json"))) {
             throw new IllegalArgumentException(model + ": neither a Hugging Face model folder (config.json) nor an exported one ("

@@ -9,6 +9,7 @@ import dev.tina.export.checkpoint.Projection;
 import dev.tina.export.peft.LoraConfig;
 import dev.tina.export.peft.PeftAdapter;
 import dev.tina.runtime.AdapterBinding;
+import dev.tina.runtime.GenerationDefaults;
 import dev.tina.runtime.LoadedModel;
 import dev.tina.runtime.SessionSettings;
 import dev.tina.runtime.sampling.BatchSampler;
@@ -92,6 +93,7 @@ final class BenchServe implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         warmupRounds(); // a bad --warmup fails before the model loads
+        if (url != null) return external();
         Path tmp = Files.createTempDirectory("tina-bench-serve");
         try (LoadedModel m = LoadedModel.open(model.path(), SessionSettings.of(SessionSettings.Device.CPU))) {
             ModelConfig cfg = m.config();
@@ -106,12 +108,6 @@ final class BenchServe implements Callable<Integer> {
             int vocab = m.decoder().descriptor().vocabSize();
             Set<Long> eos = new HashSet<>(m.decoder().descriptor().eosTokenIds());
             eos.addAll(m.defaults().eosTokenIds());
-            if (url != null) {
-                if (loadSeconds <= 0) throw new IllegalArgumentException("--url runs the load test only: give --load-seconds");
-                baseUrl = url.toString().replaceAll("/+$", "");
-                System.out.printf("server %s, model %s (vocab %d); load average %s%n", baseUrl, m.exportDir(), vocab, loadAverage());
-                return load(servedModels(), vocab, eos, true);
-            }
             SplittableRandom rng = new SplittableRandom(seed);
             List<long[]> prompts = new ArrayList<>();
             for (int i = 0; i < Math.max(requests, sequential); i++) prompts.add(randomPrompt(rng, promptTokens, vocab, eos));
@@ -137,6 +133,22 @@ final class BenchServe implements Callable<Integer> {
                 for (Path p : files.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
             }
         }
+    }
+
+    /**
+     * The load test against the server at {@code --url}: the random prompts need the vocabulary's
+     * size and the EOS ids, read from the model's files; its weights stay unloaded (a 1.5B model's
+     * are gigabytes the client does not need).
+     */
+    private int external() throws Exception {
+        if (loadSeconds <= 0) throw new IllegalArgumentException("--url runs the load test only: give --load-seconds");
+        Path dir = LoadedModel.resolveExport(model.path());
+        ModelConfig cfg = ModelConfig.read(dir.resolve("config.json"));
+        Set<Long> eos = new HashSet<>(cfg.eosTokenIds());
+        eos.addAll(GenerationDefaults.read(dir).eosTokenIds());
+        baseUrl = url.toString().replaceAll("/+$", "");
+        System.out.printf("server %s, model %s (vocab %d); load average %s%n", baseUrl, dir, cfg.vocabSize(), loadAverage());
+        return load(servedModels(), cfg.vocabSize(), eos, true);
     }
 
     private void throughput(LoadedModel m, List<long[]> prompts) throws Exception {

@@ -63,14 +63,12 @@ class LayeredGradientsTest {
     @ParameterizedTest
     @MethodSource("cases")
     void equalsTheWholeModelGraph(Case k, @TempDir Path tmp) throws Exception {
-        Path export = model(k, tmp);
-        ModelConfig c = ModelConfig.read(export.resolve("config.json"));
-        List<Projection> targets = Projection.parseList(k.targets());
+        Setup u = setup(k, tmp, k.targets(), k.rank(), 11);
+        ModelConfig c = u.config();
+        Map<String, float[]> lora = u.lora();
         LossHead head = k.sft() ? new LossHead.Sft() : new LossHead.Grpo();
-        SplittableRandom rng = new SplittableRandom(11);
-        Map<String, float[]> lora = lora(c, targets, k.rank(), rng);
-        MicroBatch batch = batch(c, k, rng);
-        var spec = new Recompute.Spec(export, c, targets, k.rank(), head, k.dropout(), true, "t");
+        MicroBatch batch = batch(c, k, u.rng());
+        var spec = new Recompute.Spec(u.export(), c, u.targets(), k.rank(), head, k.dropout(), true, "t");
         // small tiles, row blocks and head chunks so that every loop runs several times
         var small = new LayeredGradients.Options(5, 16, 4L * c.vocabSize() * 7, true);
         // a block longer than a row (one tile per row) and row blocks that end inside a row
@@ -93,12 +91,11 @@ class LayeredGradientsTest {
     @Test
     void sequencesShorterThanTheQueryBlocks(@TempDir Path tmp) throws Exception {
         Case k = (Case) cases().findFirst().orElseThrow().get()[0];
-        Path export = model(k, tmp);
-        ModelConfig c = ModelConfig.read(export.resolve("config.json"));
-        List<Projection> targets = Projection.parseList(k.targets());
-        SplittableRandom rng = new SplittableRandom(5);
-        Map<String, float[]> lora = lora(c, targets, k.rank(), rng);
-        var spec = new Recompute.Spec(export, c, targets, k.rank(), new LossHead.Grpo(), 0, true, "t");
+        Setup u = setup(k, tmp, k.targets(), k.rank(), 5);
+        ModelConfig c = u.config();
+        SplittableRandom rng = u.rng();
+        Map<String, float[]> lora = u.lora();
+        var spec = new Recompute.Spec(u.export(), c, u.targets(), k.rank(), new LossHead.Grpo(), 0, true, "t");
         var options = new LayeredGradients.Options(5, 16, 4L * c.vocabSize() * 7, true);
         for (int s = 2; s <= 5; s++) {
             int b = 2, n = b * (s - 1);
@@ -143,14 +140,11 @@ class LayeredGradientsTest {
     @Test
     void forwardOnlyGivesTheSameLogProbsAndNoGradients(@TempDir Path tmp) throws Exception {
         Case k = new Case("scoring", true, false, 4, 2, DType.F32, "all", 4, 0, 0.04f, 1f, false);
-        Path export = model(k, tmp);
-        ModelConfig c = ModelConfig.read(export.resolve("config.json"));
-        List<Projection> targets = Projection.parseList("all");
-        SplittableRandom rng = new SplittableRandom(3);
-        Map<String, float[]> lora = lora(c, targets, 4, rng);
-        MicroBatch batch = batch(c, k, rng);
-        var spec = new Recompute.Spec(export, c, targets, 4, new LossHead.Grpo(), 0, true, "t");
-        var scoring = new Recompute.Spec(export, c, targets, 4, new LossHead.Grpo(), 0, false, "t");
+        Setup u = setup(k, tmp, "all", 4, 3);
+        Map<String, float[]> lora = u.lora();
+        MicroBatch batch = batch(u.config(), k, u.rng());
+        var spec = new Recompute.Spec(u.export(), u.config(), u.targets(), 4, new LossHead.Grpo(), 0, true, "t");
+        var scoring = new Recompute.Spec(u.export(), u.config(), u.targets(), 4, new LossHead.Grpo(), 0, false, "t");
         GradientEngine.Result full, scored;
         try (GradientEngine e = Recompute.LAYER.open(spec, null, false, SessionSettings.Device.CPU, LayeredGradients.Options.defaults())) {
             full = e.run(batch, lora);
@@ -175,14 +169,11 @@ class LayeredGradientsTest {
     @Test
     void theReferenceWithoutBranchesEqualsTheAdapterAtScaleZero(@TempDir Path tmp) throws Exception {
         Case k = new Case("reference", true, false, 4, 2, DType.F32, "all", 4, 0, 0.04f, 0.7f, false);
-        Path export = model(k, tmp);
-        ModelConfig c = ModelConfig.read(export.resolve("config.json"));
-        List<Projection> targets = Projection.parseList("all");
-        SplittableRandom rng = new SplittableRandom(8);
-        Map<String, float[]> lora = lora(c, targets, 4, rng);
-        GrpoMicroBatch batch = ((GrpoMicroBatch) batch(c, k, rng)).forReference();
-        var withBranches = new Recompute.Spec(export, c, targets, 4, new LossHead.Grpo(), 0, false, "with");
-        var without = new Recompute.Spec(export, c, List.of(), 4, new LossHead.Grpo(), 0, false, "without");
+        Setup u = setup(k, tmp, "all", 4, 8);
+        Map<String, float[]> lora = u.lora();
+        GrpoMicroBatch batch = ((GrpoMicroBatch) batch(u.config(), k, u.rng())).forReference();
+        var withBranches = new Recompute.Spec(u.export(), u.config(), u.targets(), 4, new LossHead.Grpo(), 0, false, "with");
+        var without = new Recompute.Spec(u.export(), u.config(), List.of(), 4, new LossHead.Grpo(), 0, false, "without");
         for (Recompute mode : List.of(Recompute.NONE, Recompute.LAYER)) {
             GradientEngine.Result want, got;
             try (GradientEngine e = mode.open(withBranches, null, false, SessionSettings.Device.CPU, LayeredGradients.Options.defaults())) {
@@ -229,6 +220,17 @@ class LayeredGradientsTest {
         RandomCheckpoint.write(conf, hf, k.dtype(), 1, 5, false);
         DecoderExporter.export(hf, export, new DecoderExporter.Options(k.dtype(), List.of(Projection.values()), false));
         return export;
+    }
+
+    /** A test's model and adapter: the export of case k, its config, the targets, and random LoRA weights drawn from rng (seeded). */
+    record Setup(Path export, ModelConfig config, List<Projection> targets, SplittableRandom rng, Map<String, float[]> lora) { }
+
+    static Setup setup(Case k, Path tmp, String targets, int rank, long seed) throws Exception {
+        Path export = model(k, tmp);
+        ModelConfig c = ModelConfig.read(export.resolve("config.json"));
+        List<Projection> t = Projection.parseList(targets);
+        SplittableRandom rng = new SplittableRandom(seed);
+        return new Setup(export, c, t, rng, lora(c, t, rank, rng));
     }
 
     static Map<String, float[]> lora(ModelConfig c, List<Projection> targets, int rank, SplittableRandom rng) {
