@@ -460,36 +460,63 @@ public final class BatchSampler implements AutoCloseable {
             }
         }
 
-        /** Places waiting requests into the free slots [active, capacity); returns the new active count. */
+        /**
+         * Places waiting requests into the free slots [active, capacity); returns the new active
+         * count. The requests placed together are prefilled in one run ({@link SlotBackend#joinsPrefill}):
+         * request j's prompt into slot active + j, its other samples' slots copied from it after.
+         */
         private int fill(SlotBackend.Slots slots, Row[] slot, int active) throws OrtException {
             while (active < slot.length && waiting()) {
-                if (current == null) {
-                    current = next(feed, p);
-                    placedSamples = 0;
+                List<Request> batch = new ArrayList<>();
+                List<int[]> placed = new ArrayList<>(); // per request: its first sample placed here, how many
+                int free = slot.length - active, width = 0;
+                long real = 0;
+                while (free > 0 && waiting()) {
+                    if (current == null) {
+                        current = next(feed, p);
+                        placedSamples = 0;
+                    }
+                    int len = current.ids().length, left = current.samples().length - placedSamples;
+                    if (!batch.isEmpty() && (left > free || !SlotBackend.joinsPrefill(batch.size(), width, real, len))) break;
+                    int k = Math.min(left, free);
+                    batch.add(current);
+                    placed.add(new int[]{placedSamples, k});
+                    width = Math.max(width, len);
+                    real += len;
+                    free -= k;
+                    placedSamples += k;
+                    if (placedSamples < current.samples().length) break; // the slots are full
+                    current = null;
                 }
-                int[] samples = current.samples();
-                int k = Math.min(samples.length - placedSamples, slot.length - active);
-                long[] ids = current.ids();
                 long t0 = System.nanoTime();
-                MemorySegment logits = slots.prefillLogits(active, ids, adapter);
+                MemorySegment logits = slots.prefillLogits(active, batch.stream().map(Request::ids).toList(), adapter);
                 long t1 = System.nanoTime();
                 stats.prefillNanos += t1 - t0;
-                for (int j = 1; j < k; j++) slots.copy(active, active + j, ids.length);
+                int[] slotOf = new int[slot.length - active];
+                int extra = active + batch.size(), n = 0;
+                for (int j = 0; j < batch.size(); j++) {
+                    for (int i = 0; i < placed.get(j)[1]; i++, n++) {
+                        slotOf[n] = i == 0 ? active + j : extra++;
+                        if (i > 0) slots.copy(active + j, slotOf[n], batch.get(j).ids().length);
+                    }
+                }
                 long t2 = System.nanoTime();
                 stats.gatherNanos += t2 - t1;
-                for (int j = 0; j < k; j++) {
-                    Row row = new Row(current.prompt(), samples[placedSamples + j], p.seed(), ids.length);
-                    TokenSampler sampler = samplers.get();
-                    int token = sampler.sampleWithLogprob(logits, 0, vocab, p, row.rng);
-                    row.add(token, sampler.lastLogprob());
-                    checkFinished(row, p, onDone);
-                    slot[active + j] = row;
+                n = 0;
+                for (int j = 0; j < batch.size(); j++) {
+                    Request r = batch.get(j);
+                    for (int i = 0; i < placed.get(j)[1]; i++, n++) {
+                        Row row = new Row(r.prompt(), r.samples()[placed.get(j)[0] + i], p.seed(), r.ids().length);
+                        TokenSampler sampler = samplers.get();
+                        int token = sampler.sampleWithLogprob(logits, j * vocab, vocab, p, row.rng);
+                        row.add(token, sampler.lastLogprob());
+                        checkFinished(row, p, onDone);
+                        slot[slotOf[n]] = row;
+                    }
                 }
-                stats.tokens += k;
+                stats.tokens += n;
                 stats.samplingNanos += System.nanoTime() - t2;
-                active += k;
-                placedSamples += k;
-                if (placedSamples == samples.length) current = null;
+                active += n;
             }
             return active;
         }

@@ -235,6 +235,33 @@ public final class InPlaceBackend implements SlotBackend {
         }
 
         @Override
+        public MemorySegment prefillLogits(int first, List<long[]> prompts, AdapterBinding adapter) throws OrtException {
+            int count = prompts.size();
+            if (count == 1) return prefillLogits(first, prompts.getFirst(), adapter);
+            if (count < 1 || first < 0 || first + count > capacity) {
+                throw new IllegalArgumentException("prefill of " + count + " prompts into slots [" + first + ", " + (first + count) + ") outside [0, " + capacity + ")");
+            }
+            int width = 0;
+            for (long[] p : prompts) {
+                if (p.length == 0) throw new IllegalArgumentException("empty prompt");
+                if (p.length > maxLength) throw new IllegalArgumentException("prompt of " + p.length + " tokens > cache length " + maxLength);
+                width = Math.max(width, p.length);
+            }
+            // right-padded: GroupQueryAttention reads each row's own seqlens_k + 1 positions, the head
+            // gathers each row at its seqlens_k; the padding's keys land past the row's end, where the
+            // next step writes before anything reads
+            long[] ids = new long[count * width], pos = new long[count * width];
+            int[] lens = new int[count];
+            for (int j = 0; j < count; j++) {
+                long[] p = prompts.get(j);
+                System.arraycopy(p, 0, ids, j * width, p.length);
+                for (int t = 0; t < width; t++) pos[j * width + t] = t;
+                lens[j] = p.length - 1;
+            }
+            return run(rangeView(first, count), ids, pos, lens, width, count, width, adapter);
+        }
+
+        @Override
         public void copy(int from, int to, int length) {
             ensureOpen();
             checkSlot(from, "copy from");

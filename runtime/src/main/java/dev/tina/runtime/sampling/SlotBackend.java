@@ -4,6 +4,7 @@ import ai.onnxruntime.OrtException;
 import dev.tina.runtime.AdapterBinding;
 
 import java.lang.foreign.MemorySegment;
+import java.util.List;
 
 /**
  * An engine whose KV cache is a fixed number of slots allocated once at their final length and
@@ -13,6 +14,20 @@ import java.lang.foreign.MemorySegment;
  * {@code [0, active)}.
  */
 public non-sealed interface SlotBackend extends Engine {
+    /** The most padded tokens one prefill of several prompts runs. */
+    int MAX_PREFILL_TOKENS = 8192;
+
+    /**
+     * Whether a prompt of {@code length} tokens joins a prefill of {@code count} prompts padded to
+     * {@code width} holding {@code real} tokens: at most a quarter of the padded run is padding, at
+     * most {@link #MAX_PREFILL_TOKENS} tokens. Short prompts gain most from sharing a run (each
+     * run has a fixed cost); long ones are compute-bound, and padding them would waste it.
+     */
+    static boolean joinsPrefill(int count, int width, long real, int length) {
+        long padded = (long) (count + 1) * Math.max(width, length);
+        return padded <= MAX_PREFILL_TOKENS && 4 * padded <= 5 * (real + length);
+    }
+
     /** Allocates {@code slots} cache rows of {@code maxLength} positions each. */
     Slots open(int slots, int maxLength) throws OrtException;
 
@@ -35,6 +50,24 @@ public non-sealed interface SlotBackend extends Engine {
          */
         default MemorySegment prefillLogits(int slot, long[] prompt, AdapterBinding adapter) throws OrtException {
             return MemorySegment.ofArray(prefill(slot, prompt, adapter));
+        }
+
+        /**
+         * Runs {@code prompts.get(j)} into slot {@code first + j} for every j and returns their
+         * [prompts, vocab] last-position logits (a buffer the next prefill or step may overwrite).
+         * Each row's logits and cache are those a {@link #prefillLogits(int, long[], AdapterBinding)}
+         * of its prompt alone gives; an engine that can runs them as one call (right-padded to the
+         * longest), which on a small model costs about what one prompt alone does.
+         */
+        default MemorySegment prefillLogits(int first, List<long[]> prompts, AdapterBinding adapter) throws OrtException {
+            if (prompts.size() == 1) return prefillLogits(first, prompts.getFirst(), adapter);
+            MemorySegment all = null;
+            for (int j = 0; j < prompts.size(); j++) {
+                MemorySegment one = prefillLogits(first + j, prompts.get(j), adapter);
+                if (all == null) all = MemorySegment.ofArray(new float[(int) (one.byteSize() / Float.BYTES) * prompts.size()]);
+                MemorySegment.copy(one, 0, all, j * one.byteSize(), one.byteSize());
+            }
+            return all;
         }
 
         /** Copies cache positions [0, length) of slot {@code from} to slot {@code to} (fan-out, compaction). */

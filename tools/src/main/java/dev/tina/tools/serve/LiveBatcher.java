@@ -11,7 +11,9 @@ import dev.tina.runtime.text.HfTokenizer;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.concurrent.ArrayBlockingQueue;
@@ -186,12 +188,33 @@ final class LiveBatcher implements AutoCloseable {
         return false;
     }
 
+    /** How long a request arriving at an idle engine waits for others (at most), and how long a quiet gap ends the wait. */
+    static final long BURST_NANOS = 3_000_000, QUIET_NANOS = 400_000;
+
+    /**
+     * A request that finds the engine idle rarely comes alone when clients start together: they
+     * arrive a few hundred microseconds apart. Waiting while they keep coming (until a quiet gap
+     * of {@link #QUIET_NANOS}, at most {@link #BURST_NANOS}) lets one prefill take them all
+     * instead of one run per arrival; a lone request waits one quiet gap.
+     */
+    private void gatherBurst() {
+        long end = System.nanoTime() + BURST_NANOS;
+        int seen = waiting.size();
+        while (seen + 1 < capacity && System.nanoTime() < end) {
+            java.util.concurrent.locks.LockSupport.parkNanos(QUIET_NANOS);
+            int now = waiting.size();
+            if (now == seen) return;
+            seen = now;
+        }
+    }
+
     private void loop() {
         while (!closing) {
             try {
                 if (active == 0 && current == null) {
                     current = waiting.poll(50, TimeUnit.MILLISECONDS);
                     if (current == null) continue;
+                    gatherBurst();
                 }
                 fill();
                 compact();
@@ -250,7 +273,12 @@ final class LiveBatcher implements AutoCloseable {
         if (job.liveRows == 0 && (job.placed == job.params.n() || job.dead()) && job != current) job.close(this);
     }
 
-    /** Places waiting requests into free slots. */
+    /**
+     * Places waiting requests into free slots, in the order they came: the requests that fit are
+     * taken, then prefilled one run per adapter ({@link SlotBackend#joinsPrefill} splits a run
+     * whose padding would grow too large): request j's prompt into slot active + j, its other
+     * samples' slots copied from it after.
+     */
     private void fill() {
         if (current != null && current.dead()) {
             Job gone = current;
@@ -258,43 +286,88 @@ final class LiveBatcher implements AutoCloseable {
             maybeClose(gone);
         }
         while (active < capacity) {
-            if (current == null) {
-                current = waiting.poll();
-                if (current == null) return;
-            }
-            Job job = current;
-            if (job.dead()) {
-                current = null;
-                maybeClose(job);
-                continue;
-            }
-            int k = Math.min(job.params.n() - job.placed, capacity - active);
-            MemorySegment logits;
-            try {
-                if (mixed == null) {
-                    logits = slots.prefillLogits(active, job.prompt, job.binding);
-                } else {
-                    try (AdapterBinding one = mixed.forRows(new AdapterBinding[]{job.binding}, new long[]{job.group}, 1)) {
-                        logits = slots.prefillLogits(active, job.prompt, one);
-                    }
+            List<Job> taken = new ArrayList<>();
+            List<Integer> counts = new ArrayList<>();
+            int free = capacity - active;
+            while (free > 0) {
+                if (current == null) {
+                    current = waiting.poll();
+                    if (current == null) break;
                 }
-            } catch (Exception e) {
-                fail(job, "prefill failed: " + e.getMessage());
+                Job job = current;
+                if (job.dead()) {
+                    current = null;
+                    maybeClose(job);
+                    continue;
+                }
+                int left = job.params.n() - job.placed, k = Math.min(left, free);
+                taken.add(job);
+                counts.add(k);
+                free -= k;
+                if (k < left) break; // the slots are full: the rest of its samples later
                 current = null;
-                maybeClose(job);
-                continue;
             }
-            for (int j = 1; j < k; j++) slots.copy(active, active + j, job.prompt.length);
-            for (int j = 0; j < k; j++) {
-                Row row = new Row(job, job.placed + j);
-                sample(row, logits, 0);
-                slot[active + j] = row;
+            if (taken.isEmpty()) return;
+            boolean[] done = new boolean[taken.size()];
+            for (int a = 0; a < taken.size(); a++) {
+                if (done[a]) continue;
+                // the requests for this adapter, in order, while the padding rule lets them share a run
+                List<Job> batch = new ArrayList<>();
+                List<Integer> rows = new ArrayList<>();
+                int width = 0;
+                long real = 0;
+                for (int b = a; b < taken.size(); b++) {
+                    Job job = taken.get(b);
+                    if (done[b] || job.group != taken.get(a).group) continue;
+                    int len = job.prompt.length;
+                    if (!batch.isEmpty() && !SlotBackend.joinsPrefill(batch.size(), width, real, len)) continue;
+                    batch.add(job);
+                    rows.add(counts.get(b));
+                    width = Math.max(width, len);
+                    real += len;
+                    done[b] = true;
+                }
+                place(batch, rows);
             }
-            job.liveRows += k;
-            job.placed += k;
-            active += k;
-            if (job.placed == job.params.n()) current = null;
         }
+    }
+
+    /** Prefills {@code batch} (one adapter) in one run and places {@code rows.get(j)} samples of request j. */
+    private void place(List<Job> batch, List<Integer> rows) {
+        Job first = batch.getFirst();
+        List<long[]> prompts = batch.stream().map(j -> j.prompt).toList();
+        MemorySegment logits;
+        try {
+            if (mixed == null) {
+                logits = slots.prefillLogits(active, prompts, first.binding);
+            } else {
+                // one adapter for all these rows: its one row of scales broadcasts over their tokens
+                try (AdapterBinding one = mixed.forRows(new AdapterBinding[]{first.binding}, new long[]{first.group}, 1)) {
+                    logits = slots.prefillLogits(active, prompts, one);
+                }
+            }
+        } catch (Exception e) {
+            for (Job job : batch) {
+                fail(job, "prefill failed: " + e.getMessage());
+                if (job == current) current = null;
+                maybeClose(job);
+            }
+            return;
+        }
+        int extra = active + batch.size();
+        for (int j = 0; j < batch.size(); j++) {
+            Job job = batch.get(j);
+            for (int i = 0; i < rows.get(j); i++) {
+                int at = i == 0 ? active + j : extra++;
+                if (i > 0) slots.copy(active + j, at, job.prompt.length);
+                Row row = new Row(job, job.placed + i);
+                sample(row, logits, (long) j * vocab);
+                slot[at] = row;
+            }
+            job.liveRows += rows.get(j);
+            job.placed += rows.get(j);
+        }
+        active = extra;
     }
 
     /** Removes finished and cancelled rows, moving the last active row into each hole. */
