@@ -16,9 +16,12 @@ import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.FloatBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 
@@ -106,7 +109,7 @@ class InPlaceCacheTest {
             // slot r holds row slotRow[r]
             int[] slotRow = {0, 1, 2};
             for (int r = 0; r < 3; r++) {
-                float[] logits = slots.prefill(r, java.util.Arrays.copyOf(seqs.get(r), promptLengths[r]), adapter);
+                float[] logits = slots.prefill(r, Arrays.copyOf(seqs.get(r), promptLengths[r]), adapter);
                 assertClose(left[r][promptLengths[r] - 1], logits, 0, "prefill of row " + r + " vs left-padded batch");
                 assertClose(right[r][promptLengths[r] - 1], logits, 0, "prefill of row " + r + " vs right-padded batch");
             }
@@ -160,9 +163,9 @@ class InPlaceCacheTest {
         try (SlotBackend.Slots alone = engine.open(5, 11 + steps); SlotBackend.Slots together = engine.open(5, 11 + steps)) {
             float[][] want = new float[lengths.length][];
             for (int j = 0; j < lengths.length; j++) want[j] = alone.prefill(1 + j, prompts.get(j), adapter).clone();
-            java.lang.foreign.MemorySegment got = together.prefillLogits(1, prompts, adapter);
+            MemorySegment got = together.prefillLogits(1, prompts, adapter);
             for (int j = 0; j < lengths.length; j++) {
-                float[] row = got.asSlice((long) j * vocab * Float.BYTES, (long) vocab * Float.BYTES).toArray(java.lang.foreign.ValueLayout.JAVA_FLOAT);
+                float[] row = got.asSlice((long) j * vocab * Float.BYTES, (long) vocab * Float.BYTES).toArray(ValueLayout.JAVA_FLOAT);
                 assertClose(want[j], row, 0, "prompt " + j + " (" + lengths[j] + " tokens)");
             }
             // then decode the same tokens in both: the cache each prefill left is the same too
@@ -181,7 +184,7 @@ class InPlaceCacheTest {
                     together.prefill(0, new long[]{3}, adapter);
                 }
                 float[] a = alone.step(5, ids, cached, adapter).clone(), b = together.step(5, ids, cached, adapter);
-                for (int r = 0; r < 5; r++) assertClose(java.util.Arrays.copyOfRange(a, r * vocab, (r + 1) * vocab), b, r * vocab, "decode step " + step + ", slot " + r);
+                for (int r = 0; r < 5; r++) assertClose(Arrays.copyOfRange(a, r * vocab, (r + 1) * vocab), b, r * vocab, "decode step " + step + ", slot " + r);
             }
         }
     }

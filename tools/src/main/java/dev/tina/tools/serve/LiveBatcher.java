@@ -20,6 +20,7 @@ import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 import java.util.stream.IntStream;
 
 /**
@@ -201,7 +202,7 @@ final class LiveBatcher implements AutoCloseable {
         long end = System.nanoTime() + BURST_NANOS;
         int seen = waiting.size();
         while (seen + 1 < capacity && System.nanoTime() < end) {
-            java.util.concurrent.locks.LockSupport.parkNanos(QUIET_NANOS);
+            LockSupport.parkNanos(QUIET_NANOS);
             int now = waiting.size();
             if (now == seen) return;
             seen = now;
