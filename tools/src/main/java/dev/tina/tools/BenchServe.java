@@ -337,10 +337,10 @@ final class BenchServe implements Callable<Integer> {
 
     // ---------------------------------------------------------------- load test
 
-    /** Random good, bad and cancelled requests from several clients; exit 1 if a good request failed or anything leaked. */
     /**
-     * {@code models}: the base model first, then adapters. {@code external}: the server runs in another
-     * process, so its memory and idleness are read from its {@code /metrics}.
+     * Random good, bad and cancelled requests from several clients; exit 1 if a good request failed or
+     * anything leaked. {@code models}: the base model first, then adapters. {@code external}: the server
+     * runs in another process, so its memory and idleness are read from its {@code /metrics}.
      */
     private int load(List<String> models, int vocab, Set<Long> eos, boolean external) throws Exception {
         AtomicLong good = new AtomicLong(), bad = new AtomicLong(), cancelled = new AtomicLong(), failures = new AtomicLong();

@@ -76,24 +76,14 @@ public final class QuantizedWeights implements AutoCloseable {
 
     /** y = x · Wᵀ for the full-precision weight {@code name} [n, k], as a MatMulNBits node (W8A8: integer product) in {@code g}. */
     public String matMul(GraphBuilder g, String x, String name, int n, int k) throws IOException {
-        List<TensorProto> ts = written.get(name);
-        if (ts == null) {
-            GraphBuilder scratch = new GraphBuilder("quantized", out); // writes the bytes; its protos are kept
-            if (settings.scheme().blockWise()) {
-                String bad = BlockQuantizer.check(name, n, k, settings.blockSize());
-                if (bad != null) throw new IllegalArgumentException(bad);
-                Quantized q = BlockQuantizer.quantize(read(name, n, k), n, k, settings.scheme(), settings.blockSize());
-                QuantizedLinear.addInitializers(scratch, name, q);
-                quantizedBytes += q.b().length + 4L * q.scales().length + (q.zeroPoints() == null ? 0 : q.zeroPoints().length);
-            } else {
-                ChannelQuantizer.Quantized q = ChannelQuantizer.quantize(read(name, n, k), n, k);
-                ChannelQuantizer.addInitializers(scratch, name, q);
-                quantizedBytes += q.b().length + 4L * q.scales().length;
-            }
-            ts = scratch.build().getInitializerList();
-            written.put(name, ts);
-        }
-        for (TensorProto t : ts) if (!g.hasInitializer(t.getName())) g.addInitializer(t);
+        addOnce(g, name, scratch -> {
+            if (!settings.scheme().blockWise()) return addChannel(scratch, name, ChannelQuantizer.quantize(read(name, n, k), n, k));
+            String bad = BlockQuantizer.check(name, n, k, settings.blockSize());
+            if (bad != null) throw new IllegalArgumentException(bad);
+            Quantized q = BlockQuantizer.quantize(read(name, n, k), n, k, settings.scheme(), settings.blockSize());
+            QuantizedLinear.addInitializers(scratch, name, q);
+            return q.b().length + 4L * q.scales().length + (q.zeroPoints() == null ? 0 : q.zeroPoints().length);
+        });
         if (!settings.scheme().blockWise()) return ChannelQuantizer.node(g, x, name);
         return QuantizedLinear.node(g, x, name, settings.scheme(), n, k, settings.blockSize(), settings.scheme() == Scheme.INT4,
                 settings.accuracyLevel());
@@ -113,19 +103,37 @@ public final class QuantizedWeights implements AutoCloseable {
     public String[] matMulStacked(GraphBuilder g, String x, String stackedName, List<String> names, int[] ns, int k) throws IOException {
         if (!stacks()) throw new IllegalStateException(settings.scheme().cli() + " does not stack projections");
         if (names.size() != ns.length) throw new IllegalArgumentException(names.size() + " weights, " + ns.length + " widths");
-        List<TensorProto> ts = written.get(stackedName);
-        if (ts == null) {
-            GraphBuilder scratch = new GraphBuilder("quantized", out);
+        addOnce(g, stackedName, scratch -> {
             List<ChannelQuantizer.Quantized> parts = new ArrayList<>();
             for (int j = 0; j < ns.length; j++) parts.add(ChannelQuantizer.quantize(read(names.get(j), ns[j], k), ns[j], k));
-            ChannelQuantizer.Quantized q = ChannelQuantizer.stack(parts);
-            ChannelQuantizer.addInitializers(scratch, stackedName, q);
-            quantizedBytes += q.b().length + 4L * q.scales().length;
+            return addChannel(scratch, stackedName, ChannelQuantizer.stack(parts));
+        });
+        return ChannelQuantizer.stackedNodes(g, x, stackedName, ns);
+    }
+
+    /** Writes a key's quantized initializers into {@code scratch} (over the data file); returns their bytes. */
+    private interface Writer {
+        long write(GraphBuilder scratch) throws IOException;
+    }
+
+    /**
+     * Adds the initializers of {@code key} to {@code g}: quantized and written to the data file the
+     * first time (every graph of the export then points at the same bytes), reused after.
+     */
+    private void addOnce(GraphBuilder g, String key, Writer writer) throws IOException {
+        List<TensorProto> ts = written.get(key);
+        if (ts == null) {
+            GraphBuilder scratch = new GraphBuilder("quantized", out); // writes the bytes; its protos are kept
+            quantizedBytes += writer.write(scratch);
             ts = scratch.build().getInitializerList();
-            written.put(stackedName, ts);
+            written.put(key, ts);
         }
         for (TensorProto t : ts) if (!g.hasInitializer(t.getName())) g.addInitializer(t);
-        return ChannelQuantizer.stackedNodes(g, x, stackedName, ns);
+    }
+
+    private static long addChannel(GraphBuilder scratch, String name, ChannelQuantizer.Quantized q) throws IOException {
+        ChannelQuantizer.addInitializers(scratch, name, q);
+        return q.b().length + 4L * q.scales().length;
     }
 
     /** The weight's values as float32, from its external data (stored as float32, float16 or bfloat16). */

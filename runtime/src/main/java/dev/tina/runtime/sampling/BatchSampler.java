@@ -488,21 +488,15 @@ public final class BatchSampler implements AutoCloseable {
                     if (placedSamples < current.samples().length) break; // the slots are full
                     current = null;
                 }
+                List<long[]> prompts = batch.stream().map(Request::ids).toList();
                 long t0 = System.nanoTime();
-                MemorySegment logits = slots.prefillLogits(active, batch.stream().map(Request::ids).toList(), adapter);
+                MemorySegment logits = slots.prefillLogits(active, prompts, adapter);
                 long t1 = System.nanoTime();
                 stats.prefillNanos += t1 - t0;
-                int[] slotOf = new int[slot.length - active];
-                int extra = active + batch.size(), n = 0;
-                for (int j = 0; j < batch.size(); j++) {
-                    for (int i = 0; i < placed.get(j)[1]; i++, n++) {
-                        slotOf[n] = i == 0 ? active + j : extra++;
-                        if (i > 0) slots.copy(active + j, slotOf[n], batch.get(j).ids().length);
-                    }
-                }
+                int[] slotOf = slots.fanOut(active, prompts, placed.stream().mapToInt(pl -> pl[1]).toArray());
                 long t2 = System.nanoTime();
                 stats.gatherNanos += t2 - t1;
-                n = 0;
+                int n = 0;
                 for (int j = 0; j < batch.size(); j++) {
                     Request r = batch.get(j);
                     for (int i = 0; i < placed.get(j)[1]; i++, n++) {

@@ -220,34 +220,23 @@ public final class InPlaceBackend implements SlotBackend {
 
         @Override
         public MemorySegment prefillLogits(int slot, long[] prompt, AdapterBinding adapter) throws OrtException {
-            checkSlot(slot, "prefill");
-            if (prompt.length == 0) throw new IllegalArgumentException("empty prompt");
-            if (prompt.length > maxLength) throw new IllegalArgumentException("prompt of " + prompt.length + " tokens > cache length " + maxLength);
-            long[] pos = new long[prompt.length];
-            for (int t = 0; t < pos.length; t++) pos[t] = t;
-            OnnxTensor[] one = view(slot, 1);
-            try {
-                // a first prompt for GroupQueryAttention: sequence length = total_sequence_length
-                return run(one, prompt, pos, new int[]{prompt.length - 1}, prompt.length, 1, prompt.length, adapter);
-            } finally {
-                closeAll(one);
-            }
+            return prefillLogits(slot, List.of(prompt), adapter);
         }
 
         @Override
         public MemorySegment prefillLogits(int first, List<long[]> prompts, AdapterBinding adapter) throws OrtException {
             int count = prompts.size();
-            if (count == 1) return prefillLogits(first, prompts.getFirst(), adapter);
-            if (count < 1 || first < 0 || first + count > capacity) {
-                throw new IllegalArgumentException("prefill of " + count + " prompts into slots [" + first + ", " + (first + count) + ") outside [0, " + capacity + ")");
-            }
+            if (count < 1) throw new IllegalArgumentException("no prompts to prefill");
+            checkSlot(first, "prefill");
+            checkSlot(first + count - 1, "prefill");
             int width = 0;
             for (long[] p : prompts) {
                 if (p.length == 0) throw new IllegalArgumentException("empty prompt");
                 if (p.length > maxLength) throw new IllegalArgumentException("prompt of " + p.length + " tokens > cache length " + maxLength);
                 width = Math.max(width, p.length);
             }
-            // right-padded: GroupQueryAttention reads each row's own seqlens_k + 1 positions, the head
+            // one prompt: a first prompt for GroupQueryAttention (sequence length = total_sequence_length);
+            // several, right-padded: GroupQueryAttention reads each row's own seqlens_k + 1 positions, the head
             // gathers each row at its seqlens_k; the padding's keys land past the row's end, where the
             // next step writes before anything reads
             long[] ids = new long[count * width], pos = new long[count * width];

@@ -4,6 +4,7 @@ import ai.onnxruntime.OrtException;
 import dev.tina.runtime.AdapterBinding;
 
 import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -72,6 +73,24 @@ public non-sealed interface SlotBackend extends Engine {
                 MemorySegment.copy(one, 0, all, j * one.byteSize(), one.byteSize());
             }
             return all;
+        }
+
+        /**
+         * After {@link #prefillLogits(int, List, AdapterBinding)} of {@code prompts} into slots
+         * [first, first + prompts): copies each prompt's cache to the slots of its other samples,
+         * taken in order from first + prompts, and returns every sample's slot, prompt by prompt
+         * ({@code samples[j]} of prompt j; its first stays in first + j, with row j of the logits).
+         */
+        default int[] fanOut(int first, List<long[]> prompts, int[] samples) {
+            int[] at = new int[Arrays.stream(samples).sum()];
+            int extra = first + prompts.size(), n = 0;
+            for (int j = 0; j < prompts.size(); j++) {
+                for (int i = 0; i < samples[j]; i++, n++) {
+                    at[n] = i == 0 ? first + j : extra++;
+                    if (i > 0) copy(first + j, at[n], prompts.get(j).length);
+                }
+            }
+            return at;
         }
 
         /** Copies cache positions [0, length) of slot {@code from} to slot {@code to} (fan-out, compaction). */

@@ -355,20 +355,19 @@ final class LiveBatcher implements AutoCloseable {
             }
             return;
         }
-        int extra = active + batch.size();
+        int[] at = slots.fanOut(active, prompts, rows.stream().mapToInt(Integer::intValue).toArray());
+        int n = 0;
         for (int j = 0; j < batch.size(); j++) {
             Job job = batch.get(j);
-            for (int i = 0; i < rows.get(j); i++) {
-                int at = i == 0 ? active + j : extra++;
-                if (i > 0) slots.copy(active + j, at, job.prompt.length);
+            for (int i = 0; i < rows.get(j); i++, n++) {
                 Row row = new Row(job, job.placed + i);
                 sample(row, logits, (long) j * vocab);
-                slot[at] = row;
+                slot[at[n]] = row;
             }
             job.liveRows += rows.get(j);
             job.placed += rows.get(j);
         }
-        active = extra;
+        active += n;
     }
 
     /** Removes finished and cancelled rows, moving the last active row into each hole. */
